@@ -1,0 +1,226 @@
+package yamlsrc
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"budnet/internal/diag"
+)
+
+type inner struct {
+	Name  string            `json:"name"`
+	Port  int32             `json:"port,omitempty"`
+	Ratio float64           `json:"ratio,omitempty"`
+	On    bool              `json:"on,omitempty"`
+	Tags  map[string]string `json:"tags,omitempty"`
+}
+
+type outer struct {
+	Kind  string          `json:"kind"`
+	Items []inner         `json:"items"`
+	TTL   metav1.Duration `json:"ttl,omitempty"`
+	Embedded
+}
+
+type Embedded struct {
+	Extra string `json:"extra,omitempty"`
+}
+
+func TestDecodeErrorsNameLineAndField(t *testing.T) {
+	tests := []struct {
+		name      string
+		src       string
+		strict    bool
+		wantLine  int
+		wantField string
+		wantMsg   string
+	}{
+		{name: "unknown field in strict mode", strict: true, src: "kind: a\nitems:\n- name: x\n  nmae: y\n", wantLine: 4, wantField: "items[0].nmae", wantMsg: "unknown field"},
+		{name: "number where string expected", src: "kind: a\nitems:\n- name: 1.0\n", wantLine: 3, wantField: "items[0].name", wantMsg: `quote it: "1.0"`},
+		{name: "bool where string expected in map", src: "kind: a\nitems:\n- name: x\n  tags:\n    enabled: true\n", wantLine: 5, wantField: "items[0].tags.enabled", wantMsg: "expected a string"},
+		{name: "string where integer expected", src: "kind: a\nitems:\n- name: x\n  port: http\n", wantLine: 4, wantField: "items[0].port", wantMsg: "expected an integer"},
+		{name: "integer overflow", src: "kind: a\nitems:\n- name: x\n  port: 99999999999\n", wantLine: 4, wantField: "items[0].port", wantMsg: "does not fit in 32 bits"},
+		{name: "mapping where list expected", src: "kind: a\nitems:\n  name: x\n", wantLine: 3, wantField: "items", wantMsg: "expected a list"},
+		{name: "bad duration keeps its line", src: "kind: a\nitems: []\nttl: soon\n", wantLine: 3, wantField: "ttl", wantMsg: "invalid duration"},
+		{name: "list where string expected", src: "kind:\n- a\n", wantLine: 2, wantField: "kind", wantMsg: "expected a string, got a list"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			docs, err := Parse("f.yaml", []byte(tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v outer
+			err = Decode("f.yaml", docs[0].Root, &v, DecodeOptions{Strict: tt.strict})
+			var ie *diag.InputError
+			if !errors.As(err, &ie) {
+				t.Fatalf("want InputError, got %v", err)
+			}
+			if ie.Line != tt.wantLine || ie.Field != tt.wantField || !strings.Contains(ie.Error(), tt.wantMsg) {
+				t.Errorf("got line %d field %q: %v; want line %d field %q containing %q", ie.Line, ie.Field, ie, tt.wantLine, tt.wantField, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestDecodeLenientIgnoresUnknownAndDecodesAll(t *testing.T) {
+	src := `kind: a
+base: &base {name: x, port: 0x10}
+items:
+- <<: *base
+  ratio: 1
+  on: true
+  unknown: 3
+- name: "y"
+  tags: {a: b}
+ttl: 1m30s
+extra: e
+`
+	docs, err := Parse("f.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v outer
+	if err := Decode("f.yaml", docs[0].Root, &v, DecodeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if v.Items[0].Name != "x" || v.Items[0].Port != 16 || v.Items[0].Ratio != 1 || !v.Items[0].On {
+		t.Errorf("merge or scalars wrong: %+v", v.Items[0])
+	}
+	if v.Items[1].Tags["a"] != "b" || v.TTL.Duration != 90*time.Second || v.Extra != "e" {
+		t.Errorf("decoded %+v", v)
+	}
+}
+
+func TestDecodeKubernetesType(t *testing.T) {
+	src := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: {app: web}\nspec:\n  containers:\n  - name: c\n    ports:\n    - containerPort: web\n"
+	docs, err := Parse("pod.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pod corev1.Pod
+	err = Decode("pod.yaml", docs[0].Root, &pod, DecodeOptions{})
+	var ie *diag.InputError
+	if !errors.As(err, &ie) || ie.Line != 10 || ie.Field != "spec.containers[0].ports[0].containerPort" {
+		t.Fatalf("want error at line 10 on containerPort, got %v", err)
+	}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name     string
+		src      string
+		wantDocs []int // start lines
+		wantErr  string
+		errLine  int
+	}{
+		{name: "multi document skips empty ones", src: "---\na: 1\n---\n---\n# only a comment\n---\nb: 2\n", wantDocs: []int{2, 7}},
+		{name: "syntax error names its line", src: "a: 1\nb: [\n", wantErr: "invalid YAML", errLine: 2},
+		{name: "NUL byte", src: "a: 1\nb: \x00\n", wantErr: "NUL byte", errLine: 2},
+		{name: "tab indentation", src: "a:\n\tb: 1\n", wantErr: "invalid YAML", errLine: 2},
+		{name: "json document", src: `{"a": [1, 2]}`, wantDocs: []int{1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			docs, err := Parse("x.yaml", []byte(tt.src))
+			if tt.wantErr != "" {
+				var ie *diag.InputError
+				if !errors.As(err, &ie) || !strings.Contains(err.Error(), tt.wantErr) || ie.Line != tt.errLine {
+					t.Fatalf("want %q at line %d, got %v", tt.wantErr, tt.errLine, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var lines []int
+			for _, d := range docs {
+				lines = append(lines, d.Line)
+			}
+			if len(lines) != len(tt.wantDocs) {
+				t.Fatalf("documents at lines %v, want %v", lines, tt.wantDocs)
+			}
+			for i := range lines {
+				if lines[i] != tt.wantDocs[i] {
+					t.Fatalf("documents at lines %v, want %v", lines, tt.wantDocs)
+				}
+			}
+		})
+	}
+}
+
+func TestToJSON(t *testing.T) {
+	tests := []struct {
+		name, src, want string
+		wantErr         bool
+	}{
+		{name: "core schema scalars", src: "a: true\nb: 0x10\nc: 1.5\nd: null\ne: yes\nf: '1'\ng: 2026-01-23\n", want: `{"a":true,"b":16,"c":1.5,"d":null,"e":"yes","f":"1","g":"2026-01-23"}`},
+		{name: "json escaping", src: "a: \"\\x01<\\u00e9>\"\n", want: `{"a":"\u0001\u003cé\u003e"}`},
+		{name: "duplicate key", src: "a: 1\na: 2\n", wantErr: true},
+		{name: "infinity has no JSON form", src: "a: .inf\n", wantErr: true},
+		{name: "merge keeps explicit keys", src: "x: &x {a: 1, b: 2}\ny: {<<: *x, b: 3}\n", want: `{"x":{"a":1,"b":2},"y":{"b":3,"a":1}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			docs, err := Parse("x.yaml", []byte(tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := ToJSON(docs[0].Root)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("want error, got %s", got)
+				}
+				return
+			}
+			if err != nil || string(got) != tt.want {
+				t.Fatalf("got %s, %v; want %s", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLineOf(t *testing.T) {
+	src := "metadata:\n  annotations:\n    dapr.io/enabled: \"true\"\nspec:\n  containers:\n  - name: a\n  - name: b\n    env:\n    - name: X\n"
+	docs, _ := Parse("x.yaml", []byte(src))
+	tests := []struct {
+		path string
+		want int
+	}{
+		{"metadata.annotations[dapr.io/enabled]", 3},
+		{"spec.containers[1].env[0].name", 9},
+		{"spec.containers[1]", 7},
+		{"spec.containers[5].name", 6}, // the deepest node that exists: the list
+		{"", 1},
+	}
+	for _, tt := range tests {
+		if got := LineOf(docs[0].Root, tt.path); got != tt.want {
+			t.Errorf("LineOf(%q) = %d, want %d", tt.path, got, tt.want)
+		}
+	}
+}
+
+func FuzzParseAndConvert(f *testing.F) {
+	for _, s := range []string{"a: 1\n", "---\n- [a, {b: c}]\n", "x: &x {a: 1}\ny: {<<: *x}\n", "a: *b\n", "\"\\u0000\": 1", "a: !!binary aGk=\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		docs, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			if !diag.IsInput(err) {
+				t.Fatalf("parse error is not an input error: %v", err)
+			}
+			return
+		}
+		for _, d := range docs {
+			_, _ = ToJSON(d.Root)
+			var v outer
+			_ = Decode("fuzz.yaml", d.Root, &v, DecodeOptions{Strict: true})
+		}
+	})
+}

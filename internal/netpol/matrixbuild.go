@@ -1,0 +1,274 @@
+package netpol
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"slices"
+	"strconv"
+
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// podClass is a set of pods no policy can tell apart: same namespace, labels,
+// container ports and hostNetwork, and (when ipBlocks can match them) IPs in the
+// same address entities.
+type podClass struct {
+	rep      int   // index of one pod of the class
+	entities []int // address entities of its IPs, when ipBlocks apply to them
+}
+
+// behaviour is what the matrix needs of a class or an address entity: as a
+// source, its egress profile and the peers that select it; as a destination, its
+// ingress profile, the peers that select it and its named ports.
+type behaviour struct {
+	egProf, inProf int32 // interned policy lists; 0 = not isolated
+	bits           int32 // interned peer bitset
+	named          int32 // interned named-port resolution
+}
+
+// interner gives small dense ids to byte strings.
+type interner struct {
+	ids map[string]int32
+	n   int32
+}
+
+func newInterner() *interner { return &interner{ids: map[string]int32{}} }
+
+func (in *interner) id(b []byte) (int32, bool) {
+	if id, ok := in.ids[string(b)]; ok {
+		return id, false
+	}
+	id := in.n
+	in.ids[string(b)] = id
+	in.n++
+	return id, true
+}
+
+// matrixBuilder holds the interned tables while a Matrix is computed.
+type matrixBuilder struct {
+	e        *Engine
+	ents     []entity
+	parts    [2]addrPartition
+	classes  []podClass
+	podClass []int32 // pod index -> class
+
+	profiles [][]int32 // egress or ingress policy lists by id; id 0 is the empty list
+	profIDs  *interner
+	bitsets  [][]uint64
+	bitsIDs  *interner
+	nameds   [][]int32
+	namedIDs *interner
+	nsPeers  map[string][]int // selector peers whose namespace part matches a namespace
+}
+
+func (e *Engine) newMatrixBuilder() *matrixBuilder {
+	b := &matrixBuilder{e: e, profIDs: newInterner(), bitsIDs: newInterner(), namedIDs: newInterner()}
+	b.ents, b.parts = partitionAddresses(e.peers)
+	b.internProfile(nil)
+	b.nsPeers = make(map[string][]int, len(e.nsLabels))
+	for ns, set := range e.nsLabels {
+		for i := range e.peers {
+			m := &e.peers[i]
+			if m.kind != peerSelector {
+				continue
+			}
+			if (m.nsSel == nil && m.policyNS == ns) || (m.nsSel != nil && m.nsSel.Matches(set)) {
+				b.nsPeers[ns] = append(b.nsPeers[ns], i)
+			}
+		}
+	}
+	return b
+}
+
+func (b *matrixBuilder) ipsMatter(p *Pod) bool {
+	return len(p.IPs) > 0 && (p.HostNetwork || b.e.opts.IPBlockMatchesPods)
+}
+
+// classify groups the pods into classes.
+func (b *matrixBuilder) classify() {
+	b.podClass = make([]int32, len(b.e.pods))
+	ids := map[string]int32{}
+	var key []byte
+	var ks []string
+	for pi := range b.e.pods {
+		p := &b.e.pods[pi]
+		key = append(key[:0], p.Namespace...)
+		key = append(key, 0)
+		ks = ks[:0]
+		for k := range p.Labels {
+			ks = append(ks, k)
+		}
+		slices.Sort(ks)
+		for _, k := range ks {
+			key = append(append(append(key, k...), '='), p.Labels[k]...)
+			key = append(key, 0)
+		}
+		key = append(key, 1)
+		for _, cp := range p.Ports {
+			key = append(append(key, cp.Name...), ':')
+			key = strconv.AppendInt(key, int64(cp.Port), 10)
+			key = append(append(key, cp.Protocol...), 0)
+		}
+		var ents []int
+		if b.ipsMatter(p) {
+			for _, a := range p.IPs {
+				ents = append(ents, b.entityOf(a))
+			}
+			slices.Sort(ents)
+			ents = slices.Compact(ents)
+		}
+		key = append(key, 2)
+		if p.HostNetwork {
+			key = append(key, 'h')
+		}
+		for _, x := range ents {
+			key = strconv.AppendInt(append(key, ','), int64(x), 10)
+		}
+		id, ok := ids[string(key)]
+		if !ok {
+			id = int32(len(b.classes))
+			ids[string(key)] = id
+			b.classes = append(b.classes, podClass{rep: pi, entities: ents})
+		}
+		b.podClass[pi] = id
+	}
+}
+
+func (b *matrixBuilder) entityOf(a netip.Addr) int {
+	a = a.Unmap()
+	if a.Is4() {
+		return b.parts[0].entityOf(a)
+	}
+	return b.parts[1].entityOf(a)
+}
+
+func (b *matrixBuilder) internProfile(list []int32) int32 {
+	buf := make([]byte, 0, 4*len(list))
+	for _, x := range list {
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(x))
+	}
+	id, isNew := b.profIDs.id(buf)
+	if isNew {
+		b.profiles = append(b.profiles, list)
+	}
+	return id
+}
+
+func (b *matrixBuilder) internBits(bits []uint64) int32 {
+	buf := make([]byte, 0, 8*len(bits))
+	for _, w := range bits {
+		buf = binary.LittleEndian.AppendUint64(buf, w)
+	}
+	id, isNew := b.bitsIDs.id(buf)
+	if isNew {
+		b.bitsets = append(b.bitsets, bits)
+	}
+	return id
+}
+
+func (b *matrixBuilder) internNamed(vals []int32) int32 {
+	buf := make([]byte, 0, 4*len(vals))
+	for _, x := range vals {
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(x))
+	}
+	id, isNew := b.namedIDs.id(buf)
+	if isNew {
+		b.nameds = append(b.nameds, vals)
+	}
+	return id
+}
+
+// classBehaviour computes what the matrix needs of one class.
+func (b *matrixBuilder) classBehaviour(c *podClass) behaviour {
+	e := b.e
+	p := &e.pods[c.rep]
+	bits := make([]uint64, (len(e.peers)+63)/64)
+	for _, x := range c.entities {
+		for _, pi := range b.ents[x].peers {
+			bits[pi/64] |= 1 << (pi % 64)
+		}
+	}
+	named := make([]int32, len(e.named))
+	for i, np := range e.named {
+		named[i] = resolveNamed(p.Ports, np)
+	}
+	bh := behaviour{named: b.internNamed(named)}
+	if p.HostNetwork {
+		// Host-network pods are neither isolated nor selectable by selectors.
+		bh.bits = b.internBits(bits)
+		return bh
+	}
+	set := labels.Set(p.Labels)
+	for _, pi := range b.nsPeers[p.Namespace] {
+		if e.peers[pi].podSel.Matches(set) {
+			bits[pi/64] |= 1 << (pi % 64)
+		}
+	}
+	var eg, in []int32
+	for _, idx := range e.byNS[p.Namespace] {
+		cp := &e.policies[idx]
+		if (!cp.egress && !cp.ingress) || !cp.sel.Matches(set) {
+			continue
+		}
+		if cp.egress {
+			eg = append(eg, int32(idx))
+		}
+		if cp.ingress {
+			in = append(in, int32(idx))
+		}
+	}
+	bh.egProf, bh.inProf, bh.bits = b.internProfile(eg), b.internProfile(in), b.internBits(bits)
+	return bh
+}
+
+// entityBehaviour: addresses are never isolated and only ipBlocks select them.
+func (b *matrixBuilder) entityBehaviour(x int) behaviour {
+	bits := make([]uint64, (len(b.e.peers)+63)/64)
+	for _, pi := range b.ents[x].peers {
+		bits[pi/64] |= 1 << (pi % 64)
+	}
+	return behaviour{bits: b.internBits(bits), named: b.internNamed(make([]int32, len(b.e.named)))}
+}
+
+// sideSet is the ports the rules of a profile allow towards or from a peer with
+// the given bits, named ports resolving on the destination.
+func (b *matrixBuilder) sideSet(prof int32, dir Direction, bits []uint64, named []int32) PortSet {
+	if prof == 0 {
+		return AllPorts()
+	}
+	var out PortSet
+	for _, idx := range b.profiles[prof] {
+		cp := &b.e.policies[idx]
+		rules := cp.inRules
+		if dir == Egress {
+			rules = cp.egRules
+		}
+		for i := range rules {
+			r := &rules[i]
+			if !r.allPeers && !anyBit(bits, r.peers) {
+				continue
+			}
+			out = out.Union(r.ports.numeric)
+			for _, n := range r.ports.named {
+				if port := named[n]; port != 0 {
+					out = out.Union(singleRange(PortRange{Protocol: protocols[b.e.named[n].proto], Start: port, End: port}))
+				}
+			}
+		}
+	}
+	return out
+}
+
+func anyBit(bits []uint64, idx []int) bool {
+	for _, i := range idx {
+		if bits[i/64]&(1<<(i%64)) != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedUnique(xs []int32) []int32 {
+	slices.Sort(xs)
+	return slices.Compact(xs)
+}

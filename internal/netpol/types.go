@@ -1,0 +1,126 @@
+// Package netpol evaluates Kubernetes networking.k8s.io/v1 NetworkPolicies over a
+// snapshot of namespaces and pods: pointwise (Engine.Evaluate explains one
+// connection) and as a connectivity matrix over workloads and external address
+// ranges (Engine.Matrix). It does no I/O; loading manifests is the caller's job.
+//
+// The semantics follow the API reference,
+// https://kubernetes.io/docs/reference/kubernetes-api/networking-resources/network-policy-v1/,
+// and the concept page https://kubernetes.io/docs/concepts/services-networking/network-policies/;
+// docs/netpol-engine.md lists each rule with its source and the choices made where
+// the reference leaves room (hostNetwork pods, ipBlock against pod IPs).
+package netpol
+
+import (
+	"fmt"
+	"net/netip"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+)
+
+// Namespace is a namespace and its labels. The caller adds the automatic
+// kubernetes.io/metadata.name label; a pod whose namespace is not listed gets a
+// namespace carrying only that label.
+type Namespace struct {
+	Name   string
+	Labels map[string]string
+}
+
+// ContainerPort is a port a pod's container declares; named policy ports resolve
+// against these. An empty Protocol means TCP, as the API server defaults it.
+type ContainerPort struct {
+	Name     string
+	Port     int32
+	Protocol corev1.Protocol
+}
+
+// Pod is one pod as the engine sees it.
+type Pod struct {
+	Namespace, Name string
+	// Workload is the identity the matrix reports, e.g. "ns/name[Deployment]";
+	// pods sharing it are one workload. Empty means "namespace/name".
+	Workload    string
+	Labels      map[string]string
+	Ports       []ContainerPort
+	HostNetwork bool
+	// IPs are used by ipBlock peers only with Options.IPBlockMatchesPods, and
+	// always for host-network pods, whose addresses are node addresses.
+	IPs []netip.Addr
+}
+
+// WorkloadName is the workload the pod belongs to, defaulting to "namespace/name".
+func (p *Pod) WorkloadName() string {
+	if p.Workload != "" {
+		return p.Workload
+	}
+	return p.Namespace + "/" + p.Name
+}
+
+// Cluster is the snapshot an Engine evaluates.
+type Cluster struct {
+	Namespaces []Namespace
+	Pods       []Pod
+	Policies   []*networkingv1.NetworkPolicy
+}
+
+// Options select behaviour where CNIs disagree.
+type Options struct {
+	// IPBlockMatchesPods makes ipBlock peers match pod IPs too. The API reference
+	// intends ipBlock for cluster-external addresses and CNIs differ (Cilium does
+	// not match pod IPs, cilium/cilium#14497; Calico does, projectcalico/calico#6634).
+	IPBlockMatchesPods bool
+}
+
+// Peer is one end of a connection: a pod of the cluster (by index into
+// Cluster.Pods) or an address outside the pod network.
+type Peer struct {
+	pod  int // index+1; 0 means an address
+	addr netip.Addr
+}
+
+// PodPeer is the pod at index i of Cluster.Pods.
+func PodPeer(i int) Peer { return Peer{pod: i + 1} }
+
+// AddressPeer is an address outside the pod network (an IPv4-mapped IPv6
+// address is treated as the IPv4 address).
+func AddressPeer(a netip.Addr) Peer { return Peer{addr: a.Unmap()} }
+
+// IsPod reports whether the peer is a pod, and which.
+func (p Peer) IsPod() (int, bool) { return p.pod - 1, p.pod > 0 }
+
+// Addr is the peer's address when it is not a pod.
+func (p Peer) Addr() netip.Addr { return p.addr }
+
+// PolicyRef names a NetworkPolicy.
+type PolicyRef struct {
+	Namespace, Name string
+}
+
+// String is "namespace/name".
+func (r PolicyRef) String() string { return r.Namespace + "/" + r.Name }
+
+// RuleRef is one rule (by its index in spec.ingress or spec.egress) of a policy.
+type RuleRef struct {
+	Policy PolicyRef
+	Rule   int
+}
+
+// String is "namespace/name rule N".
+func (r RuleRef) String() string { return fmt.Sprintf("%s rule %d", r.Policy, r.Rule) }
+
+// Direction is the side of a connection a policy governs.
+type Direction uint8
+
+// Directions: egress is judged at the source, ingress at the destination.
+const (
+	Egress Direction = iota
+	Ingress
+)
+
+// String is "egress" or "ingress".
+func (d Direction) String() string {
+	if d == Ingress {
+		return "ingress"
+	}
+	return "egress"
+}

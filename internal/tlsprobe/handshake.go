@@ -1,0 +1,254 @@
+package tlsprobe
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+)
+
+// probeVersions are tried one at a time, oldest first.
+var probeVersions = []uint16{tls.VersionTLS10, tls.VersionTLS11, tls.VersionTLS12, tls.VersionTLS13}
+
+// errPreTLS marks a failure before the ClientHello was sent (dial, or the
+// protocol's own upgrade step such as PostgreSQL's SSLRequest). It says nothing
+// about the TLS versions or suites being tried, so it aborts enumeration.
+var errPreTLS = errors.New("could not start tls")
+
+// handshakeSpec pins what one handshake offers.
+type handshakeSpec struct {
+	minVersion, maxVersion uint16
+	// suites nil offers Go's defaults; TLS 1.3 suites are not configurable in Go
+	// and always offered (https://pkg.go.dev/crypto/tls#Config.CipherSuites).
+	suites     []uint16
+	nextProtos []string
+	// keepOpen hands the established connection to the caller, who closes it.
+	keepOpen bool
+}
+
+// handshakeResult is what one handshake revealed.
+type handshakeResult struct {
+	state         tls.ConnectionState
+	conn          *tls.Conn // non-nil only with keepOpen and success
+	certRequested bool
+	err           error
+}
+
+// allSuites12 lists every TLS 1.2-capable suite Go implements, secure first.
+// Go ignores the order of Config.CipherSuites, so order only matters for the report.
+func allSuites12() []*tls.CipherSuite {
+	var out []*tls.CipherSuite
+	for _, list := range [][]*tls.CipherSuite{tls.CipherSuites(), tls.InsecureCipherSuites()} {
+		for _, s := range list {
+			for _, v := range s.SupportedVersions {
+				if v == tls.VersionTLS12 {
+					out = append(out, s)
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+// allSuiteIDs offers everything Go can speak, so a version probe fails only
+// because of the version. Listing the insecure suites explicitly is also what
+// lifts Go's default exclusions (tlsrsakex, tls3des GODEBUG settings apply only
+// when Config.CipherSuites is nil; see crypto/tls/defaults.go).
+func allSuiteIDs() []uint16 {
+	var ids []uint16
+	for _, list := range [][]*tls.CipherSuite{tls.CipherSuites(), tls.InsecureCipherSuites()} {
+		for _, s := range list {
+			ids = append(ids, s.ID)
+		}
+	}
+	return ids
+}
+
+// handshake dials the target, runs the scheme's upgrade step and one TLS
+// handshake as spec says. Certificates are not verified here: verification is
+// done once, on the captured chain, so that an untrusted certificate does not
+// hide which versions and suites the server accepts.
+func (p *Prober) handshake(ctx context.Context, t Target, spec handshakeSpec) handshakeResult {
+	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
+	defer cancel()
+	raw, err := p.dial(ctx, t)
+	if err != nil {
+		return handshakeResult{err: fmt.Errorf("%w: %w", errPreTLS, err)}
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = raw.SetDeadline(dl)
+	}
+	if err := startTLS(ctx, t.Scheme, raw); err != nil {
+		raw.Close()
+		return handshakeResult{err: fmt.Errorf("%w: %w", errPreTLS, err)}
+	}
+	var res handshakeResult
+	cfg := &tls.Config{
+		ServerName:         t.Host,
+		InsecureSkipVerify: true, //nolint:gosec // verified after the handshake, see verifyChain
+		MinVersion:         spec.minVersion,
+		MaxVersion:         spec.maxVersion,
+		CipherSuites:       spec.suites,
+		NextProtos:         spec.nextProtos,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			// Reaching this callback proves the server picked our version and
+			// suite; answering with no certificate lets it show whether a
+			// client certificate is required.
+			res.certRequested = true
+			return &tls.Certificate{}, nil
+		},
+	}
+	conn := tls.Client(raw, cfg)
+	if err := conn.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		res.err = err
+		return res
+	}
+	res.state = conn.ConnectionState()
+	if spec.keepOpen {
+		_ = conn.SetDeadline(time.Time{})
+		res.conn = conn
+		return res
+	}
+	conn.Close()
+	return res
+}
+
+// dial opens a TCP connection, honouring the Resolve overrides.
+func (p *Prober) dial(ctx context.Context, t Target) (net.Conn, error) {
+	addr := t.Address()
+	if to, ok := p.opts.Resolve[addr]; ok {
+		addr = to
+	}
+	conn, err := p.opts.Dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	return conn, nil
+}
+
+// startTLS runs whatever the protocol needs before the ClientHello.
+func startTLS(ctx context.Context, s Scheme, conn net.Conn) error {
+	if s == SchemePostgres {
+		return postgresSSLRequest(ctx, conn)
+	}
+	return nil
+}
+
+// enumerateVersions tries each protocol version on its own connection.
+func (p *Prober) enumerateVersions(ctx context.Context, t Target) ([]VersionResult, []handshakeResult) {
+	results := make([]VersionResult, len(probeVersions))
+	raw := make([]handshakeResult, len(probeVersions))
+	p.parallel(ctx, len(probeVersions), func(i int) {
+		v := probeVersions[i]
+		spec := handshakeSpec{minVersion: v, maxVersion: v}
+		if v < tls.VersionTLS13 {
+			spec.suites = allSuiteIDs()
+		}
+		h := p.handshake(ctx, t, spec)
+		raw[i] = h
+		results[i] = VersionResult{Version: tls.VersionName(v), Accepted: h.err == nil}
+		if h.err != nil {
+			results[i].Error = h.err.Error()
+			// A server that demands a client certificate still accepted the
+			// version if it got as far as asking for one.
+			results[i].Accepted = h.certRequested
+		}
+	})
+	return results, raw
+}
+
+// enumerateSuites12 offers each TLS 1.2 suite alone.
+func (p *Prober) enumerateSuites12(ctx context.Context, t Target) []SuiteResult {
+	suites := allSuites12()
+	out := make([]SuiteResult, len(suites))
+	p.parallel(ctx, len(suites), func(i int) {
+		s := suites[i]
+		h := p.handshake(ctx, t, handshakeSpec{
+			minVersion: tls.VersionTLS12, maxVersion: tls.VersionTLS12, suites: []uint16{s.ID},
+		})
+		out[i] = SuiteResult{Name: s.Name, ID: s.ID, Insecure: s.Insecure, Accepted: h.err == nil || h.certRequested}
+	})
+	return out
+}
+
+// parallel runs fn(0..n-1) with at most HandshakeConcurrency at a time.
+func (p *Prober) parallel(ctx context.Context, n int, fn func(i int)) {
+	sem := make(chan struct{}, p.opts.HandshakeConcurrency)
+	var wg sync.WaitGroup
+	for i := range n {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// clientAuthMode classifies the server's client-certificate policy from the
+// handshakes made. In TLS 1.2 a server that requires a certificate aborts the
+// handshake; in TLS 1.3 the client finishes first and the rejection arrives as
+// an alert on the first read, which probeRequiredTLS13 looks for.
+func clientAuthMode(hs []handshakeResult, tls13Required bool) string {
+	requested, failedAfterRequest := false, false
+	for _, h := range hs {
+		if !h.certRequested {
+			continue
+		}
+		requested = true
+		if h.err != nil {
+			failedAfterRequest = true
+		}
+	}
+	switch {
+	case !requested:
+		return "none"
+	case failedAfterRequest || tls13Required:
+		return "required"
+	default:
+		return "requested"
+	}
+}
+
+// probeRequiredTLS13 reads briefly from a TLS 1.3 connection on which the
+// server asked for a client certificate: a server that requires one sends
+// certificate_required (or bad_certificate) right after our Finished.
+func probeRequiredTLS13(conn *tls.Conn, wait time.Duration) bool {
+	_ = conn.SetReadDeadline(time.Now().Add(wait))
+	var b [1]byte
+	_, err := conn.Read(b[:])
+	return isRemoteError(err)
+}
+
+// isRemoteError reports a TLS alert received from the peer; crypto/tls wraps
+// those in a *net.OpError with Op "remote error" (crypto/tls/conn.go).
+func isRemoteError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "remote error"
+}
+
+// isPreTLS reports whether err happened before any TLS byte was exchanged.
+func isPreTLS(err error) bool { return errors.Is(err, errPreTLS) }
+
+// chainOf returns the peer chain of the first successful handshake.
+func chainOf(hs ...handshakeResult) []*x509.Certificate {
+	for _, h := range hs {
+		if h.err == nil && len(h.state.PeerCertificates) > 0 {
+			return h.state.PeerCertificates
+		}
+	}
+	return nil
+}

@@ -1,0 +1,208 @@
+package allowlist
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"budnet/internal/egress/verdict"
+)
+
+// PortRange is an inclusive range of TCP ports; From == To for a single port.
+type PortRange struct {
+	From, To uint16
+}
+
+func (p PortRange) contains(port uint16) bool { return port >= p.From && port <= p.To }
+
+// defaultPorts is what a rule without ports allows: HTTPS only, the guide's
+// egress port (sections 4.3 and 8.2).
+var defaultPorts = []PortRange{{From: 443, To: 443}}
+
+// Rule lets one source workload reach some destinations.
+type Rule struct {
+	Name   string         // shown in audit lines and metrics; defaults to source/index
+	Source string         // workload name, as identity reports it
+	Hosts  []string       // exact names or "*.example.com" (subdomains only)
+	CIDRs  []netip.Prefix // IP destinations; also exempt these ranges from the address guard
+	Ports  []PortRange    // empty means 443
+}
+
+// Match is the result of checking one destination.
+type Match struct {
+	Rule   *Rule // the rule that allowed it; nil when denied
+	Reason verdict.Reason
+}
+
+// Allowed reports whether a rule matched.
+func (m Match) Allowed() bool { return m.Rule != nil }
+
+// Policy is a compiled, immutable allowlist. Build it with Compile.
+type Policy struct {
+	sources map[string]*sourceRules
+}
+
+type sourceRules struct {
+	exact    map[string][]*Rule // normalised host -> rules naming it
+	wildcard map[string][]*Rule // normalised parent domain of "*.parent" -> rules
+	cidr     []*Rule
+}
+
+// Compile validates rules and builds the lookup structures. Every host pattern is
+// normalised with the same code as request hosts, so "API.OpenAI.com." in the
+// model matches "api.openai.com" on the wire.
+func Compile(rules []Rule) (*Policy, error) {
+	p := &Policy{sources: map[string]*sourceRules{}}
+	var errs []error
+	for i := range rules {
+		r := rules[i]
+		if r.Source == "" {
+			errs = append(errs, fmt.Errorf("rule %d (%s): empty source", i, r.Name))
+			continue
+		}
+		if r.Name == "" {
+			r.Name = fmt.Sprintf("%s/%d", r.Source, i)
+		}
+		if len(r.Ports) == 0 {
+			r.Ports = defaultPorts
+		}
+		for _, pr := range r.Ports {
+			if pr.From == 0 || pr.To < pr.From {
+				errs = append(errs, fmt.Errorf("rule %s: bad port range %d-%d", r.Name, pr.From, pr.To))
+			}
+		}
+		sr := p.sources[r.Source]
+		if sr == nil {
+			sr = &sourceRules{exact: map[string][]*Rule{}, wildcard: map[string][]*Rule{}}
+			p.sources[r.Source] = sr
+		}
+		r.CIDRs = append([]netip.Prefix(nil), r.CIDRs...)
+		rp := &r
+		for _, h := range r.Hosts {
+			if err := sr.addHost(h, rp); err != nil {
+				errs = append(errs, fmt.Errorf("rule %s: %w", r.Name, err))
+			}
+		}
+		for j, c := range r.CIDRs {
+			if !c.IsValid() {
+				errs = append(errs, fmt.Errorf("rule %s: invalid CIDR #%d", r.Name, j))
+			}
+			rp.CIDRs[j] = c.Masked()
+		}
+		if len(r.CIDRs) > 0 {
+			sr.cidr = append(sr.cidr, rp)
+		}
+		if len(r.Hosts) == 0 && len(r.CIDRs) == 0 {
+			errs = append(errs, fmt.Errorf("rule %s: no hosts and no CIDRs", r.Name))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("compile egress allowlist: %w", err)
+	}
+	return p, nil
+}
+
+func (sr *sourceRules) addHost(pattern string, r *Rule) error {
+	if rest, ok := strings.CutPrefix(pattern, "*."); ok {
+		h, err := NormalizeHost(rest)
+		if err != nil || h.IsIP() {
+			return fmt.Errorf("bad wildcard %q", pattern)
+		}
+		if !strings.Contains(h.Name, ".") {
+			// "*.com" would open a whole top-level domain.
+			return fmt.Errorf("wildcard %q covers a top-level domain", pattern)
+		}
+		sr.wildcard[h.Name] = append(sr.wildcard[h.Name], r)
+		return nil
+	}
+	if strings.Contains(pattern, "*") {
+		return fmt.Errorf("host %q: only a leading \"*.\" wildcard is supported", pattern)
+	}
+	h, err := NormalizeHost(pattern)
+	if err != nil {
+		return fmt.Errorf("host %q: %w", pattern, err)
+	}
+	if h.IsIP() {
+		return fmt.Errorf("host %q is an IP address: list it under CIDRs", pattern)
+	}
+	sr.exact[h.Name] = append(sr.exact[h.Name], r)
+	return nil
+}
+
+// Sources lists the workloads that have rules.
+func (p *Policy) Sources() []string {
+	out := make([]string, 0, len(p.sources))
+	for s := range p.sources {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Check decides whether source may reach host:port. Names match exact entries
+// and wildcards (a wildcard never matches its own apex); IP literals match only
+// CIDR entries. A host that matches with the wrong port reports
+// ReasonPortNotAllowed so the audit line points at the port, not the host.
+func (p *Policy) Check(source string, host Host, port uint16) Match {
+	sr := p.sources[source]
+	if sr == nil {
+		if host.IsIP() {
+			return Match{Reason: verdict.ReasonIPNotAllowed}
+		}
+		return Match{Reason: verdict.ReasonHostNotAllowed}
+	}
+	if host.IsIP() {
+		hostMatched := false
+		for _, r := range sr.cidr {
+			for _, c := range r.CIDRs {
+				if c.Contains(host.Addr) {
+					hostMatched = true
+					if portAllowed(r, port) {
+						return Match{Rule: r}
+					}
+				}
+			}
+		}
+		if hostMatched {
+			return Match{Reason: verdict.ReasonPortNotAllowed}
+		}
+		return Match{Reason: verdict.ReasonIPNotAllowed}
+	}
+	hostMatched := false
+	if m, ok := firstPort(sr.exact[host.Name], port, &hostMatched); ok {
+		return m
+	}
+	for name := host.Name; ; {
+		i := strings.IndexByte(name, '.')
+		if i < 0 {
+			break
+		}
+		name = name[i+1:]
+		if m, ok := firstPort(sr.wildcard[name], port, &hostMatched); ok {
+			return m
+		}
+	}
+	if hostMatched {
+		return Match{Reason: verdict.ReasonPortNotAllowed}
+	}
+	return Match{Reason: verdict.ReasonHostNotAllowed}
+}
+
+func firstPort(rules []*Rule, port uint16, hostMatched *bool) (Match, bool) {
+	for _, r := range rules {
+		*hostMatched = true
+		if portAllowed(r, port) {
+			return Match{Rule: r}, true
+		}
+	}
+	return Match{}, false
+}
+
+func portAllowed(r *Rule, port uint16) bool {
+	for _, pr := range r.Ports {
+		if pr.contains(port) {
+			return true
+		}
+	}
+	return false
+}

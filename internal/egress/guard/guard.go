@@ -1,0 +1,213 @@
+// Package guard decides whether the gateway may connect to an IP address. It is
+// the safety floor under the allowlist: whatever a rule says, a destination that
+// resolves into a private, loopback, link-local, metadata, cluster or otherwise
+// special range is refused unless the model names that range explicitly.
+package guard
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"budnet/internal/egress/verdict"
+)
+
+// Range is a denied prefix with the name audit lines give it.
+type Range struct {
+	Prefix netip.Prefix
+	Name   string
+}
+
+// DefaultDenied returns the ranges no egress may reach. Sources: the IANA IPv4
+// and IPv6 Special-Purpose Address Registries
+// (https://www.iana.org/assignments/iana-ipv4-special-registry,
+// https://www.iana.org/assignments/iana-ipv6-special-registry), RFC 6598 (CGNAT),
+// RFC 6052 and RFC 8215 (NAT64), RFC 7526 (6to4 relay), RFC 9637 (3fff::/20).
+// Beyond smokescreen's defaults it covers all of 0.0.0.0/8, 192.0.0.0/24 (where
+// Oracle Cloud's 192.0.0.192 metadata service lives), IPv4-compatible and
+// IPv4-translated IPv6, 64:ff9b:1::/48, 198.18.0.0/15 and 240.0.0.0/4.
+// It returns a fresh slice each call, so callers may append.
+func DefaultDenied() []Range {
+	specs := []struct{ cidr, name string }{
+		{"0.0.0.0/8", "this-network"},
+		{"10.0.0.0/8", "private"},
+		{"100.64.0.0/10", "cgnat"},
+		{"127.0.0.0/8", "loopback"},
+		{"169.254.0.0/16", "link-local"}, // includes 169.254.169.254 (AWS, GCP, Azure metadata)
+		{"172.16.0.0/12", "private"},
+		{"192.0.0.0/24", "ietf-protocol"}, // includes 192.0.0.192 (Oracle Cloud metadata)
+		{"192.0.2.0/24", "documentation"},
+		{"192.88.99.0/24", "6to4-relay"},
+		{"192.168.0.0/16", "private"},
+		{"198.18.0.0/15", "benchmarking"},
+		{"198.51.100.0/24", "documentation"},
+		{"203.0.113.0/24", "documentation"},
+		{"224.0.0.0/4", "multicast"},
+		{"240.0.0.0/4", "reserved"}, // includes 255.255.255.255 broadcast
+		{"::/128", "unspecified"},
+		{"::1/128", "loopback"},
+		{"::/96", "ipv4-compatible"},
+		{"::ffff:0:0/96", "ipv4-mapped"},
+		{"::ffff:0:0:0/96", "ipv4-translated"},
+		{"64:ff9b:1::/48", "nat64-local"},
+		{"100::/64", "discard-only"},
+		{"2001::/32", "teredo"},
+		{"2001:2::/48", "benchmarking"},
+		{"2001:10::/28", "orchid"},
+		{"2001:20::/28", "orchid-v2"},
+		{"2001:db8::/32", "documentation"},
+		{"3fff::/20", "documentation"},
+		{"5f00::/16", "srv6-sid"},
+		{"fc00::/7", "unique-local"}, // includes fd00:ec2::254 (AWS metadata over IPv6)
+		{"fe80::/10", "link-local"},
+		{"fec0::/10", "site-local"},
+		{"ff00::/8", "multicast"},
+	}
+	out := make([]Range, len(specs))
+	for i, s := range specs {
+		out[i] = Range{Prefix: netip.MustParsePrefix(s.cidr), Name: s.name}
+	}
+	return out
+}
+
+// Config is what a Guard checks against.
+type Config struct {
+	// Denied ranges; DefaultDenied plus the cluster's pod and service CIDRs in
+	// production. Tests may drop a range (say loopback) to reach a local
+	// upstream; nothing in production code does.
+	Denied []Range
+	// Allowed ranges are exempt from Denied: the model's explicit allowances.
+	Allowed []netip.Prefix
+}
+
+// Guard checks addresses. It is immutable and safe for concurrent use.
+type Guard struct {
+	denied  []Range
+	allowed []netip.Prefix
+}
+
+// New validates cfg and builds a Guard.
+func New(cfg Config) (*Guard, error) {
+	var errs []error
+	g := &Guard{}
+	for _, r := range cfg.Denied {
+		if !r.Prefix.IsValid() {
+			errs = append(errs, fmt.Errorf("invalid denied range %q", r.Name))
+			continue
+		}
+		g.denied = append(g.denied, Range{Prefix: r.Prefix.Masked(), Name: r.Name})
+	}
+	for i, p := range cfg.Allowed {
+		if !p.IsValid() {
+			errs = append(errs, fmt.Errorf("invalid allowed range #%d", i))
+			continue
+		}
+		g.allowed = append(g.allowed, p.Masked())
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("address guard: %w", errors.Join(errs...))
+	}
+	return g, nil
+}
+
+// Result is the outcome of checking the addresses of one destination.
+type Result struct {
+	Addr   netip.Addr // the address to dial; valid only when Reason is ReasonNone
+	Reason verdict.Reason
+	Bad    netip.Addr // the first refused address
+	Range  string     // name of the range Bad fell in
+}
+
+// Denied reports whether the result refuses the destination.
+func (r Result) Denied() bool { return r.Reason != verdict.ReasonNone }
+
+// Check applies the guard to every address a destination resolved to. All must
+// pass: a name answering with one public and one private address is refused
+// (ReasonMixedAddresses) rather than trimmed to the public one, because its
+// owner is either misconfigured or probing. extra are ranges the matched rule
+// names explicitly. The first address is the one to dial.
+func (g *Guard) Check(addrs []netip.Addr, extra []netip.Prefix) Result {
+	if len(addrs) == 0 {
+		return Result{Reason: verdict.ReasonResolveFailed}
+	}
+	var bad netip.Addr
+	var badRange string
+	denied := 0
+	for _, a := range addrs {
+		if name, ok := g.deniedRange(a, extra); ok {
+			if denied == 0 {
+				bad, badRange = a, name
+			}
+			denied++
+		}
+	}
+	switch {
+	case denied == 0:
+		return Result{Addr: addrs[0]}
+	case denied == len(addrs):
+		return Result{Reason: verdict.ReasonDeniedAddress, Bad: bad, Range: badRange}
+	default:
+		return Result{Reason: verdict.ReasonMixedAddresses, Bad: bad, Range: badRange}
+	}
+}
+
+// DeniedRange returns the name of the range that refuses a, if any.
+func (g *Guard) DeniedRange(a netip.Addr, extra []netip.Prefix) (string, bool) {
+	return g.deniedRange(a, extra)
+}
+
+var (
+	nat64WellKnown = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour      = netip.MustParsePrefix("2002::/16")
+)
+
+func (g *Guard) deniedRange(a netip.Addr, extra []netip.Prefix) (string, bool) {
+	if !a.IsValid() || a.Zone() != "" {
+		return "invalid", true
+	}
+	if contains(g.allowed, a) || contains(extra, a) {
+		return "", false
+	}
+	for _, r := range g.denied {
+		if r.Prefix.Contains(a) {
+			return r.Name, true
+		}
+	}
+	// Prefixes that carry an IPv4 address inside an IPv6 one reach that IPv4
+	// address through a translator or relay, so the embedded address must pass
+	// too (RFC 6052 section 2.2, RFC 3056 section 2).
+	if nat64WellKnown.Contains(a) {
+		b := a.As16()
+		if name, ok := g.deniedRange(netip.AddrFrom4([4]byte(b[12:16])), extra); ok {
+			return "nat64:" + name, true
+		}
+	}
+	if sixToFour.Contains(a) {
+		b := a.As16()
+		if name, ok := g.deniedRange(netip.AddrFrom4([4]byte(b[2:6])), extra); ok {
+			return "6to4:" + name, true
+		}
+	}
+	return "", false
+}
+
+func contains(ps []netip.Prefix, a netip.Addr) bool {
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// NormalizeResolved unmaps IPv4-mapped IPv6 answers in place. Resolvers have
+// returned IPv4 results in ::ffff:a.b.c.d form (golang/go#53554, tailscale#6024);
+// the kernel would connect to the IPv4 address, so that is what must be checked
+// and dialled. Literals written by a client are not passed through here: a
+// client that writes ::ffff:127.0.0.1 is refused as ipv4-mapped.
+func NormalizeResolved(addrs []netip.Addr) []netip.Addr {
+	for i, a := range addrs {
+		addrs[i] = a.Unmap()
+	}
+	return addrs
+}

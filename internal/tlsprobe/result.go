@@ -158,15 +158,15 @@ type RedisInfo struct {
 
 // HTTPInfo holds the HTTPS edge observations.
 type HTTPInfo struct {
-	PlainURL          string            `json:"plainURL"`
-	PlainStatus       int               `json:"plainStatus,omitempty"`
-	PlainLocation     string            `json:"plainLocation,omitempty"`
-	PlainError        string            `json:"plainError,omitempty"`
-	HTTPSStatus       int               `json:"httpsStatus,omitempty"`
-	HTTPSError        string            `json:"httpsError,omitempty"`
-	HSTS              string            `json:"hsts,omitempty"`
-	HSTSMaxAge        int64             `json:"hstsMaxAge,omitempty"`
-	SecurityHeaders   map[string]string `json:"securityHeaders,omitempty"`
+	PlainURL        string            `json:"plainURL"`
+	PlainStatus     int               `json:"plainStatus,omitempty"`
+	PlainLocation   string            `json:"plainLocation,omitempty"`
+	PlainError      string            `json:"plainError,omitempty"`
+	HTTPSStatus     int               `json:"httpsStatus,omitempty"`
+	HTTPSError      string            `json:"httpsError,omitempty"`
+	HSTS            string            `json:"hsts,omitempty"`
+	HSTSMaxAge      int64             `json:"hstsMaxAge,omitempty"`
+	SecurityHeaders map[string]string `json:"securityHeaders,omitempty"`
 }
 
 // EndpointResult is everything learned about one target.

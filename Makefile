@@ -1,0 +1,30 @@
+# Targets developers and CI share. `make ci` is what .ci/run runs after it has
+# installed the servers the integration tests need.
+GO ?= go
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: build test lint fmt-check vet staticcheck bench ci
+
+build:
+	$(GO) build -ldflags "-X budnet/internal/cli.version=$(VERSION)" -o bin/budnet ./cmd/budnet
+
+# The README's test command.
+test:
+	$(GO) test ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(STATICCHECK) ./...
+
+lint: fmt-check vet staticcheck
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+ci: lint test

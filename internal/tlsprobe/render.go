@@ -72,7 +72,7 @@ func writeEndpointText(ew *errWriter, e EndpointResult, failOn Severity) {
 		if c.Failing(failOn) {
 			mark += "!"
 		}
-		ew.printf("  %-5s %-8s %-30s %s\n", mark, c.Severity, c.ID, c.Message)
+		ew.printf("  %-6s %-8s %-30s %s\n", mark, c.Severity, c.ID, c.Message)
 	}
 }
 

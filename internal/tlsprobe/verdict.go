@@ -165,14 +165,14 @@ func evalSuites(cs *checks, suites []SuiteResult) {
 	}
 	list := func(id string, names []string, sev Severity, what string) {
 		if len(names) == 0 {
-			cs.pass(id, sev, "no TLS 1.2 suite "+what)
+			cs.pass(id, sev, "no accepted TLS 1.2 suite uses "+what)
 			return
 		}
-		cs.add(id, StatusFail, sev, fmt.Sprintf("%d TLS 1.2 suite(s) %s: %s", len(names), what, strings.Join(names, ", ")))
+		cs.add(id, StatusFail, sev, fmt.Sprintf("%d accepted TLS 1.2 suite(s) use %s: %s", len(names), what, strings.Join(names, ", ")))
 	}
-	list(CheckWeakCiphers, weak, SeverityHigh, "use RC4 or 3DES")
-	list(CheckNoPFS, noPFS, SeverityMedium, "use RSA key exchange (no forward secrecy)")
-	list(CheckCBC, cbc, SeverityLow, "use CBC mode")
+	list(CheckWeakCiphers, weak, SeverityHigh, "RC4 or 3DES")
+	list(CheckNoPFS, noPFS, SeverityMedium, "RSA key exchange (no forward secrecy)")
+	list(CheckCBC, cbc, SeverityLow, "CBC mode")
 }
 
 func clientAuthText(mode string) string {

@@ -142,8 +142,10 @@ func (e *Engine) portMatches(cp *compiledPorts, dst Peer, proto corev1.Protocol,
 	if cp.numeric.Contains(proto, port) {
 		return true
 	}
+	// Named ports resolve on pod-network destinations only: traffic to a
+	// host-network pod is node traffic, and a node has no named ports.
 	di, isPod := dst.IsPod()
-	if len(cp.named) == 0 || !isPod {
+	if len(cp.named) == 0 || !isPod || e.pods[di].HostNetwork {
 		return false
 	}
 	pi, ok := protoIndex(proto)

@@ -190,7 +190,9 @@ func (b *matrixBuilder) classBehaviour(c *podClass) behaviour {
 	}
 	named := make([]int32, len(e.named))
 	for i, np := range e.named {
-		named[i] = resolveNamed(p.Ports, np)
+		if !p.HostNetwork {
+			named[i] = resolveNamed(p.Ports, np)
+		}
 	}
 	bh := behaviour{named: b.internNamed(named)}
 	if p.HostNetwork {

@@ -31,8 +31,9 @@ type Rule struct {
 
 // Match is the result of checking one destination.
 type Match struct {
-	Rule   *Rule // the rule that allowed it; nil when denied
-	Reason verdict.Reason
+	Rule    *Rule  // the rule that allowed it; nil when denied
+	Pattern string // the host pattern or CIDR that matched; bounded, so fit for metric labels
+	Reason  verdict.Reason
 }
 
 // Allowed reports whether a rule matched.
@@ -158,7 +159,7 @@ func (p *Policy) Check(source string, host Host, port uint16) Match {
 				if c.Contains(host.Addr) {
 					hostMatched = true
 					if portAllowed(r, port) {
-						return Match{Rule: r}
+						return Match{Rule: r, Pattern: c.String()}
 					}
 				}
 			}
@@ -170,6 +171,7 @@ func (p *Policy) Check(source string, host Host, port uint16) Match {
 	}
 	hostMatched := false
 	if m, ok := firstPort(sr.exact[host.Name], port, &hostMatched); ok {
+		m.Pattern = host.Name
 		return m
 	}
 	for name := host.Name; ; {
@@ -179,6 +181,7 @@ func (p *Policy) Check(source string, host Host, port uint16) Match {
 		}
 		name = name[i+1:]
 		if m, ok := firstPort(sr.wildcard[name], port, &hostMatched); ok {
+			m.Pattern = "*." + name
 			return m
 		}
 	}

@@ -1,0 +1,102 @@
+package egress
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"budnet/internal/egress/identity"
+	"budnet/internal/egress/verdict"
+)
+
+// Audit attribute keys: one JSON line per CONNECT tunnel or plain HTTP request,
+// written with slog's JSON handler. docs/egress.md documents them.
+const (
+	AuditMessage     = "egress"
+	AuditSource      = "source"       // workload or ""
+	AuditIDMethod    = "source_id_by" // certificate, pod, cidr, none
+	AuditIDDetail    = "source_id"    // SPIFFE ID, CN, pod or CIDR
+	AuditSourceAddr  = "source_addr"
+	AuditMethod      = "method"    // CONNECT or the HTTP method
+	AuditRequested   = "requested" // host:port as the client asked
+	AuditResolved    = "resolved"  // address:port dialled (or refused)
+	AuditDecision    = "decision"
+	AuditReason      = "reason"
+	AuditRule        = "rule"
+	AuditDestination = "destination" // matched pattern
+	AuditDetail      = "detail"
+	AuditStatus      = "status" // HTTP status the client got (or 200 for a tunnel)
+	AuditSent        = "bytes_sent"
+	AuditReceived    = "bytes_received"
+	AuditDuration    = "duration_ms"
+)
+
+// record is one audit entry, filled in as the request proceeds.
+type record struct {
+	start       time.Time
+	id          identity.Identity
+	srcAddr     netip.AddrPort
+	method      string
+	requested   string
+	resolved    netip.AddrPort
+	decision    verdict.Decision
+	reason      verdict.Reason
+	rule        string
+	destination string
+	detail      string
+	status      int
+	sent        int64
+	received    int64
+}
+
+func (r *record) sourceLabel() string {
+	if r.id.Workload == "" {
+		return SourceUnidentified
+	}
+	return r.id.Workload
+}
+
+func (r *record) destinationLabel() string {
+	if r.destination == "" {
+		return DestinationUnlisted
+	}
+	return r.destination
+}
+
+// emit writes the audit line and the request metrics for r.
+func (s *Server) emit(r *record) {
+	s.metrics.Request(r.sourceLabel(), r.destinationLabel(), r.decision, r.reason)
+	if r.sent > 0 || r.received > 0 {
+		s.metrics.Bytes(r.sourceLabel(), r.destinationLabel(), r.sent, r.received)
+	}
+	if !s.audit.Enabled(context.Background(), slog.LevelInfo) {
+		return
+	}
+	attrs := [...]slog.Attr{
+		slog.String(AuditSource, r.id.Workload),
+		slog.String(AuditIDMethod, r.id.Method.String()),
+		slog.String(AuditIDDetail, r.id.Detail),
+		slog.String(AuditSourceAddr, addrPortString(r.srcAddr)),
+		slog.String(AuditMethod, r.method),
+		slog.String(AuditRequested, r.requested),
+		slog.String(AuditResolved, addrPortString(r.resolved)),
+		slog.String(AuditDecision, r.decision.String()),
+		slog.String(AuditReason, r.reason.String()),
+		slog.String(AuditRule, r.rule),
+		slog.String(AuditDestination, r.destination),
+		slog.String(AuditDetail, r.detail),
+		slog.Int(AuditStatus, r.status),
+		slog.Int64(AuditSent, r.sent),
+		slog.Int64(AuditReceived, r.received),
+		slog.Float64(AuditDuration, float64(time.Since(r.start).Microseconds())/1000),
+	}
+	s.audit.LogAttrs(context.Background(), slog.LevelInfo, AuditMessage, attrs[:]...)
+}
+
+func addrPortString(a netip.AddrPort) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}

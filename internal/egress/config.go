@@ -1,0 +1,161 @@
+// Package egress is budnet's egress gateway: a forward proxy for HTTP CONNECT
+// and absolute-form plain HTTP that lets each workload reach only the external
+// hosts its allowlist names, and never a private, metadata or cluster address.
+// The decision parts live in subpackages (allowlist, guard, identity, verdict);
+// this package holds the proxy, its limits, audit log, metrics and reloads.
+package egress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	"budnet/internal/egress/allowlist"
+	"budnet/internal/egress/guard"
+	"budnet/internal/egress/identity"
+	"budnet/internal/egress/verdict"
+)
+
+// Config holds the proxy's limits. Zero values are replaced by Defaults.
+type Config struct {
+	HeaderTimeout       time.Duration // whole request head must arrive within this (slowloris)
+	IdleTimeout         time.Duration // keep-alive wait between requests; tunnel with no bytes either way
+	DialTimeout         time.Duration // resolve plus connect
+	DrainTimeout        time.Duration // on shutdown, how long established tunnels may finish
+	MaxHeaderBytes      int           // request line plus headers
+	MaxTunnels          int           // concurrent CONNECT tunnels, all sources
+	MaxTunnelsPerSource int           // concurrent CONNECT tunnels per source workload (or IP if unidentified)
+}
+
+// Defaults returns the production limits.
+func Defaults() Config {
+	return Config{
+		HeaderTimeout:       10 * time.Second,
+		IdleTimeout:         5 * time.Minute,
+		DialTimeout:         10 * time.Second,
+		DrainTimeout:        30 * time.Second,
+		MaxHeaderBytes:      16 << 10,
+		MaxTunnels:          10000,
+		MaxTunnelsPerSource: 2000,
+	}
+}
+
+// withDefaults fills zero fields from Defaults.
+func (c Config) withDefaults() Config {
+	d := Defaults()
+	if c.HeaderTimeout == 0 {
+		c.HeaderTimeout = d.HeaderTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = d.IdleTimeout
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = d.DialTimeout
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = d.DrainTimeout
+	}
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = d.MaxHeaderBytes
+	}
+	if c.MaxTunnels == 0 {
+		c.MaxTunnels = d.MaxTunnels
+	}
+	if c.MaxTunnelsPerSource == 0 {
+		c.MaxTunnelsPerSource = d.MaxTunnelsPerSource
+	}
+	return c
+}
+
+// Validate reports every invalid limit at once.
+func (c Config) Validate() error {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"header timeout", c.HeaderTimeout}, {"idle timeout", c.IdleTimeout}, {"dial timeout", c.DialTimeout}, {"drain timeout", c.DrainTimeout}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative, got %s", d.name, d.v))
+		}
+	}
+	if c.MaxHeaderBytes < 0 || (c.MaxHeaderBytes > 0 && c.MaxHeaderBytes < 512) {
+		errs = append(errs, fmt.Errorf("max header bytes must be at least 512, got %d", c.MaxHeaderBytes))
+	}
+	if c.MaxTunnels < 0 || c.MaxTunnelsPerSource < 0 {
+		errs = append(errs, errors.New("tunnel limits must not be negative"))
+	}
+	if c.MaxTunnels > 0 && c.MaxTunnelsPerSource > c.MaxTunnels {
+		errs = append(errs, fmt.Errorf("per-source tunnel limit %d exceeds overall limit %d", c.MaxTunnelsPerSource, c.MaxTunnels))
+	}
+	return errors.Join(errs...)
+}
+
+// Resolver looks up a host's addresses; *net.Resolver implements it. Tests
+// inject their own so public-looking names can point at loopback.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// Dialer opens upstream connections; *net.Dialer implements it.
+type Dialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+var (
+	_ Resolver = (*net.Resolver)(nil)
+	_ Dialer   = (*net.Dialer)(nil)
+)
+
+// Deps are the server's collaborators. Logger and Audit default to discarding;
+// Metrics to a no-op; Resolver and Dialer to the standard library's.
+type Deps struct {
+	Logger   *slog.Logger // operational messages
+	Audit    *slog.Logger // one JSON line per connection or plain-HTTP request
+	Metrics  Metrics
+	Resolver Resolver
+	Dialer   Dialer
+	Pods     identity.PodLookup // nil without --kube
+}
+
+// PolicySpec is the model-derived, reloadable part of the gateway's behaviour.
+type PolicySpec struct {
+	Mode          verdict.Mode
+	DefaultAllow  bool // what an unidentified caller gets; deny unless the model says allow
+	Rules         []allowlist.Rule
+	Denied        []guard.Range // nil means guard.DefaultDenied()
+	ClusterRanges []netip.Prefix
+	Allowed       []netip.Prefix // explicit exemptions from Denied
+	Identity      identity.Config
+}
+
+// Policy is one compiled, immutable snapshot of PolicySpec. The server swaps
+// whole snapshots atomically, so a request sees one model, never a mix.
+type Policy struct {
+	Mode         verdict.Mode
+	DefaultAllow bool
+	Allowlist    *allowlist.Policy
+	Guard        *guard.Guard
+	Identity     *identity.Identifier
+}
+
+// NewPolicy compiles spec, reporting every problem at once.
+func NewPolicy(spec PolicySpec) (*Policy, error) {
+	denied := spec.Denied
+	if denied == nil {
+		denied = guard.DefaultDenied()
+	}
+	for _, p := range spec.ClusterRanges {
+		denied = append(denied[:len(denied):len(denied)], guard.Range{Prefix: p, Name: "cluster"})
+	}
+	al, errA := allowlist.Compile(spec.Rules)
+	g, errG := guard.New(guard.Config{Denied: denied, Allowed: spec.Allowed})
+	id, errI := identity.New(spec.Identity)
+	if err := errors.Join(errA, errG, errI); err != nil {
+		return nil, fmt.Errorf("egress policy: %w", err)
+	}
+	return &Policy{Mode: spec.Mode, DefaultAllow: spec.DefaultAllow, Allowlist: al, Guard: g, Identity: id}, nil
+}

@@ -1,0 +1,297 @@
+package egress
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/textproto"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"budnet/internal/egress/verdict"
+)
+
+// forwarder serves plain HTTP requests in absolute form on one client
+// connection. It keeps at most one upstream connection, reused while the next
+// request is authorised to the same host and checked address: clients of a
+// forward proxy overwhelmingly send a keep-alive connection's requests to one
+// origin, and a per-connection upstream needs no shared pool or lock.
+type forwarder struct {
+	s      *Server
+	client net.Conn
+	br     *bufio.Reader
+	tp     *textproto.Reader
+	cw     *bufio.Writer
+
+	up     net.Conn
+	upBR   *bufio.Reader
+	upBW   *bufio.Writer
+	upAddr netip.AddrPort
+	upHost string
+}
+
+func (f *forwarder) closeUpstream() {
+	if f.up != nil {
+		f.up.Close()
+		f.up = nil
+	}
+}
+
+// hopHeaders are connection-scoped (RFC 9110 section 7.6.1) and never forwarded.
+var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// forward handles one plain HTTP request and reports whether the client
+// connection may carry another.
+func (f *forwarder) forward(ctx context.Context, head *requestHead, pol *Policy, rec *record) bool {
+	s := f.s
+	u, authority, reason := parseAbsoluteTarget(head)
+	if reason != verdict.ReasonNone {
+		rec.requested, rec.decision, rec.reason = truncate(head.Target), verdict.Deny, reason
+		s.reject(f.client, rec)
+		return false
+	}
+	if !hostHeaderAgrees(head, authority, 80) {
+		rec.requested, rec.decision, rec.reason = authority, verdict.Deny, verdict.ReasonHostMismatch
+		rec.detail = "Host header " + truncate(head.Host) + " differs from request URI"
+		s.reject(f.client, rec)
+		return false
+	}
+	out, err := buildOutgoing(head, u, f.br)
+	if err != nil {
+		rec.requested, rec.decision, rec.reason, rec.detail = authority, verdict.Deny, verdict.ReasonBadRequest, err.Error()
+		s.reject(f.client, rec)
+		return false
+	}
+	addr, ok := s.authorize(ctx, pol, rec, authority)
+	if !ok {
+		s.reject(f.client, rec)
+		return false
+	}
+	if err := f.connect(ctx, addr, authority); err != nil {
+		rec.decision, rec.reason, rec.detail = verdict.Deny, verdict.ReasonDialFailed, err.Error()
+		s.reject(f.client, rec)
+		return false
+	}
+	keep, err := f.exchange(out, rec)
+	if err != nil {
+		rec.detail = err.Error()
+		f.closeUpstream()
+		if rec.status == 0 {
+			rec.decision, rec.reason = verdict.Deny, verdict.ReasonDialFailed
+			s.reject(f.client, rec)
+			return false
+		}
+	}
+	s.emit(rec)
+	return keep && err == nil && !out.Close && !wantsClose(head.Header)
+}
+
+func wantsClose(h http.Header) bool {
+	for _, k := range []string{"Connection", "Proxy-Connection"} {
+		for _, v := range h.Values(k) {
+			for _, tok := range strings.Split(v, ",") {
+				if strings.EqualFold(strings.TrimSpace(tok), "close") {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func (f *forwarder) connect(ctx context.Context, addr netip.AddrPort, authority string) error {
+	if f.up != nil && f.upAddr == addr && f.upHost == authority {
+		return nil
+	}
+	f.closeUpstream()
+	c, err := f.s.dial(ctx, addr)
+	if err != nil {
+		return err
+	}
+	f.up, f.upAddr, f.upHost = c, addr, authority
+	if f.upBR == nil {
+		f.upBR, f.upBW = bufio.NewReaderSize(c, 4096), bufio.NewWriterSize(c, 4096)
+	} else {
+		f.upBR.Reset(c)
+		f.upBW.Reset(c)
+	}
+	return nil
+}
+
+// exchange sends out upstream and relays the response. It returns whether both
+// sides may stay open.
+func (f *forwarder) exchange(out *http.Request, rec *record) (bool, error) {
+	cu := &countWriter{w: f.upBW}
+	_ = f.up.SetDeadline(time.Now().Add(f.s.cfg.IdleTimeout))
+	defer func() { _ = f.up.SetDeadline(time.Time{}) }()
+	if err := out.Write(cu); err != nil {
+		return false, fmt.Errorf("write request upstream: %w", err)
+	}
+	if err := f.upBW.Flush(); err != nil {
+		return false, fmt.Errorf("write request upstream: %w", err)
+	}
+	rec.sent = cu.n
+	if f.cw == nil {
+		f.cw = bufio.NewWriterSize(f.client, 4096)
+	}
+	cc := &countWriter{w: f.cw}
+	for {
+		resp, err := http.ReadResponse(f.upBR, out)
+		if err != nil {
+			return false, fmt.Errorf("read response: %w", err)
+		}
+		if resp.StatusCode == http.StatusSwitchingProtocols {
+			resp.Body.Close()
+			return false, errors.New("upstream switched protocols without an Upgrade request")
+		}
+		for _, h := range hopHeaders {
+			resp.Header.Del(h)
+		}
+		rec.status = resp.StatusCode
+		err = resp.Write(cc)
+		resp.Body.Close()
+		if err == nil {
+			err = f.cw.Flush()
+		}
+		rec.received = cc.n
+		if err != nil {
+			return false, fmt.Errorf("write response to client: %w", err)
+		}
+		if resp.StatusCode >= 200 {
+			return !resp.Close && !out.Close, nil
+		}
+	}
+}
+
+// parseAbsoluteTarget accepts only http:// absolute-form targets (RFC 9112
+// section 3.2.2); https:// belongs in CONNECT, origin-form is not a proxy request.
+func parseAbsoluteTarget(head *requestHead) (*url.URL, string, verdict.Reason) {
+	u, err := url.ParseRequestURI(head.Target)
+	if err != nil || !strings.EqualFold(u.Scheme, "http") || u.Host == "" || u.User != nil || u.Opaque != "" {
+		if head.Method == "CONNECT" {
+			return nil, "", verdict.ReasonBadRequest
+		}
+		if err == nil && u.Host == "" {
+			return nil, "", verdict.ReasonMethodNotAllowed
+		}
+		return nil, "", verdict.ReasonBadRequest
+	}
+	authority := u.Host
+	if u.Port() == "" {
+		authority = net.JoinHostPort(strings.Trim(u.Host, "[]"), "80")
+	}
+	return u, authority, verdict.ReasonNone
+}
+
+// buildOutgoing turns the client's head into the upstream request in origin
+// form, with hop-by-hop headers removed and body framing checked: a request
+// with both Content-Length and Transfer-Encoding, several differing lengths or
+// a coding other than chunked is refused (request smuggling, RFC 9112 6.3).
+func buildOutgoing(head *requestHead, u *url.URL, br *bufio.Reader) (*http.Request, error) {
+	h := head.Header
+	te := h.Values("Transfer-Encoding")
+	cls := h.Values("Content-Length")
+	out := &http.Request{
+		Method: head.Method, URL: &url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery},
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Host: u.Host, Header: make(http.Header, len(h)),
+	}
+	if out.URL.Path == "" {
+		out.URL.Path = "/"
+	}
+	for _, c := range h.Values("Connection") {
+		for _, name := range strings.Split(c, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for k, v := range h {
+		out.Header[k] = v
+	}
+	for _, k := range append(hopHeaders, "Host", "Content-Length") {
+		out.Header.Del(k)
+	}
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header["User-Agent"] = []string{""} // stop Request.Write adding Go's default
+	}
+	switch {
+	case len(te) > 0 && len(cls) > 0:
+		return nil, errors.New("both Transfer-Encoding and Content-Length")
+	case len(te) > 0:
+		if len(te) != 1 || !strings.EqualFold(strings.TrimSpace(te[0]), "chunked") {
+			return nil, fmt.Errorf("unsupported transfer coding %q", strings.Join(te, ","))
+		}
+		out.TransferEncoding, out.ContentLength = []string{"chunked"}, -1
+		out.Body = &chunkedBody{r: httputil.NewChunkedReader(br), tp: textproto.NewReader(br)}
+	case len(cls) > 0:
+		n, err := parseContentLength(cls)
+		if err != nil {
+			return nil, err
+		}
+		out.ContentLength = n
+		if n > 0 {
+			out.Body = io.NopCloser(io.LimitReader(br, n))
+		}
+	}
+	if head.Major == 1 && head.Minor == 0 && !strings.EqualFold(h.Get("Proxy-Connection"), "keep-alive") {
+		out.Close = true
+	}
+	return out, nil
+}
+
+func parseContentLength(vals []string) (int64, error) {
+	var n int64 = -1
+	for _, v := range vals {
+		for _, part := range strings.Split(v, ",") {
+			part = strings.TrimSpace(part)
+			m, err := strconv.ParseInt(part, 10, 64)
+			if err != nil || m < 0 || (part != "0" && part[0] == '0') || part[0] == '+' {
+				return 0, fmt.Errorf("bad Content-Length %q", v)
+			}
+			if n >= 0 && m != n {
+				return 0, errors.New("conflicting Content-Length values")
+			}
+			n = m
+		}
+	}
+	return n, nil
+}
+
+// chunkedBody decodes a chunked request body and, at its end, consumes the
+// trailer section so the next request on the connection starts cleanly.
+type chunkedBody struct {
+	r  io.Reader
+	tp *textproto.Reader
+}
+
+func (c *chunkedBody) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if errors.Is(err, io.EOF) {
+		if _, terr := c.tp.ReadMIMEHeader(); terr != nil {
+			return n, fmt.Errorf("read chunked trailer: %w", terr)
+		}
+	}
+	return n, err
+}
+
+func (c *chunkedBody) Close() error { return nil }
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,149 @@
+package egress
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"budnet/internal/egress/verdict"
+)
+
+// Metric names and labels: the gateway's monitoring interface. docs/egress.md
+// documents them and alert rules generated elsewhere in budnet depend on them,
+// so change them only together.
+const (
+	MetricRequests      = "budnet_egress_requests_total"        // counter: source, destination, decision, reason
+	MetricBytes         = "budnet_egress_bytes_total"           // counter: source, destination, direction
+	MetricActiveTunnels = "budnet_egress_active_tunnels"        // gauge
+	MetricDialDuration  = "budnet_egress_dial_duration_seconds" // histogram
+	MetricReloads       = "budnet_egress_reloads_total"         // counter: result
+
+	LabelSource      = "source"      // workload name, or "unidentified"
+	LabelDestination = "destination" // matched allowlist pattern, or "unlisted"
+	LabelDecision    = "decision"    // allow, deny, would_deny
+	LabelReason      = "reason"      // verdict.Reason names
+	LabelDirection   = "direction"   // sent (to the destination) or received (from it)
+	LabelResult      = "result"      // success or failure
+
+	// Values used where a label has no natural value. Destinations are the
+	// model's patterns, never raw request hosts, so a caller probing random
+	// names cannot blow up the series count.
+	SourceUnidentified  = "unidentified"
+	DestinationUnlisted = "unlisted"
+	DirectionSent       = "sent"
+	DirectionReceived   = "received"
+)
+
+// Metrics receives the gateway's measurements.
+type Metrics interface {
+	Request(source, destination string, d verdict.Decision, r verdict.Reason)
+	Bytes(source, destination string, sent, received int64)
+	TunnelOpened()
+	TunnelClosed()
+	Dial(d time.Duration)
+	Reload(ok bool)
+}
+
+// NopMetrics discards everything.
+type NopMetrics struct{}
+
+var _ Metrics = NopMetrics{}
+
+// Request implements Metrics.
+func (NopMetrics) Request(string, string, verdict.Decision, verdict.Reason) {}
+
+// Bytes implements Metrics.
+func (NopMetrics) Bytes(string, string, int64, int64) {}
+
+// TunnelOpened implements Metrics.
+func (NopMetrics) TunnelOpened() {}
+
+// TunnelClosed implements Metrics.
+func (NopMetrics) TunnelClosed() {}
+
+// Dial implements Metrics.
+func (NopMetrics) Dial(time.Duration) {}
+
+// Reload implements Metrics.
+func (NopMetrics) Reload(bool) {}
+
+// PromMetrics records into Prometheus collectors registered on a registry the
+// caller owns (never the global one).
+type PromMetrics struct {
+	requests *prometheus.CounterVec
+	bytes    *prometheus.CounterVec
+	active   prometheus.Gauge
+	dial     prometheus.Histogram
+	reloads  *prometheus.CounterVec
+}
+
+var _ Metrics = (*PromMetrics)(nil)
+
+// NewPromMetrics creates the collectors and registers them on reg.
+func NewPromMetrics(reg prometheus.Registerer) (*PromMetrics, error) {
+	m := &PromMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: MetricRequests,
+			Help: "Egress connections (CONNECT) and plain HTTP requests by source workload, destination pattern, decision and reason.",
+		}, []string{LabelSource, LabelDestination, LabelDecision, LabelReason}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: MetricBytes,
+			Help: "Bytes relayed, by source workload, destination pattern and direction (sent to the destination, received from it).",
+		}, []string{LabelSource, LabelDestination, LabelDirection}),
+		active: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: MetricActiveTunnels,
+			Help: "CONNECT tunnels currently open.",
+		}),
+		dial: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    MetricDialDuration,
+			Help:    "Time to connect to the checked destination address.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: MetricReloads,
+			Help: "Allowlist reloads by result; on failure the previous allowlist stays in force.",
+		}, []string{LabelResult}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.bytes, m.active, m.dial, m.reloads} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	// Pre-create the reload series so "no failures yet" reads as 0, not absent.
+	m.reloads.WithLabelValues("success")
+	m.reloads.WithLabelValues("failure")
+	return m, nil
+}
+
+// Request implements Metrics.
+func (m *PromMetrics) Request(source, destination string, d verdict.Decision, r verdict.Reason) {
+	m.requests.WithLabelValues(source, destination, d.String(), r.String()).Inc()
+}
+
+// Bytes implements Metrics.
+func (m *PromMetrics) Bytes(source, destination string, sent, received int64) {
+	if sent > 0 {
+		m.bytes.WithLabelValues(source, destination, DirectionSent).Add(float64(sent))
+	}
+	if received > 0 {
+		m.bytes.WithLabelValues(source, destination, DirectionReceived).Add(float64(received))
+	}
+}
+
+// TunnelOpened implements Metrics.
+func (m *PromMetrics) TunnelOpened() { m.active.Inc() }
+
+// TunnelClosed implements Metrics.
+func (m *PromMetrics) TunnelClosed() { m.active.Dec() }
+
+// Dial implements Metrics.
+func (m *PromMetrics) Dial(d time.Duration) { m.dial.Observe(d.Seconds()) }
+
+// Reload implements Metrics.
+func (m *PromMetrics) Reload(ok bool) {
+	if ok {
+		m.reloads.WithLabelValues("success").Inc()
+		return
+	}
+	m.reloads.WithLabelValues("failure").Inc()
+}

@@ -1,0 +1,140 @@
+package egress
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/textproto"
+	"strings"
+)
+
+var errHeaderTooLarge = errors.New("request header too large")
+
+// headerLimit caps how many bytes the bufio.Reader above it may pull from the
+// connection while a request head is read. It is lifted for bodies and tunnels.
+type headerLimit struct {
+	r         io.Reader
+	remaining int
+	limited   bool
+}
+
+func (l *headerLimit) Read(p []byte) (int, error) {
+	if !l.limited {
+		return l.r.Read(p)
+	}
+	if l.remaining <= 0 {
+		return 0, errHeaderTooLarge
+	}
+	if len(p) > l.remaining {
+		p = p[:l.remaining]
+	}
+	n, err := l.r.Read(p)
+	l.remaining -= n
+	return n, err
+}
+
+// requestHead is a parsed HTTP/1.x request line and header block. Unlike
+// http.ReadRequest it keeps the Host header even for absolute-form targets, so
+// the gateway can refuse a request whose Host disagrees with its URI instead of
+// silently preferring one (RFC 9112 section 3.2.2 lets a proxy ignore Host; we
+// would rather not guess which one the origin will honour).
+type requestHead struct {
+	Method     string
+	Target     string
+	Proto      string
+	Major      int
+	Minor      int
+	Header     http.Header
+	Host       string // the Host header; empty if absent
+	HostHeader bool
+}
+
+// readRequestHead reads one request head from tp. A malformed head returns an
+// error wrapping errBadRequest; an over-long one errHeaderTooLarge.
+func readRequestHead(tp *textproto.Reader) (*requestHead, error) {
+	line, err := tp.ReadLine()
+	if err != nil {
+		return nil, err
+	}
+	h, err := parseRequestLine(line)
+	if err != nil {
+		return nil, err
+	}
+	mh, err := tp.ReadMIMEHeader()
+	if err != nil {
+		if errors.Is(err, errHeaderTooLarge) || isTimeout(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", errBadRequest, err)
+	}
+	h.Header = http.Header(mh)
+	if hosts := h.Header["Host"]; len(hosts) > 0 {
+		if len(hosts) > 1 {
+			return nil, fmt.Errorf("%w: more than one Host header", errBadRequest)
+		}
+		h.Host, h.HostHeader = hosts[0], true
+	}
+	return h, nil
+}
+
+var errBadRequest = errors.New("malformed request")
+
+// parseRequestLine splits "METHOD target HTTP/1.x" strictly: single spaces,
+// a token method, no control characters in the target, HTTP/1.0 or 1.1 only.
+func parseRequestLine(line string) (*requestHead, error) {
+	method, rest, ok1 := strings.Cut(line, " ")
+	target, proto, ok2 := strings.Cut(rest, " ")
+	if !ok1 || !ok2 || method == "" || target == "" {
+		return nil, fmt.Errorf("%w: request line %q", errBadRequest, truncate(line))
+	}
+	if !validMethod(method) {
+		return nil, fmt.Errorf("%w: method %q", errBadRequest, truncate(method))
+	}
+	for i := 0; i < len(target); i++ {
+		if c := target[i]; c <= ' ' || c == 0x7f {
+			return nil, fmt.Errorf("%w: control or space in target", errBadRequest)
+		}
+	}
+	h := &requestHead{Method: method, Target: target, Proto: proto}
+	switch proto {
+	case "HTTP/1.1":
+		h.Major, h.Minor = 1, 1
+	case "HTTP/1.0":
+		h.Major, h.Minor = 1, 0
+	default:
+		return nil, fmt.Errorf("%w: protocol %q", errBadRequest, truncate(proto))
+	}
+	return h, nil
+}
+
+func validMethod(m string) bool {
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// newHeadReader returns a bufio.Reader over c whose head reads are capped at
+// max bytes through lim.
+func newHeadReader(c io.Reader, max int) (*bufio.Reader, *headerLimit) {
+	lim := &headerLimit{r: c, remaining: max, limited: true}
+	return bufio.NewReaderSize(lim, 4096), lim
+}

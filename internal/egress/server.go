@@ -1,0 +1,299 @@
+package egress
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/textproto"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"budnet/internal/egress/identity"
+	"budnet/internal/egress/verdict"
+)
+
+// Server is the egress proxy. Create it with NewServer, run it with Serve.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	audit    *slog.Logger
+	metrics  Metrics
+	resolver Resolver
+	dialer   Dialer
+	pods     identity.PodLookup
+	policy   atomic.Pointer[Policy]
+
+	mu        sync.Mutex
+	conns     map[*trackedConn]struct{}
+	perSource map[string]int
+	tunnels   int
+	draining  atomic.Bool
+	wg        sync.WaitGroup
+}
+
+type trackedConn struct {
+	net.Conn
+	idle atomic.Bool // waiting for a keep-alive request: safe to close on drain
+}
+
+// NewServer validates cfg and builds a server enforcing policy.
+func NewServer(cfg Config, policy *Policy, deps Deps) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("egress config: %w", err)
+	}
+	if policy == nil {
+		return nil, errors.New("egress: nil policy")
+	}
+	discard := slog.New(slog.DiscardHandler)
+	s := &Server{
+		cfg: cfg, log: deps.Logger, audit: deps.Audit, metrics: deps.Metrics,
+		resolver: deps.Resolver, dialer: deps.Dialer, pods: deps.Pods,
+		conns: map[*trackedConn]struct{}{}, perSource: map[string]int{},
+	}
+	if s.log == nil {
+		s.log = discard
+	}
+	if s.audit == nil {
+		s.audit = discard
+	}
+	if s.metrics == nil {
+		s.metrics = NopMetrics{}
+	}
+	if s.resolver == nil {
+		s.resolver = net.DefaultResolver
+	}
+	if s.dialer == nil {
+		s.dialer = &net.Dialer{KeepAlive: 30 * time.Second}
+	}
+	s.policy.Store(policy)
+	return s, nil
+}
+
+// Policy returns the snapshot in force.
+func (s *Server) Policy() *Policy { return s.policy.Load() }
+
+// SetPolicy swaps in a new snapshot. Requests already past their decision and
+// established tunnels are unaffected; every later request uses p.
+func (s *Server) SetPolicy(p *Policy) {
+	if p != nil {
+		s.policy.Store(p)
+	}
+}
+
+// Draining reports whether Serve is shutting down.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// Serve accepts connections on ln until ctx ends, then stops accepting, closes
+// idle keep-alive connections, lets tunnels and in-flight requests finish for up
+// to DrainTimeout, closes what is left and returns. ln may be a TLS listener
+// (mTLS identification); Serve closes it.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	connCtx := context.WithoutCancel(ctx)
+	var acceptErr error
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) {
+				// Out of descriptors or a transient error: back off instead of spinning.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("egress accept failed; backing off", "err", err, "backoff", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			acceptErr = fmt.Errorf("egress accept: %w", err)
+			break
+		}
+		backoff = 0
+		tc := &trackedConn{Conn: c}
+		s.mu.Lock()
+		s.conns[tc] = struct{}{}
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go s.serveConn(connCtx, tc)
+	}
+	s.drain()
+	return acceptErr
+}
+
+func (s *Server) drain() {
+	s.draining.Store(true)
+	s.mu.Lock()
+	for c := range s.conns {
+		if c.idle.Load() {
+			c.Close()
+		}
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	t := time.NewTimer(s.cfg.DrainTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+		return
+	case <-t.C:
+	}
+	s.mu.Lock()
+	n := len(s.conns)
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.log.Warn("egress drain deadline reached; closed remaining connections", "connections", n)
+	<-done
+}
+
+func (s *Server) serveConn(ctx context.Context, c *trackedConn) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.Close()
+	}()
+	peer, ok := s.handshake(c)
+	if !ok {
+		return
+	}
+	br, lim := newHeadReader(c.Conn, s.cfg.MaxHeaderBytes)
+	tp := textproto.NewReader(br)
+	fw := &forwarder{s: s, client: c.Conn, br: br, tp: tp}
+	defer fw.closeUpstream()
+	for first := true; ; first = false {
+		if !first {
+			c.idle.Store(true)
+			if s.draining.Load() {
+				return
+			}
+			_ = c.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+			if _, err := br.Peek(1); err != nil {
+				return
+			}
+			c.idle.Store(false)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(s.cfg.HeaderTimeout))
+		lim.limited, lim.remaining = true, s.cfg.MaxHeaderBytes
+		head, err := readRequestHead(tp)
+		lim.limited = false
+		rec := &record{start: time.Now(), srcAddr: peer.addrPort}
+		pol := s.policy.Load()
+		rec.id = pol.Identity.Identify(peer.Peer, s.pods)
+		if err != nil {
+			s.headError(c.Conn, br, rec, err)
+			return
+		}
+		_ = c.SetReadDeadline(time.Time{})
+		rec.method = head.Method
+		if head.Method == "CONNECT" {
+			s.tunnel(ctx, c.Conn, br, head, pol, rec)
+			return
+		}
+		if !fw.forward(ctx, head, pol, rec) {
+			return
+		}
+	}
+}
+
+type peerInfo struct {
+	identity.Peer
+	addrPort netip.AddrPort
+}
+
+// handshake completes TLS for an mTLS listener and collects what identity needs.
+func (s *Server) handshake(c net.Conn) (peerInfo, bool) {
+	var p peerInfo
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		p.addrPort = ta.AddrPort()
+		p.Addr = p.addrPort.Addr().Unmap()
+	}
+	tc, ok := c.(*tls.Conn)
+	if !ok {
+		if tw, isTracked := c.(*trackedConn); isTracked {
+			tc, ok = tw.Conn.(*tls.Conn)
+		}
+	}
+	if !ok {
+		return p, true
+	}
+	hctx, cancel := context.WithTimeout(context.Background(), s.cfg.HeaderTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		s.log.Debug("egress tls handshake failed", "remote", p.addrPort, "err", err)
+		return p, false
+	}
+	if chains := tc.ConnectionState().VerifiedChains; len(chains) > 0 {
+		p.Certs = chains[0]
+	}
+	return p, true
+}
+
+func (s *Server) headError(c net.Conn, br *bufio.Reader, rec *record, err error) {
+	rec.decision = verdict.Deny
+	switch {
+	case errors.Is(err, errHeaderTooLarge):
+		rec.reason = verdict.ReasonHeaderTooLarge
+	case isTimeout(err):
+		rec.reason = verdict.ReasonHeaderTimeout
+	case errors.Is(err, io.EOF) && br.Buffered() == 0:
+		return // closed between requests or a bare TCP probe: nothing to audit
+	default:
+		rec.reason = verdict.ReasonBadRequest
+	}
+	rec.detail = err.Error()
+	s.reject(c, rec)
+}
+
+// reject answers a refused request and closes the exchange.
+func (s *Server) reject(c net.Conn, rec *record) {
+	rec.status = statusFor(rec.reason)
+	_ = c.SetWriteDeadline(time.Now().Add(s.cfg.HeaderTimeout))
+	body := "budnet egress: " + rec.decision.String() + " (" + rec.reason.String() + ")\n"
+	_, _ = io.WriteString(c, fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nX-Budnet-Egress-Reason: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+		rec.status, statusText(rec.status), rec.reason, len(body), body))
+	s.emit(rec)
+}
+
+// acquire reserves a tunnel slot for key, or says which limit stops it.
+func (s *Server) acquire(key string) (release func(), reason verdict.Reason) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cfg.MaxTunnels > 0 && s.tunnels >= s.cfg.MaxTunnels {
+		return nil, verdict.ReasonTooManyTunnels
+	}
+	if s.cfg.MaxTunnelsPerSource > 0 && s.perSource[key] >= s.cfg.MaxTunnelsPerSource {
+		return nil, verdict.ReasonTooManyFromSource
+	}
+	s.tunnels++
+	s.perSource[key]++
+	return func() {
+		s.mu.Lock()
+		s.tunnels--
+		if s.perSource[key]--; s.perSource[key] <= 0 {
+			delete(s.perSource, key)
+		}
+		s.mu.Unlock()
+	}, verdict.ReasonNone
+}
+
+// ActiveTunnels returns how many CONNECT tunnels are open.
+func (s *Server) ActiveTunnels() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tunnels
+}

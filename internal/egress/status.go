@@ -1,0 +1,29 @@
+package egress
+
+import (
+	"net/http"
+
+	"budnet/internal/egress/verdict"
+)
+
+func statusFor(r verdict.Reason) int {
+	switch r {
+	case verdict.ReasonBadRequest, verdict.ReasonInvalidHost, verdict.ReasonHostMismatch:
+		return http.StatusBadRequest
+	case verdict.ReasonMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case verdict.ReasonHeaderTooLarge:
+		return http.StatusRequestHeaderFieldsTooLarge
+	case verdict.ReasonHeaderTimeout:
+		return http.StatusRequestTimeout
+	case verdict.ReasonTooManyTunnels:
+		return http.StatusServiceUnavailable
+	case verdict.ReasonTooManyFromSource:
+		return http.StatusTooManyRequests
+	case verdict.ReasonResolveFailed, verdict.ReasonDialFailed:
+		return http.StatusBadGateway
+	}
+	return http.StatusForbidden
+}
+
+func statusText(code int) string { return http.StatusText(code) }

@@ -5,6 +5,7 @@
 package platform
 
 import (
+	"go.yaml.in/yaml/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -23,6 +24,10 @@ type Platform struct {
 
 	// Source is where the model was read from, for error messages and evidence.
 	Source Source `json:"-"`
+
+	// node is the parsed document, kept so Validate can name the line of any
+	// field; nil for models built in code.
+	node *yaml.Node
 }
 
 // Metadata names the platform.

@@ -1,0 +1,332 @@
+package platform
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+
+	"golang.org/x/net/publicsuffix"
+)
+
+func (v *validator) flows() {
+	f := v.p.Spec.Flows
+	seen := map[string]int{}
+	// Flow names are unique across the three tables: findings and generated
+	// policies name flows without saying which table they came from.
+	n := 0
+	for i, fl := range f.Internal {
+		path := fmt.Sprintf("spec.flows.internal[%d]", i)
+		v.unique(seen, path+".name", fl.Name, n, "flow")
+		n++
+		src := v.selector(path+".from", fl.From)
+		dst := v.selector(path+".to", fl.To)
+		v.flowPorts(path+".ports", fl.Ports, dst)
+		v.invoke(path, fl.Invoke, src, dst)
+	}
+	for i, fl := range f.Ingress {
+		path := fmt.Sprintf("spec.flows.ingress[%d]", i)
+		v.unique(seen, path+".name", fl.Name, n, "flow")
+		n++
+		if len(fl.Groups) == 0 && len(fl.CIDRs) == 0 {
+			v.add(path, "no sources, expected groups or cidrs")
+		}
+		v.groupRefs(path+".groups", fl.Groups)
+		v.cidrs(path+".cidrs", fl.CIDRs)
+		dst := v.selector(path+".to", fl.To)
+		v.flowPorts(path+".ports", fl.Ports, dst)
+	}
+	for i, fl := range f.Egress {
+		path := fmt.Sprintf("spec.flows.egress[%d]", i)
+		v.unique(seen, path+".name", fl.Name, n, "flow")
+		n++
+		v.selector(path+".from", fl.From)
+		v.egressDestinations(path, fl)
+		v.flowPorts(path+".ports", fl.Ports, nil)
+	}
+}
+
+// selector checks s and returns the workloads it selects.
+func (v *validator) selector(path string, s Selector) []*Workload {
+	if s.empty() {
+		v.add(path, "empty selector, expected at least one of zone, workload, role or dapr")
+		return nil
+	}
+	ok := true
+	if s.Zone != "" {
+		if _, found := v.p.Zone(s.Zone); !found {
+			v.add(path+".zone", "zone %q does not exist, expected one of %s", s.Zone, v.zoneNames())
+			ok = false
+		}
+	}
+	if s.Workload != "" {
+		if _, found := v.p.Workload(s.Workload); !found {
+			v.add(path+".workload", "workload %q does not exist", s.Workload)
+			ok = false
+		}
+	}
+	if s.Role != "" && !slices.Contains(Roles, s.Role) {
+		v.role(path+".role", s.Role, false)
+		ok = false
+	}
+	if !ok {
+		return nil
+	}
+	ws := v.p.Select(s)
+	if len(ws) == 0 {
+		v.add(path, "selects no workload (%s), expected at least one", s)
+	}
+	return ws
+}
+
+// flowPorts checks the ports of a flow; dst are the destination workloads,
+// nil for egress flows, whose destinations have no named ports.
+func (v *validator) flowPorts(path string, ports []Port, dst []*Workload) {
+	if len(ports) == 0 {
+		v.add(path, "empty, expected at least one port (a flow never means all ports)")
+	}
+	for i, pt := range ports {
+		pp := fmt.Sprintf("%s[%d]", path, i)
+		v.protocol(pp+".protocol", pt.Protocol)
+		switch {
+		case pt.Name != "" && (pt.Port != 0 || pt.EndPort != 0):
+			v.add(pp, "sets both name %q and a port number, expected one of them", pt.Name)
+		case pt.Name != "":
+			v.namedFlowPort(pp+".name", pt, dst)
+		case pt.Port == 0:
+			v.add(pp, "no port, expected port (a number) or name (a named port of the destination)")
+		default:
+			v.portNumber(pp+".port", pt.Port)
+			if pt.EndPort != 0 {
+				v.portNumber(pp+".endPort", pt.EndPort)
+				if pt.EndPort < pt.Port {
+					v.add(pp+".endPort", "is %d, below port %d, expected endPort >= port", pt.EndPort, pt.Port)
+				}
+			}
+		}
+	}
+}
+
+func (v *validator) namedFlowPort(path string, pt Port, dst []*Workload) {
+	if dst == nil {
+		v.add(path, "named port %q on an egress flow, expected a port number (external destinations have no named ports)", pt.Name)
+		return
+	}
+	for _, w := range dst {
+		np, ok := w.Port(pt.Name)
+		if !ok {
+			v.add(path, "destination workload %q has no port named %q", w.Name, pt.Name)
+			continue
+		}
+		if np.Protocol != pt.Protocol {
+			v.add(path, "port %q of workload %q is %s, the flow asks for %s", pt.Name, w.Name, np.Protocol, pt.Protocol)
+		}
+	}
+}
+
+// httpVerbs are the verbs Dapr access control policies accept.
+var httpVerbs = []string{"*", "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+
+func (v *validator) invoke(path string, ops []DaprOperation, src, dst []*Workload) {
+	if len(ops) == 0 {
+		return
+	}
+	for _, w := range append(slices.Clone(src), dst...) {
+		if w.Dapr == nil {
+			v.add(path+".invoke", "workload %q has no Dapr sidecar, expected invoke only on flows between Dapr apps", w.Name)
+			break
+		}
+	}
+	for i, op := range ops {
+		pp := fmt.Sprintf("%s.invoke[%d]", path, i)
+		if !strings.HasPrefix(op.Name, "/") {
+			v.add(pp+".name", "is %q, expected a path starting with / such as /v1/* or /*", op.Name)
+		}
+		for j, verb := range op.Verbs {
+			if !slices.Contains(httpVerbs, verb) {
+				v.add(fmt.Sprintf("%s.verbs[%d]", pp, j), "is %q, expected an upper-case HTTP verb or *", verb)
+			}
+		}
+	}
+}
+
+func (v *validator) groupRefs(path string, groups []string) {
+	for i, g := range groups {
+		if _, ok := v.p.Group(g); !ok {
+			v.add(fmt.Sprintf("%s[%d]", path, i), "source group %q does not exist, expected one of %s", g, v.groupNames())
+		}
+	}
+}
+
+func (v *validator) egressDestinations(path string, fl EgressFlow) {
+	if len(fl.Hosts) == 0 && len(fl.CIDRs) == 0 && len(fl.Groups) == 0 {
+		v.add(path, "no destinations, expected hosts, cidrs or groups")
+	}
+	for i, h := range fl.Hosts {
+		if msg := HostError(h); msg != "" {
+			v.add(fmt.Sprintf("%s.hosts[%d]", path, i), "%q %s", h, msg)
+		}
+	}
+	for i, c := range fl.CIDRs {
+		pp := fmt.Sprintf("%s.cidrs[%d]", path, i)
+		if pfx, ok := v.cidr(pp, c); ok && pfx.Bits() == 0 {
+			v.add(pp, "%s allows every destination, which is not an allowlist (guide 8.2); name hosts instead", c)
+		}
+	}
+	v.groupRefs(path+".groups", fl.Groups)
+	for i, name := range fl.Groups {
+		g, ok := v.p.Group(name)
+		if !ok {
+			continue
+		}
+		for _, c := range g.CIDRs {
+			if pfx, err := netip.ParsePrefix(c); err == nil && pfx.Bits() == 0 {
+				v.add(fmt.Sprintf("%s.groups[%d]", path, i), "group %q holds %s, which allows every destination: not an allowlist (guide 8.2)", name, c)
+			}
+		}
+	}
+}
+
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// HostError says what is wrong with an egress or edge host pattern, or ""
+// when it is valid. Valid patterns are lower-case DNS names
+// (api.openai.com) and wildcards whose "*." prefix matches subdomains only
+// (*.openai.azure.com). A wildcard must sit below a registrable domain:
+// "*.com" or "*.co.uk" (public suffixes, per golang.org/x/net/publicsuffix)
+// would allow anyone's site.
+func HostError(h string) string {
+	if h == "" {
+		return "is empty, expected a DNS name"
+	}
+	if _, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
+		return "is an IP address, expected a DNS name (put addresses in cidrs)"
+	}
+	if strings.Contains(h, ":") || strings.Contains(h, "/") {
+		return "is not a bare host name (ports go in ports, and schemes or paths have no place here)"
+	}
+	if h != strings.ToLower(h) {
+		return "is not lower case"
+	}
+	name, wildcard := strings.CutPrefix(h, "*.")
+	if h == "*" || strings.Contains(name, "*") {
+		return "has a wildcard other than a leading \"*.\", expected a name like api.example.com or *.example.com"
+	}
+	if len(name) > 253 {
+		return "is longer than 253 characters"
+	}
+	labels := strings.Split(name, ".")
+	for _, l := range labels {
+		if !dnsLabel.MatchString(l) {
+			return fmt.Sprintf("has the invalid label %q, expected letters, digits and hyphens", l)
+		}
+	}
+	if len(labels) < 2 {
+		return "is a single label, expected a fully qualified name such as api.example.com"
+	}
+	if wildcard {
+		if suffix, _ := publicsuffix.PublicSuffix(name); suffix == name {
+			return fmt.Sprintf("matches every domain under the public suffix %q, expected a wildcard below a registrable domain", name)
+		}
+	}
+	return ""
+}
+
+// edgeKinds lists the supported edges, in documentation order.
+var edgeKinds = []EdgeKind{EdgeGatewayAPI, EdgeTraefik, EdgeNginx}
+
+var bodySize = regexp.MustCompile(`^[0-9]+[kKmMgG]?$`)
+
+func (v *validator) edge() {
+	e := v.p.Spec.Edge
+	if !slices.Contains(edgeKinds, e.Kind) {
+		v.add("spec.edge.kind", "is %q, expected gateway-api, traefik or nginx", e.Kind)
+	}
+	seen := map[string]int{}
+	for i, h := range e.Hosts {
+		path := fmt.Sprintf("spec.edge.hosts[%d]", i)
+		v.unique(seen, path+".name", h.Name, i, "edge host")
+		if h.Name != "" {
+			if msg := HostError(h.Name); msg != "" {
+				v.add(path+".name", "%q %s", h.Name, msg)
+			}
+		}
+		w, ok := v.p.Workload(h.Workload)
+		switch {
+		case h.Workload == "":
+			v.add(path+".workload", "missing, expected the workload the host routes to")
+		case !ok:
+			v.add(path+".workload", "workload %q does not exist", h.Workload)
+		case h.Port != "":
+			if _, found := w.Port(h.Port); !found {
+				v.add(path+".port", "workload %q has no port named %q", h.Workload, h.Port)
+			}
+		}
+	}
+	if r := e.RateLimit; r != nil {
+		if r.RPS <= 0 {
+			v.add("spec.edge.rateLimit.rps", "is %d, expected a positive number of requests per second", r.RPS)
+		}
+		if r.Burst < 0 {
+			v.add("spec.edge.rateLimit.burst", "is %d, expected zero or more", r.Burst)
+		}
+	}
+	if e.MaxBodySize != "" && !bodySize.MatchString(e.MaxBodySize) {
+		v.add("spec.edge.maxBodySize", "is %q, expected a size such as 10m, 512k or 1g", e.MaxBodySize)
+	}
+	if e.ClassName != "" {
+		v.dns1123Subdomain("spec.edge.className", e.ClassName)
+	}
+}
+
+func (v *validator) egressGateway() {
+	g := v.p.Spec.EgressGateway
+	const path = "spec.egressGateway"
+	switch g.Mode {
+	case EgressEnforce, EgressReport:
+	default:
+		v.add(path+".mode", "is %q, expected enforce or report", g.Mode)
+	}
+	switch g.DefaultAction {
+	case "deny", "allow":
+	default:
+		v.add(path+".defaultAction", "is %q, expected deny or allow", g.DefaultAction)
+	}
+	if g.Workload == "" && g.Enabled {
+		v.add(path+".workload", "missing, expected the gateway's workload when enabled")
+	}
+	if g.Workload != "" {
+		if w, ok := v.p.Workload(g.Workload); !ok {
+			v.add(path+".workload", "workload %q does not exist", g.Workload)
+		} else if w.Role != RoleGateway {
+			v.add(path+".workload", "workload %q has role %q, expected role gateway", g.Workload, w.Role)
+		}
+	}
+	v.cidrs(path+".allowedCIDRs", g.AllowedCIDRs)
+	v.cidrs(path+".deniedCIDRs", g.DeniedCIDRs)
+	for i, s := range g.Sources {
+		pp := fmt.Sprintf("%s.sources[%d]", path, i)
+		v.cidr(pp+".cidr", s.CIDR)
+		if _, ok := v.p.Workload(s.Workload); !ok {
+			v.add(pp+".workload", "workload %q does not exist", s.Workload)
+		}
+	}
+}
+
+// numericPorts checks ports that must be numbers (no destination workload
+// to resolve a name against).
+func (v *validator) numericPorts(path string, ports []Port) {
+	for i, pt := range ports {
+		pp := fmt.Sprintf("%s[%d]", path, i)
+		v.protocol(pp+".protocol", pt.Protocol)
+		if pt.Name != "" {
+			v.add(pp+".name", "named port %q, expected a port number here", pt.Name)
+			continue
+		}
+		v.portNumber(pp+".port", pt.Port)
+		if pt.EndPort != 0 && pt.EndPort < pt.Port {
+			v.add(pp+".endPort", "is %d, below port %d, expected endPort >= port", pt.EndPort, pt.Port)
+		}
+	}
+}

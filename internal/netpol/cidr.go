@@ -126,18 +126,19 @@ type entity struct {
 	peers []int      // ipBlock peers (indices into Engine.peers) matching it
 }
 
-// partitionAddresses builds the entities of both families. With no ipBlock in a
-// family its single entity is the whole family (0.0.0.0/0 or ::/0).
-func partitionAddresses(peers []peerMatcher) ([]entity, [2]addrPartition) {
+// partitionAddresses builds the entities of both families: addresses are alike
+// when the same rules' ipBlocks contain them. With no ipBlock in a family its
+// single entity is the whole family (0.0.0.0/0 or ::/0).
+func partitionAddresses(peers []peerMatcher, peerRules [][]int32) ([]entity, [2]addrPartition) {
 	var ents []entity
 	var parts [2]addrPartition
 	for fi, v4 := range []bool{true, false} {
-		parts[fi] = partitionFamily(peers, v4, &ents)
+		parts[fi] = partitionFamily(peers, peerRules, v4, &ents)
 	}
 	return ents, parts
 }
 
-func partitionFamily(peers []peerMatcher, v4 bool, ents *[]entity) addrPartition {
+func partitionFamily(peers []peerMatcher, peerRules [][]int32, v4 bool, ents *[]entity) addrPartition {
 	width := 128
 	if v4 {
 		width = 32
@@ -176,14 +177,22 @@ func partitionFamily(peers []peerMatcher, v4 bool, ents *[]entity) addrPartition
 	type group struct {
 		idx    int
 		ranges [][2]u128
+		peers  []int
 	}
 	groups := map[string]*group{}
 	var order []*group
 	var key []byte
+	var rules []int32
 	for i := range pts {
-		key = key[:0]
+		rules = rules[:0]
 		for _, b := range sig[i] {
-			key = strconv.AppendInt(append(key, ','), int64(b), 10)
+			rules = append(rules, peerRules[b]...)
+		}
+		slices.Sort(rules)
+		rules = slices.Compact(rules)
+		key = key[:0]
+		for _, r := range rules {
+			key = strconv.AppendInt(append(key, ','), int64(r), 10)
 		}
 		g, ok := groups[string(key)]
 		if !ok {
@@ -191,6 +200,9 @@ func partitionFamily(peers []peerMatcher, v4 bool, ents *[]entity) addrPartition
 			groups[string(key)] = g
 			order = append(order, g)
 		}
+		// Parts matched by different peers of the same rules merge; the union
+		// of their peers selects exactly the same rules.
+		g.peers = append(g.peers, sig[i]...)
 		part.entity[i] = g.idx
 		last := top
 		if i+1 < len(pts) {
@@ -209,12 +221,12 @@ func partitionFamily(peers []peerMatcher, v4 bool, ents *[]entity) addrPartition
 				names = append(names, p.String())
 			}
 		}
-		i := slices.Index(part.entity, g.idx)
+		slices.Sort(g.peers)
 		*ents = append(*ents, entity{
 			name:  strings.Join(names, ","),
 			v4:    v4,
 			rep:   uToAddr(g.ranges[0][0], v4),
-			peers: sig[i],
+			peers: slices.Compact(g.peers),
 		})
 	}
 	return part

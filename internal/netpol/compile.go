@@ -27,6 +27,9 @@ type Engine struct {
 	policies []compiledPolicy
 	byNS     map[string][]int // policy indices per namespace
 	peers    []peerMatcher    // distinct peers of all rules
+	// peerRules lists, per peer, the rules (numbered across all policies) that
+	// contain it: two addresses matched by the same rules are treated alike.
+	peerRules [][]int32
 	named    []namedPort      // distinct named ports of all rules
 }
 
@@ -118,6 +121,7 @@ type builder struct {
 	e        *Engine
 	peerIdx  map[string]int
 	namedIdx map[namedPort]int
+	nRules   int32
 }
 
 func (b *builder) policy(np *networkingv1.NetworkPolicy) (compiledPolicy, error) {
@@ -186,8 +190,10 @@ func (b *builder) rule(ref PolicyRef, ns string, idx int, peers []networkingv1.N
 		}
 		if !slices.Contains(cr.peers, pi) {
 			cr.peers = append(cr.peers, pi)
+			b.e.peerRules[pi] = append(b.e.peerRules[pi], b.nRules)
 		}
 	}
+	b.nRules++
 	var err error
 	cr.ports, err = b.ports(ports)
 	return cr, err
@@ -234,6 +240,7 @@ func (b *builder) peer(ns string, p *networkingv1.NetworkPolicyPeer) (int, error
 	}
 	b.peerIdx[key] = len(b.e.peers)
 	b.e.peers = append(b.e.peers, m)
+	b.e.peerRules = append(b.e.peerRules, nil)
 	return len(b.e.peers) - 1, nil
 }
 

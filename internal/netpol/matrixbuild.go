@@ -63,7 +63,7 @@ type matrixBuilder struct {
 
 func (e *Engine) newMatrixBuilder() *matrixBuilder {
 	b := &matrixBuilder{e: e, profIDs: newInterner(), bitsIDs: newInterner(), namedIDs: newInterner()}
-	b.ents, b.parts = partitionAddresses(e.peers)
+	b.ents, b.parts = partitionAddresses(e.peers, e.peerRules)
 	b.internProfile(nil)
 	b.nsPeers = make(map[string][]int, len(e.nsLabels))
 	for ns, set := range e.nsLabels {

@@ -82,9 +82,19 @@ type DaprSidecar struct {
 
 var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
+// fieldWarning is a warning about one field of a workload's object.
+type fieldWarning struct {
+	path, msg string
+}
+
+// annotationPath is the field path of a pod annotation in w's object.
+func (w *Workload) annotationPath(key string) string {
+	return strings.TrimSuffix(w.PodSpecPath, "spec") + "metadata.annotations[" + key + "]"
+}
+
 // inferDapr applies the injector's patch to w. It returns warnings for pods
 // the injector would refuse or annotations it would ignore.
-func inferDapr(w *Workload) []string {
+func inferDapr(w *Workload) []fieldWarning {
 	if !strings.EqualFold(w.Annotations[daprEnabledAnnotation], "true") {
 		return nil
 	}
@@ -93,32 +103,34 @@ func inferDapr(w *Workload) []string {
 			return nil // already carries a sidecar: the injector leaves it alone
 		}
 	}
-	var warnings []string
+	var warnings []fieldWarning
 	ann := w.Annotations
 	d := &DaprSidecar{
 		AppID:            ann[daprAppIDAnnotation],
 		HTTPPort:         DaprHTTPPort,
 		MetricsEnabled:   true,
 		Config:           ann[daprConfigAnnotation],
-		GRPCPort:         portAnnotation(ann, daprGRPCPortAnnotation, DaprGRPCPort, &warnings),
-		InternalGRPCPort: portAnnotation(ann, daprInternalPortAnnotation, DaprInternalPort, &warnings),
-		MetricsPort:      portAnnotation(ann, daprMetricsPortAnnotation, DaprMetricsPort, &warnings),
+		GRPCPort:         w.portAnnotation(daprGRPCPortAnnotation, DaprGRPCPort, &warnings),
+		InternalGRPCPort: w.portAnnotation(daprInternalPortAnnotation, DaprInternalPort, &warnings),
+		MetricsPort:      w.portAnnotation(daprMetricsPortAnnotation, DaprMetricsPort, &warnings),
 	}
 	if v, ok := ann[daprEnableMetricsAnnot]; ok {
 		d.MetricsEnabled = isTruthy(v)
 	}
 	if isTruthy(ann[daprEnableDebugAnnotation]) {
-		d.DebugPort = portAnnotation(ann, daprDebugPortAnnotation, DaprDebugPort, &warnings)
+		d.DebugPort = w.portAnnotation(daprDebugPortAnnotation, DaprDebugPort, &warnings)
 	}
 	if d.AppID == "" {
 		if w.Kind != "Pod" || w.Object.Unstructured.GetName() == "" {
-			return append(warnings, fmt.Sprintf("%s: annotated %s=true without %s: the injector falls back to the pod name, which is empty when a controller creates the pod, so it refuses the pod; no sidecar inferred",
-				w.Ref(), daprEnabledAnnotation, daprAppIDAnnotation))
+			return append(warnings, fieldWarning{w.annotationPath(daprEnabledAnnotation), fmt.Sprintf(
+				"%s: annotated %s=true without %s: the injector falls back to the pod name, which is empty when a controller creates the pod, so it refuses the pod; no sidecar inferred",
+				w.Ref(), daprEnabledAnnotation, daprAppIDAnnotation)})
 		}
 		d.AppID, d.AppIDFromName = w.Name, true
 	}
 	if len(d.AppID) > 63 || !dns1123Label.MatchString(d.AppID) {
-		return append(warnings, fmt.Sprintf("%s: Dapr app id %q is not a DNS-1123 label, so the injector refuses the pod; no sidecar inferred", w.Ref(), d.AppID))
+		return append(warnings, fieldWarning{w.annotationPath(daprAppIDAnnotation), fmt.Sprintf(
+			"%s: Dapr app id %q is not a DNS-1123 label, so the injector refuses the pod; no sidecar inferred", w.Ref(), d.AppID)})
 	}
 	w.Dapr = d
 	w.Containers = append(w.Containers, daprContainer(d, ann[daprSidecarImageAnnotation]))
@@ -162,14 +174,15 @@ func (w *Workload) setLabel(key, value, reason string) {
 
 // portAnnotation reads a port annotation; like the injector, a value that is
 // not an integer is ignored (the default stays).
-func portAnnotation(ann map[string]string, key string, def int32, warnings *[]string) int32 {
-	v, ok := ann[key]
+func (w *Workload) portAnnotation(key string, def int32, warnings *[]fieldWarning) int32 {
+	v, ok := w.Annotations[key]
 	if !ok {
 		return def
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
 	if err != nil || n < 1 || n > 65535 {
-		*warnings = append(*warnings, fmt.Sprintf("annotation %s=%q is not a port number; the injector ignores it and uses %d", key, v, def))
+		*warnings = append(*warnings, fieldWarning{w.annotationPath(key), fmt.Sprintf(
+			"%s: annotation %s=%q is not a port number; the injector ignores it and uses %d", w.Ref(), key, v, def)})
 		return def
 	}
 	return int32(n)

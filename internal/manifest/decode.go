@@ -163,7 +163,10 @@ func (l *loader) addObject(it item) {
 	if it.index < 0 {
 		obj.Source.Line = it.doc.Line
 	}
-	if !IsClusterScoped(apiVersion, kind) {
+	if IsClusterScoped(apiVersion, kind) {
+		// The API server drops a namespace written on a cluster-scoped object.
+		u.SetNamespace("")
+	} else {
 		obj.Namespace = meta.Namespace
 		if obj.Namespace == "" {
 			obj.Namespace = l.opts.defaultNamespace()

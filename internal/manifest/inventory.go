@@ -23,8 +23,10 @@ func build(objects []*Object, log *slog.Logger) *Inventory {
 	inv.Namespaces = namespaces(inv.Objects)
 	for _, o := range inv.Objects {
 		if w := workloadOf(o); w != nil {
-			for _, msg := range inferDapr(w) {
-				inv.warn(log, Warning{Source: o.Source, Msg: msg})
+			for _, fw := range inferDapr(w) {
+				src := o.Source
+				src.Line = o.LineOf(fw.path)
+				inv.warn(log, Warning{Source: src, Msg: fw.msg})
 			}
 			inv.Workloads = append(inv.Workloads, w)
 		}

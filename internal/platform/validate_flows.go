@@ -222,13 +222,13 @@ func HostError(h string) string {
 			return fmt.Sprintf("has the invalid label %q, expected letters, digits and hyphens", l)
 		}
 	}
-	if len(labels) < 2 {
-		return "is a single label, expected a fully qualified name such as api.example.com"
-	}
 	if wildcard {
 		if suffix, _ := publicsuffix.PublicSuffix(name); suffix == name {
 			return fmt.Sprintf("matches every domain under the public suffix %q, expected a wildcard below a registrable domain", name)
 		}
+	}
+	if len(labels) < 2 {
+		return "is a single label, expected a fully qualified name such as api.example.com"
 	}
 	return ""
 }

@@ -24,7 +24,6 @@ func (s *Server) authorize(ctx context.Context, pol *Policy, rec *record, author
 		s.hostRefused(pol, rec, err)
 		return netip.AddrPort{}, false
 	}
-	var exempt []netip.Prefix
 	switch {
 	case !rec.id.Known() && pol.DefaultAllow:
 		rec.reason, rec.rule = verdict.ReasonDefaultAllow, "default"
@@ -33,7 +32,7 @@ func (s *Server) authorize(ctx context.Context, pol *Policy, rec *record, author
 	default:
 		m := pol.Allowlist.Check(rec.id.Workload, host, port)
 		if m.Allowed() {
-			rec.rule, rec.destination, exempt = m.Rule.Name, m.Pattern, m.Rule.CIDRs
+			rec.rule, rec.destination = m.Rule.Name, m.Pattern
 		} else {
 			rec.reason = m.Reason
 		}
@@ -57,7 +56,10 @@ func (s *Server) authorize(ctx context.Context, pol *Policy, rec *record, author
 		}
 		addrs = guard.NormalizeResolved(addrs)
 	}
-	res := pol.Guard.Check(addrs, exempt)
+	// Only the gateway-wide allowedCIDRs exempt addresses from the guard; a
+	// rule's own CIDRs do not, so an egress flow naming a private range (the
+	// kube API endpoints, say) cannot turn the gateway into a path into it.
+	res := pol.Guard.Check(addrs, nil)
 	if res.Denied() {
 		rec.decision, rec.reason = verdict.Deny, res.Reason
 		rec.resolved = netip.AddrPortFrom(res.Bad, port)

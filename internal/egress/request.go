@@ -54,8 +54,8 @@ type requestHead struct {
 
 // readRequestHead reads one request head from tp. A malformed head returns an
 // error wrapping errBadRequest; an over-long one errHeaderTooLarge.
-func readRequestHead(tp *textproto.Reader) (*requestHead, error) {
-	line, err := tp.ReadLine()
+func readRequestHead(br *bufio.Reader, tp *textproto.Reader) (*requestHead, error) {
+	line, err := readLine(br)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +81,33 @@ func readRequestHead(tp *textproto.Reader) (*requestHead, error) {
 }
 
 var errBadRequest = errors.New("malformed request")
+
+// readLine reads one CRLF- or LF-terminated line. Unlike bufio.Reader.ReadLine
+// (and so textproto.Reader.ReadLine) it never returns a partial line when the
+// connection times out or closes mid-line: that must be a timeout or EOF, not
+// a short request line.
+func readLine(br *bufio.Reader) (string, error) {
+	var acc []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		if err == nil {
+			acc = append(acc, frag...)
+			break
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			if err == io.EOF && (len(acc) > 0 || len(frag) > 0) {
+				err = io.ErrUnexpectedEOF
+			}
+			return "", err
+		}
+		acc = append(acc, frag...)
+	}
+	acc = acc[:len(acc)-1]
+	if n := len(acc); n > 0 && acc[n-1] == '\r' {
+		acc = acc[:n-1]
+	}
+	return string(acc), nil
+}
 
 // parseRequestLine splits "METHOD target HTTP/1.x" strictly: single spaces,
 // a token method, no control characters in the target, HTTP/1.0 or 1.1 only.

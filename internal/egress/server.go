@@ -189,7 +189,7 @@ func (s *Server) serveConn(ctx context.Context, c *trackedConn) {
 		}
 		_ = c.SetReadDeadline(time.Now().Add(s.cfg.HeaderTimeout))
 		lim.limited, lim.remaining = true, s.cfg.MaxHeaderBytes
-		head, err := readRequestHead(tp)
+		head, err := readRequestHead(br, tp)
 		lim.limited = false
 		rec := &record{start: time.Now(), srcAddr: peer.addrPort}
 		pol := s.policy.Load()
@@ -250,8 +250,8 @@ func (s *Server) headError(c net.Conn, br *bufio.Reader, rec *record, err error)
 		rec.reason = verdict.ReasonHeaderTooLarge
 	case isTimeout(err):
 		rec.reason = verdict.ReasonHeaderTimeout
-	case errors.Is(err, io.EOF) && br.Buffered() == 0:
-		return // closed between requests or a bare TCP probe: nothing to audit
+	case errors.Is(err, io.EOF):
+		return // closed before sending anything, or a bare TCP probe: nothing to audit
 	default:
 		rec.reason = verdict.ReasonBadRequest
 	}

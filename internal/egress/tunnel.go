@@ -82,7 +82,7 @@ func hostHeaderAgrees(head *requestHead, authority string, defaultPort uint16) b
 	}
 	th, tp, err := allowlist.ParseHostPort(authority)
 	if err != nil {
-		return false
+		return true // the authority itself is refused later, with its own reason
 	}
 	if defaultPort == 0 {
 		defaultPort = tp

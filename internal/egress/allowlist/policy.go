@@ -25,7 +25,7 @@ type Rule struct {
 	Name   string         // shown in audit lines and metrics; defaults to source/index
 	Source string         // workload name, as identity reports it
 	Hosts  []string       // exact names or "*.example.com" (subdomains only)
-	CIDRs  []netip.Prefix // IP destinations; also exempt these ranges from the address guard
+	CIDRs  []netip.Prefix // IP-literal destinations (the address guard still applies)
 	Ports  []PortRange    // empty means 443
 }
 

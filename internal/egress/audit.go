@@ -39,6 +39,7 @@ type record struct {
 	srcAddr     netip.AddrPort
 	method      string
 	requested   string
+	target      string // normalised host:port, set once the authority parsed
 	resolved    netip.AddrPort
 	decision    verdict.Decision
 	reason      verdict.Reason

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"budnet/internal/egress/allowlist"
@@ -24,6 +25,7 @@ func (s *Server) authorize(ctx context.Context, pol *Policy, rec *record, author
 		s.hostRefused(pol, rec, err)
 		return netip.AddrPort{}, false
 	}
+	rec.target = net.JoinHostPort(host.String(), strconv.Itoa(int(port)))
 	switch {
 	case !rec.id.Known() && pol.DefaultAllow:
 		rec.reason, rec.rule = verdict.ReasonDefaultAllow, "default"

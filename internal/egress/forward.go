@@ -76,12 +76,21 @@ func (f *forwarder) forward(ctx context.Context, head *requestHead, pol *Policy,
 		s.reject(f.client, rec)
 		return false
 	}
-	if err := f.connect(ctx, addr, authority); err != nil {
+	reused, err := f.connect(ctx, addr, rec.target)
+	if err != nil {
 		rec.decision, rec.reason, rec.detail = verdict.Deny, verdict.ReasonDialFailed, err.Error()
 		s.reject(f.client, rec)
 		return false
 	}
 	keep, err := f.exchange(out, rec)
+	if err != nil && reused && rec.status == 0 && out.Body == nil && idempotent(out.Method) {
+		// The origin closed the idle connection we kept; a body-less request
+		// that never reached it is safe to send once more on a fresh one.
+		f.closeUpstream()
+		if _, err = f.connect(ctx, addr, rec.target); err == nil {
+			keep, err = f.exchange(out, rec)
+		}
+	}
 	if err != nil {
 		rec.detail = err.Error()
 		f.closeUpstream()
@@ -93,6 +102,14 @@ func (f *forwarder) forward(ctx context.Context, head *requestHead, pol *Policy,
 	}
 	s.emit(rec)
 	return keep && err == nil && !out.Close && !wantsClose(head.Header)
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
 }
 
 func wantsClose(h http.Header) bool {
@@ -108,23 +125,23 @@ func wantsClose(h http.Header) bool {
 	return false
 }
 
-func (f *forwarder) connect(ctx context.Context, addr netip.AddrPort, authority string) error {
-	if f.up != nil && f.upAddr == addr && f.upHost == authority {
-		return nil
+func (f *forwarder) connect(ctx context.Context, addr netip.AddrPort, target string) (reused bool, err error) {
+	if f.up != nil && f.upAddr == addr && f.upHost == target {
+		return true, nil
 	}
 	f.closeUpstream()
 	c, err := f.s.dial(ctx, addr)
 	if err != nil {
-		return err
+		return false, err
 	}
-	f.up, f.upAddr, f.upHost = c, addr, authority
+	f.up, f.upAddr, f.upHost = c, addr, target
 	if f.upBR == nil {
 		f.upBR, f.upBW = bufio.NewReaderSize(c, 4096), bufio.NewWriterSize(c, 4096)
 	} else {
 		f.upBR.Reset(c)
 		f.upBW.Reset(c)
 	}
-	return nil
+	return false, nil
 }
 
 // exchange sends out upstream and relays the response. It returns whether both

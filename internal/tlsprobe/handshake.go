@@ -140,11 +140,20 @@ func startTLS(ctx context.Context, s Scheme, conn net.Conn) error {
 	return nil
 }
 
-// enumerateVersions tries each protocol version on its own connection.
+// enumerateVersions tries each protocol version on its own connection: a
+// full crypto/tls handshake first, then, for versions up to TLS 1.2 that
+// failed, a raw ClientHello offering every suite either probe knows, since a
+// server may speak an old version only with suites Go lacks. SSL 3.0, which
+// Go cannot speak at all, is probed with the raw hello alone.
 func (p *Prober) enumerateVersions(ctx context.Context, t Target) ([]VersionResult, []handshakeResult) {
 	results := make([]VersionResult, len(probeVersions))
 	raw := make([]handshakeResult, len(probeVersions))
-	p.parallel(ctx, len(probeVersions), func(i int) {
+	var ssl3 VersionResult
+	p.parallel(ctx, len(probeVersions)+1, func(i int) {
+		if i == len(probeVersions) {
+			ssl3 = p.rawVersion(ctx, t, 0x0300)
+			return
+		}
 		v := probeVersions[i]
 		spec := handshakeSpec{minVersion: v, maxVersion: v}
 		if v < tls.VersionTLS13 {
@@ -152,29 +161,77 @@ func (p *Prober) enumerateVersions(ctx context.Context, t Target) ([]VersionResu
 		}
 		h := p.handshake(ctx, t, spec)
 		raw[i] = h
-		results[i] = VersionResult{Version: tls.VersionName(v), Accepted: h.err == nil}
-		if h.err != nil {
-			results[i].Error = h.err.Error()
+		results[i] = VersionResult{Version: tls.VersionName(v), Accepted: h.err == nil, Evidence: "handshake"}
+		switch {
+		case h.err == nil:
+		case h.certRequested:
 			// A server that demands a client certificate still accepted the
 			// version if it got as far as asking for one.
-			results[i].Accepted = h.certRequested
+			results[i].Accepted = true
+			results[i].Error = h.err.Error()
+		case v < tls.VersionTLS13 && !isPreTLS(h.err):
+			rv := p.rawVersion(ctx, t, v)
+			if rv.Accepted {
+				results[i] = rv
+			} else {
+				results[i].Error = h.err.Error()
+				results[i].Evidence = ""
+			}
+		default:
+			results[i].Error = h.err.Error()
+			results[i].Evidence = ""
 		}
 	})
-	return results, raw
+	return append([]VersionResult{ssl3}, results...), raw
 }
 
-// enumerateSuites12 offers each TLS 1.2 suite alone.
+// rawVersion asks, with a hand-made ClientHello, whether the server picks
+// version v when offered every known suite.
+func (p *Prober) rawVersion(ctx context.Context, t Target, v uint16) VersionResult {
+	res := VersionResult{Version: versionFromWire(v)}
+	reply, err := p.rawHello(ctx, t, v, allHelloSuites())
+	switch {
+	case err != nil:
+		res.Error = err.Error()
+	case reply.version != v:
+		res.Error = fmt.Sprintf("server answered with %s", versionFromWire(reply.version))
+	default:
+		res.Accepted, res.Evidence = true, "server-hello"
+		res.Note = "server chose " + suiteName(reply.suite)
+	}
+	return res
+}
+
+// enumerateSuites12 offers each TLS 1.2 suite alone: Go's own suites in full
+// handshakes, the rest in raw ClientHellos.
 func (p *Prober) enumerateSuites12(ctx context.Context, t Target) []SuiteResult {
 	suites := allSuites12()
-	out := make([]SuiteResult, len(suites))
-	p.parallel(ctx, len(suites), func(i int) {
+	out := make([]SuiteResult, len(suites)+len(rawSuites12))
+	p.parallel(ctx, len(out), func(i int) {
+		if i >= len(suites) {
+			s := rawSuites12[i-len(suites)]
+			reply, err := p.rawHello(ctx, t, tls.VersionTLS12, []uint16{s.id})
+			ok := err == nil && reply.version == tls.VersionTLS12 && reply.suite == s.id
+			out[i] = SuiteResult{Name: s.name, ID: s.id, Insecure: classify(s.name).insecure(), Accepted: ok, Evidence: "server-hello"}
+			return
+		}
 		s := suites[i]
 		h := p.handshake(ctx, t, handshakeSpec{
 			minVersion: tls.VersionTLS12, maxVersion: tls.VersionTLS12, suites: []uint16{s.ID},
 		})
-		out[i] = SuiteResult{Name: s.Name, ID: s.ID, Insecure: s.Insecure, Accepted: h.err == nil || h.certRequested}
+		out[i] = SuiteResult{Name: s.Name, ID: s.ID, Insecure: s.Insecure, Accepted: h.err == nil || h.certRequested, Evidence: "handshake"}
 	})
 	return out
+}
+
+// suiteName names a suite from either table, or its number.
+func suiteName(id uint16) string {
+	for _, s := range rawSuites12 {
+		if s.id == id {
+			return s.name
+		}
+	}
+	return tls.CipherSuiteName(id) // "0x%04X" for unknown IDs
 }
 
 // parallel runs fn(0..n-1) with at most HandshakeConcurrency at a time.

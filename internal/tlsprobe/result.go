@@ -91,6 +91,11 @@ func (c Check) Failing(threshold Severity) bool {
 type VersionResult struct {
 	Version  string `json:"version"`
 	Accepted bool   `json:"accepted"`
+	// Evidence is "handshake" (a crypto/tls handshake completed) or
+	// "server-hello" (the server chose this version in answer to a raw
+	// ClientHello); empty when not accepted.
+	Evidence string `json:"evidence,omitempty"`
+	Note     string `json:"note,omitempty"`
 	Error    string `json:"error,omitempty"`
 }
 
@@ -100,8 +105,12 @@ type SuiteResult struct {
 	Name     string `json:"name"`
 	ID       uint16 `json:"id"`
 	Accepted bool   `json:"accepted"`
-	// Insecure is Go's own classification (tls.InsecureCipherSuites).
+	// Insecure is Go's own classification (tls.InsecureCipherSuites) for the
+	// suites Go implements; for the others it marks NULL, anonymous, export,
+	// broken-cipher and non-forward-secret suites.
 	Insecure bool `json:"insecure"`
+	// Evidence is how the suite was probed: "handshake" or "server-hello".
+	Evidence string `json:"evidence"`
 }
 
 // CertInfo describes the leaf certificate and how it verified.

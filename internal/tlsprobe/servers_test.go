@@ -79,6 +79,13 @@ func TestPostgres(t *testing.T) {
 				t.Errorf("versions = %v, want %v", got, tc.versions)
 			}
 			wantStatus(t, r, tc.want)
+			if tc.ssl == "S" && slices.Contains(tc.versions, "TLS 1.2") {
+				// PostgreSQL 15's default ssl_ciphers (HIGH:MEDIUM:+3DES:!aNULL)
+				// admits DHE, which only the raw ClientHello can offer.
+				if !slices.Contains(acceptedSuites(r), "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384") {
+					t.Errorf("DHE suite not seen among %v", acceptedSuites(r))
+				}
+			}
 			if tc.ssl == "N" && r.TLS != nil {
 				t.Errorf("ssl off but TLS observations present: %+v", r.TLS)
 			}
@@ -89,6 +96,7 @@ func TestPostgres(t *testing.T) {
 func TestRedis(t *testing.T) {
 	ca := testserver.NewCA(t, "test ca")
 	cert := testserver.Issue(t, ca, testserver.Leaf{DNSNames: []string{"localhost"}, IPs: loopback})
+	rsaCert := testserver.Issue(t, ca, testserver.Leaf{DNSNames: []string{"localhost"}, IPs: loopback, Key: testserver.KeyRSA2048})
 	tests := []struct {
 		name       string
 		cfg        testserver.RedisConfig
@@ -118,6 +126,22 @@ func TestRedis(t *testing.T) {
 			want:       map[string]tlsprobe.Status{tlsprobe.CheckHandshake: tlsprobe.StatusPass},
 		},
 		{
+			// OpenSSL 3 needs security level 0 to speak TLS 1.0/1.1 at all.
+			name:       "legacy protocols",
+			cfg:        testserver.RedisConfig{Cert: cert, CA: ca, AuthClients: "no", Protocols: "TLSv1 TLSv1.1 TLSv1.2", Ciphers: "DEFAULT:@SECLEVEL=0"},
+			versions:   []string{"TLS 1.0", "TLS 1.1", "TLS 1.2"},
+			clientAuth: "none",
+			want:       map[string]tlsprobe.Status{tlsprobe.CheckLegacyVersions: tlsprobe.StatusFail, tlsprobe.CheckTLS13: tlsprobe.StatusWarn},
+		},
+		{
+			// Go cannot speak DHE: only the raw ClientHello can see this server.
+			name:       "tls 1.0 with dhe only",
+			cfg:        testserver.RedisConfig{Cert: rsaCert, CA: ca, AuthClients: "no", Protocols: "TLSv1", Ciphers: "DHE-RSA-AES256-SHA:@SECLEVEL=0"},
+			versions:   []string{"TLS 1.0"},
+			clientAuth: "none",
+			want:       map[string]tlsprobe.Status{tlsprobe.CheckLegacyVersions: tlsprobe.StatusFail, tlsprobe.CheckHandshake: tlsprobe.StatusFail},
+		},
+		{
 			name:       "tls 1.3 only",
 			cfg:        testserver.RedisConfig{Cert: cert, CA: ca, AuthClients: "no", Protocols: "TLSv1.3"},
 			versions:   []string{"TLS 1.3"},
@@ -131,6 +155,9 @@ func TestRedis(t *testing.T) {
 			r := probe(t, ca.Pool(), "redis://"+addr)
 			if got := acceptedVersions(r); !slices.Equal(got, tc.versions) {
 				t.Errorf("versions = %v, want %v (%+v)", got, tc.versions, r.TLS)
+			}
+			if r.TLS == nil {
+				t.Fatalf("no tls observations: %+v", r)
 			}
 			if r.TLS.ClientAuth != tc.clientAuth {
 				t.Errorf("clientAuth = %q, want %q", r.TLS.ClientAuth, tc.clientAuth)

@@ -14,6 +14,7 @@ const (
 	CheckHandshake      = "tls.handshake"
 	CheckLegacyVersions = "tls.legacy-versions"
 	CheckTLS13          = "tls.tls13"
+	CheckNullAnon       = "tls.cipher.null-anon"
 	CheckWeakCiphers    = "tls.cipher.weak"
 	CheckNoPFS          = "tls.cipher.forward-secrecy"
 	CheckCBC            = "tls.cipher.cbc"
@@ -107,7 +108,7 @@ func evalVersions(cs *checks, t *TLSInfo) {
 			continue
 		}
 		switch v.Version {
-		case "TLS 1.0", "TLS 1.1":
+		case "SSL 3.0", "TLS 1.0", "TLS 1.1":
 			legacy = append(legacy, v.Version)
 		case "TLS 1.3":
 			has13 = true
@@ -121,11 +122,15 @@ func evalVersions(cs *checks, t *TLSInfo) {
 	} else {
 		cs.pass(CheckHandshake, SeverityCritical, fmt.Sprintf("negotiated %s with %s; accepts %s", t.NegotiatedVersion, t.NegotiatedSuite, strings.Join(modern, ", ")))
 	}
-	if len(legacy) > 0 {
+	switch {
+	case len(legacy) > 0 && legacy[0] == "SSL 3.0":
+		// RFC 7568 prohibits SSL 3.0 (POODLE).
+		cs.add(CheckLegacyVersions, StatusFail, SeverityCritical, "accepts "+strings.Join(legacy, ", ")+" (SSL 3.0 prohibited by RFC 7568, TLS 1.0/1.1 deprecated by RFC 8996)")
+	case len(legacy) > 0:
 		// RFC 8996 deprecates TLS 1.0 and 1.1; the guide claims TLS 1.2+.
 		cs.add(CheckLegacyVersions, StatusFail, SeverityHigh, "accepts "+strings.Join(legacy, " and ")+" (deprecated by RFC 8996)")
-	} else {
-		cs.pass(CheckLegacyVersions, SeverityHigh, "refuses TLS 1.0 and 1.1")
+	default:
+		cs.pass(CheckLegacyVersions, SeverityHigh, "refuses SSL 3.0, TLS 1.0 and TLS 1.1")
 	}
 	if has13 {
 		cs.pass(CheckTLS13, SeverityLow, "accepts TLS 1.3")
@@ -134,32 +139,26 @@ func evalVersions(cs *checks, t *TLSInfo) {
 	}
 }
 
-// suiteClass sorts the TLS 1.2 suites Go implements into the weaknesses the
-// checks report.
-func suiteClass(name string) (weak, noPFS, cbc bool) {
-	weak = strings.Contains(name, "RC4") || strings.Contains(name, "3DES")
-	noPFS = strings.HasPrefix(name, "TLS_RSA_")
-	cbc = strings.Contains(name, "_CBC_")
-	return weak, noPFS, cbc
-}
-
 func evalSuites(cs *checks, suites []SuiteResult) {
 	if suites == nil {
 		return
 	}
-	var weak, noPFS, cbc []string
+	var nullAnon, weak, noPFS, cbc []string
 	for _, s := range suites {
 		if !s.Accepted {
 			continue
 		}
-		w, n, c := suiteClass(s.Name)
-		if w {
+		c := classify(s.Name)
+		if c.nullAnon {
+			nullAnon = append(nullAnon, s.Name)
+		}
+		if c.weak {
 			weak = append(weak, s.Name)
 		}
-		if n {
+		if c.noPFS {
 			noPFS = append(noPFS, s.Name)
 		}
-		if c {
+		if c.cbc {
 			cbc = append(cbc, s.Name)
 		}
 	}
@@ -170,8 +169,9 @@ func evalSuites(cs *checks, suites []SuiteResult) {
 		}
 		cs.add(id, StatusFail, sev, fmt.Sprintf("%d accepted TLS 1.2 suite(s) use %s: %s", len(names), what, strings.Join(names, ", ")))
 	}
-	list(CheckWeakCiphers, weak, SeverityHigh, "RC4 or 3DES")
-	list(CheckNoPFS, noPFS, SeverityMedium, "RSA key exchange (no forward secrecy)")
+	list(CheckNullAnon, nullAnon, SeverityCritical, "NULL encryption or anonymous (unauthenticated) key exchange")
+	list(CheckWeakCiphers, weak, SeverityHigh, "export grade or broken ciphers (RC4, DES, 3DES, RC2, IDEA)")
+	list(CheckNoPFS, noPFS, SeverityMedium, "static RSA, DH or ECDH key exchange (no forward secrecy)")
 	list(CheckCBC, cbc, SeverityLow, "CBC mode")
 }
 

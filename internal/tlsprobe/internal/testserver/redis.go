@@ -3,6 +3,7 @@ package testserver
 import (
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -22,6 +23,7 @@ type RedisConfig struct {
 	CA          *CA
 	AuthClients string // tls-auth-clients: "yes", "no" or "optional"
 	Protocols   string // tls-protocols, e.g. "TLSv1.2"; empty keeps the default
+	Ciphers     string // tls-ciphers (TLS 1.2 and below, OpenSSL syntax); empty keeps the default
 	RequirePass string
 }
 
@@ -45,6 +47,9 @@ func StartRedis(tb testing.TB, cfg RedisConfig) string {
 	}
 	if cfg.Protocols != "" {
 		args = append(args, "--tls-protocols", cfg.Protocols)
+	}
+	if cfg.Ciphers != "" {
+		args = append(args, "--tls-ciphers", cfg.Ciphers)
 	}
 	if cfg.RequirePass != "" {
 		args = append(args, "--requirepass", cfg.RequirePass)
@@ -77,12 +82,14 @@ func waitTLS(addr string, waited chan error) error {
 		}
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
-			// Complete a handshake so the server is known to have loaded its keys.
-			tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // readiness only
+			// Any TLS answer, even an alert refusing our versions, shows the
+			// server has loaded its keys and is serving.
+			tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS10}) //nolint:gosec // readiness only
 			_ = tc.SetDeadline(time.Now().Add(2 * time.Second))
 			herr := tc.Handshake()
 			tc.Close()
-			if herr == nil {
+			var op *net.OpError
+			if herr == nil || errors.As(herr, &op) && op.Op == "remote error" {
 				return nil
 			}
 		}

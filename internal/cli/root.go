@@ -68,7 +68,8 @@ func Execute(ctx context.Context, args []string, streams Streams) int {
 		}
 		return exitErr.Code
 	}
-	// Errors cobra raises itself (unknown flag, wrong argument count) are usage errors.
+	// Errors cobra raises itself (unknown flag, wrong argument count) and input
+	// errors (diag.InputError, naming file, line and field) are usage errors.
 	fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
 	return ExitUsage
 }
@@ -89,6 +90,11 @@ deployed, audits the hardening checklist, and enforces the egress allowlist.`,
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
-	root.AddCommand(newVersionCommand(streams))
+	root.AddCommand(
+		newReachCommand(streams),
+		newPlatformCommand(streams),
+		newTLSCommand(streams),
+		newVersionCommand(streams),
+	)
 	return root
 }

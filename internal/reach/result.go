@@ -44,4 +44,6 @@ type Diff struct {
 	// Unmatched lists model workloads no manifest workload matched, whose flows
 	// could therefore not be judged.
 	Unmatched []string
+	// Notes say how matching went where it was not exact.
+	Notes []string
 }

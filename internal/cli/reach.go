@@ -1,0 +1,230 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+
+	"budnet/internal/netpol"
+	"budnet/internal/reach"
+	"budnet/internal/report"
+)
+
+// reachOptions hold `budnet reach`'s flags and what Complete resolves from them.
+type reachOptions struct {
+	streams Streams
+	input   inputOptions
+
+	Output             string
+	From, To, Port     string
+	Intended           bool
+	PlatformFile       string
+	IPBlockMatchesPods bool
+
+	proto corev1.Protocol
+	port  int32
+}
+
+func newReachCommand(streams Streams) *cobra.Command {
+	o := &reachOptions{streams: streams}
+	cmd := &cobra.Command{
+		Use:   "reach (-f FILE|DIR|- ... | --example) [--intended] [--from NS/NAME --to NS/NAME --port PROTO/PORT]",
+		Short: "Compute who can talk to whom under the NetworkPolicies in manifests",
+		Long: `reach computes the connectivity matrix of the workloads in a set of manifests under
+their NetworkPolicies (networking.k8s.io/v1 semantics, as the API reference defines them),
+explains single connections, and compares the matrix with the platform model's intended
+firewall matrix (guide section 4). docs/reach.md documents the output.`,
+		Example: `  budnet reach --example
+  budnet reach -f manifests/ -o json
+  budnet reach --example --from bud/budapp --to bud/bud-postgresql --port tcp/5432
+  budnet reach -f manifests/ --intended --platform my-platform.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return usageError(err)
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	o.input.addFlags(cmd.Flags())
+	fs := cmd.Flags()
+	fs.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
+	fs.StringVar(&o.From, "from", "", "explain one connection from this workload (ns/name[Kind]) or IP address")
+	fs.StringVar(&o.To, "to", "", "explain one connection to this workload (ns/name[Kind]) or IP address")
+	fs.StringVar(&o.Port, "port", "", "with --from/--to: tcp/5432, udp/53, sctp/9, or a number for TCP")
+	fs.BoolVar(&o.Intended, "intended", false, "compare with the platform model's intended firewall matrix")
+	fs.StringVar(&o.PlatformFile, "platform", "", "platform model file (default: the embedded Bud AI Foundry model)")
+	fs.BoolVar(&o.IPBlockMatchesPods, "ipblock-matches-pods", false, "let ipBlock peers match pod IPs too (CNIs differ; default: external addresses only)")
+	return cmd
+}
+
+func (o *reachOptions) validate() error {
+	if err := o.input.validate(); err != nil {
+		return err
+	}
+	if o.Output != "text" && o.Output != "json" {
+		return fmt.Errorf("unknown output format %q for reach (want text or json)", o.Output)
+	}
+	if (o.From == "") != (o.To == "") {
+		return errors.New("--from and --to go together")
+	}
+	if o.From != "" {
+		if o.Intended {
+			return errors.New("--intended cannot be combined with --from/--to")
+		}
+		if o.Port == "" {
+			return errors.New("--from/--to need --port (tcp/5432, udp/53, sctp/9 or a number)")
+		}
+		proto, port, err := parsePort(o.Port)
+		if err != nil {
+			return err
+		}
+		o.proto, o.port = proto, port
+	} else if o.Port != "" {
+		return errors.New("--port needs --from and --to")
+	}
+	return nil
+}
+
+func parsePort(s string) (corev1.Protocol, int32, error) {
+	proto, num := "tcp", s
+	if p, n, ok := strings.Cut(s, "/"); ok {
+		proto, num = p, n
+	}
+	var protocol corev1.Protocol
+	switch strings.ToLower(proto) {
+	case "tcp":
+		protocol = corev1.ProtocolTCP
+	case "udp":
+		protocol = corev1.ProtocolUDP
+	case "sctp":
+		protocol = corev1.ProtocolSCTP
+	default:
+		return "", 0, fmt.Errorf("--port %q: protocol must be tcp, udp or sctp", s)
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 1 || n > 65535 {
+		return "", 0, fmt.Errorf("--port %q: port must be a number from 1 to 65535", s)
+	}
+	return protocol, int32(n), nil
+}
+
+func (o *reachOptions) run(ctx context.Context) error {
+	log := newLogger(o.streams)
+	inv, err := o.input.load(ctx, o.streams, log)
+	if err != nil {
+		return usageError(err)
+	}
+	in := reach.Build(inv)
+	eng, err := netpol.New(in.Cluster, netpol.Options{IPBlockMatchesPods: o.IPBlockMatchesPods})
+	if err != nil {
+		return usageError(err)
+	}
+	if o.From != "" {
+		return o.explain(in, eng)
+	}
+	m := eng.Matrix()
+	res := report.ReachResult{
+		Meta: reach.Meta{Inputs: o.input.names(), IPBlockMatchesPods: o.IPBlockMatchesPods,
+			Workloads: len(in.Workloads), Pods: in.Pods(), Policies: len(in.Cluster.Policies)},
+		Connections: m.Each,
+	}
+	if o.Intended {
+		model, err := loadPlatform(o.PlatformFile)
+		if err != nil {
+			return usageError(err)
+		}
+		diff, err := reach.Compare(in, eng, m, model)
+		if err != nil {
+			return usageError(err)
+		}
+		res.Diff = diff
+		res.Meta.Platform = model.Metadata.Name
+		res.Meta.Notes = append(res.Meta.Notes, diff.Notes...)
+	}
+	if o.Output == "json" {
+		return report.WriteReachJSON(o.streams.Out, res)
+	}
+	return report.WriteReachText(o.streams.Out, res)
+}
+
+// explainResult is `reach --from --to -o json`.
+type explainResult struct {
+	Src     string           `json:"src"`
+	Dst     string           `json:"dst"`
+	Port    netpol.PortRange `json:"port"`
+	Allowed bool             `json:"allowed"`
+	Egress  explainSide      `json:"egress"`
+	Ingress explainSide      `json:"ingress"`
+	Text    string           `json:"explanation"`
+}
+
+type explainSide struct {
+	Allowed  bool     `json:"allowed"`
+	Isolated bool     `json:"isolated"`
+	Reason   string   `json:"reason"`
+	Policies []string `json:"policies,omitempty"`
+	Rules    []string `json:"rules,omitempty"`
+}
+
+func (o *reachOptions) explain(in *reach.Input, eng *netpol.Engine) error {
+	src, srcName, err := peerOf(in, o.From, "--from")
+	if err != nil {
+		return usageError(err)
+	}
+	dst, dstName, err := peerOf(in, o.To, "--to")
+	if err != nil {
+		return usageError(err)
+	}
+	v := eng.Evaluate(src, dst, o.proto, o.port)
+	res := explainResult{Src: srcName, Dst: dstName, Port: netpol.PortRange{Protocol: o.proto, Start: o.port, End: o.port},
+		Allowed: v.Allowed, Egress: side(v.Egress), Ingress: side(v.Ingress), Text: v.String()}
+	if o.Output == "json" {
+		enc := json.NewEncoder(o.streams.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	word := "DENIED"
+	if v.Allowed {
+		word = "ALLOWED"
+	}
+	fmt.Fprintf(o.streams.Out, "%s => %s : %s/%d %s\n  %s\n  %s\n", srcName, dstName, o.proto, o.port, word, v.Egress, v.Ingress)
+	return nil
+}
+
+func side(s netpol.SideVerdict) explainSide {
+	out := explainSide{Allowed: s.Allowed, Isolated: s.Isolated, Reason: s.String()}
+	for _, p := range s.Isolating {
+		out.Policies = append(out.Policies, p.String())
+	}
+	for _, r := range s.Allowing {
+		out.Rules = append(out.Rules, r.String())
+	}
+	return out
+}
+
+// peerOf resolves --from/--to: a workload name, with or without [Kind], or an address.
+func peerOf(in *reach.Input, s, flag string) (netpol.Peer, string, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netpol.AddressPeer(a), a.String(), nil
+	}
+	w, ok := in.Workload(s)
+	if !ok {
+		return netpol.Peer{}, "", fmt.Errorf("%s %q: no such workload (or ambiguous without [Kind]); workloads are named namespace/name[Kind], e.g. %s", flag, s, exampleName(in))
+	}
+	return netpol.PodPeer(w.Pod), w.Name, nil
+}
+
+func exampleName(in *reach.Input) string {
+	if len(in.Workloads) == 0 {
+		return "ns/app[Deployment]"
+	}
+	return in.Workloads[0].Name
+}

@@ -1,0 +1,186 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run executes budnet with args through the real command tree.
+func run(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = Execute(context.Background(), args, Streams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut})
+	return code, out.String(), errOut.String()
+}
+
+type reachJSON struct {
+	Metadata struct {
+		IPBlockMatchesPods bool     `json:"ipBlockMatchesPods"`
+		Inputs             []string `json:"inputs"`
+		Workloads          int      `json:"workloads"`
+	} `json:"metadata"`
+	Connections    []connJSON `json:"connections"`
+	OverPermissive []connJSON `json:"overPermissive"`
+	Broken         []connJSON `json:"broken"`
+}
+
+type connJSON struct {
+	Src   string           `json:"src"`
+	Dst   string           `json:"dst"`
+	Ports []map[string]any `json:"ports"`
+	Flow  string           `json:"flow"`
+}
+
+const twoApps = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec: {containers: [{name: api, image: api, ports: [{name: http, containerPort: 9000}]}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: shop, labels: {app: db}}
+spec: {containers: [{name: db, image: pg, ports: [{containerPort: 5432}]}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: api}}}]
+    ports: [{port: 5432}, {port: 7000, endPort: 7010}]
+`
+
+func TestReachJSONContract(t *testing.T) {
+	code, out, stderr := run(t, twoApps, "reach", "-f", "-", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got reachJSON
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	if got.Metadata.IPBlockMatchesPods || got.Metadata.Workloads != 2 || got.Metadata.Inputs[0] != "-" {
+		t.Errorf("metadata %+v", got.Metadata)
+	}
+	byPair := map[string]connJSON{}
+	for _, c := range got.Connections {
+		byPair[c.Src+" -> "+c.Dst] = c
+	}
+	api2db, ok := byPair["shop/api[Deployment] -> shop/db[Pod]"]
+	if !ok {
+		t.Fatalf("api -> db missing: %+v", got.Connections)
+	}
+	want := `[{"endPort":5432,"port":5432,"protocol":"TCP"},{"endPort":7010,"port":7000,"protocol":"TCP"}]`
+	if b, _ := json.Marshal(api2db.Ports); string(b) != want {
+		t.Errorf("ports %s, want %s", b, want)
+	}
+	db2api := byPair["shop/db[Pod] -> shop/api[Deployment]"]
+	if b, _ := json.Marshal(db2api.Ports); string(b) != `[{"protocol":"all"}]` {
+		t.Errorf("unisolated pair ports %s", b)
+	}
+	if _, ok := byPair["0.0.0.0/0 -> shop/db[Pod]"]; ok {
+		t.Error("external traffic to the isolated db is listed")
+	}
+	if got.OverPermissive != nil || got.Broken != nil {
+		t.Error("diff arrays present without --intended")
+	}
+}
+
+func TestReachExplain(t *testing.T) {
+	tests := []struct {
+		name, from, to, port string
+		want                 []string
+	}{
+		{name: "allowed by a rule", from: "shop/api", to: "shop/db", port: "tcp/5432", want: []string{"ALLOWED", "ingress allowed by shop/db ingress[0]"}},
+		{name: "port range end is inclusive", from: "shop/api[Deployment]", to: "shop/db[Pod]", port: "7010", want: []string{"ALLOWED"}},
+		{name: "other protocol denied", from: "shop/api", to: "shop/db", port: "udp/5432", want: []string{"DENIED", "isolated by shop/db"}},
+		{name: "external address", from: "203.0.113.9", to: "shop/db", port: "tcp/5432", want: []string{"DENIED"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, stderr := run(t, twoApps, "reach", "-f", "-", "--from", tt.from, "--to", tt.to, "--port", tt.port)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("missing %q in %s", w, out)
+				}
+			}
+		})
+	}
+}
+
+func TestReachErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels:\n    version: 1.0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "no input", args: []string{"reach"}, want: "no input"},
+		{name: "both inputs", args: []string{"reach", "--example", "-f", "x"}, want: "mutually exclusive"},
+		{name: "bad output", args: []string{"reach", "--example", "-o", "yaml"}, want: "unknown output format"},
+		{name: "from without to", args: []string{"reach", "--example", "--from", "a/b"}, want: "go together"},
+		{name: "bad port", args: []string{"reach", "--example", "--from", "a/b", "--to", "c/d", "--port", "tcp/99999"}, want: "1 to 65535"},
+		{name: "unknown workload", args: []string{"reach", "--example", "--from", "a/b", "--to", "c/d", "--port", "80"}, want: "no such workload"},
+		{name: "missing file", args: []string{"reach", "-f", filepath.Join(dir, "nope.yaml")}, want: "nope.yaml"},
+		{name: "bad manifest names file, line and field", args: []string{"reach", "-f", bad}, want: "bad.yaml:6: metadata.labels.version"},
+		{name: "bad platform file", args: []string{"reach", "--example", "--intended", "--platform", bad}, want: "bad.yaml"},
+		{name: "unknown flag", args: []string{"reach", "--bogus"}, want: "unknown flag"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, stderr := run(t, "", tt.args...)
+			if code != ExitUsage {
+				t.Fatalf("exit %d, want 2; stderr %s", code, stderr)
+			}
+			if out != "" {
+				t.Errorf("wrote to stdout on error: %q", out)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr %q does not contain %q", stderr, tt.want)
+			}
+		})
+	}
+}
+
+func TestReachExampleIntended(t *testing.T) {
+	code, out, stderr := run(t, "", "reach", "--example", "--intended", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got reachJSON
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	// The unhardened example has no platform-wide default deny: the data
+	// stores' own chart policies are the only isolation, so many flows are
+	// over-permissive, e.g. budapp may reach the metrics stack on any port.
+	if len(got.OverPermissive) < 100 {
+		t.Errorf("only %d over-permissive flows in the unhardened example", len(got.OverPermissive))
+	}
+	found := false
+	for _, b := range got.Broken {
+		if strings.Contains(b.Dst, "keycloak") && b.Flow == "system-to-keycloak" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the Keycloak chart policy blocking the intended TLS port is not reported as broken: %+v", got.Broken)
+	}
+}

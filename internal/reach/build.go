@@ -1,0 +1,139 @@
+package reach
+
+import (
+	"net/netip"
+	"sort"
+
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"budnet/internal/manifest"
+	"budnet/internal/netpol"
+)
+
+// Workload is one workload as reach reports it, with what matching against the
+// model needs.
+type Workload struct {
+	// Name is "namespace/name[Kind]": the workload object itself, a Pod's
+	// controller owner, or a bare Pod.
+	Name      string
+	Namespace string
+	Labels    map[string]string
+	// Pod is the index in the engine's Cluster.Pods of a pod of the workload,
+	// the one explanations are computed for.
+	Pod int
+	// Replicas is how many pods the workload runs (1 for DaemonSets: one per node is unknown here).
+	Replicas int
+}
+
+// Input is the engine's input built from an inventory, with the workloads in
+// name order.
+type Input struct {
+	Cluster   netpol.Cluster
+	Workloads []Workload
+	byName    map[string]int
+}
+
+// Workload returns the workload named name ("ns/name[Kind]", or "ns/name" when
+// only one workload has that namespace and name).
+func (in *Input) Workload(name string) (*Workload, bool) {
+	if i, ok := in.byName[name]; ok {
+		return &in.Workloads[i], true
+	}
+	var found *Workload
+	for i := range in.Workloads {
+		w := &in.Workloads[i]
+		if trimKind(w.Name) == name {
+			if found != nil {
+				return nil, false // ambiguous: the caller must add [Kind]
+			}
+			found = w
+		}
+	}
+	return found, found != nil
+}
+
+func trimKind(name string) string {
+	for i := len(name) - 1; i >= 0; i-- {
+		if name[i] == '[' {
+			return name[:i]
+		}
+	}
+	return name
+}
+
+// Build turns an inventory into the engine's input. Each workload becomes one
+// pod of the engine: the pods of one template are alike, and the engine groups
+// alike pods anyway. A Pod with a controller owner is reported as that owner,
+// so a live cluster's pods and the manifests that made them name the same thing.
+func Build(inv *manifest.Inventory) *Input {
+	in := &Input{byName: map[string]int{}}
+	for _, ns := range inv.Namespaces {
+		in.Cluster.Namespaces = append(in.Cluster.Namespaces, netpol.Namespace{Name: ns.Name, Labels: ns.Labels})
+	}
+	for _, w := range inv.Workloads {
+		name := workloadName(w)
+		pod := netpol.Pod{
+			Namespace:   w.Namespace,
+			Name:        w.Name,
+			Workload:    name,
+			Labels:      w.Labels,
+			HostNetwork: w.HostNetwork,
+			IPs:         parseIPs(w.PodIPs),
+		}
+		for _, p := range w.Ports() {
+			pod.Ports = append(pod.Ports, netpol.ContainerPort{Name: p.Name, Port: p.ContainerPort, Protocol: p.Protocol})
+		}
+		idx := len(in.Cluster.Pods)
+		in.Cluster.Pods = append(in.Cluster.Pods, pod)
+		if i, seen := in.byName[name]; seen {
+			in.Workloads[i].Replicas += replicas(w)
+			continue
+		}
+		in.byName[name] = len(in.Workloads)
+		in.Workloads = append(in.Workloads, Workload{Name: name, Namespace: w.Namespace, Labels: w.Labels, Pod: idx, Replicas: replicas(w)})
+	}
+	sort.Slice(in.Workloads, func(i, j int) bool { return in.Workloads[i].Name < in.Workloads[j].Name })
+	for i, w := range in.Workloads {
+		in.byName[w.Name] = i
+	}
+	for _, np := range inv.NetworkPolicies {
+		in.Cluster.Policies = append(in.Cluster.Policies, np.Policy)
+	}
+	return in
+}
+
+// Pods counts the pods the workloads run.
+func (in *Input) Pods() int {
+	n := 0
+	for _, w := range in.Workloads {
+		n += w.Replicas
+	}
+	return n
+}
+
+// Policies is the NetworkPolicies of the input.
+func (in *Input) Policies() []*networkingv1.NetworkPolicy { return in.Cluster.Policies }
+
+func workloadName(w *manifest.Workload) string {
+	if w.Kind == "Pod" && w.Owner != nil {
+		return w.Namespace + "/" + w.Owner.Name + "[" + w.Owner.Kind + "]"
+	}
+	return w.Ref()
+}
+
+func replicas(w *manifest.Workload) int {
+	if w.Replicas == nil {
+		return 1
+	}
+	return int(*w.Replicas)
+}
+
+func parseIPs(ips []string) []netip.Addr {
+	var out []netip.Addr
+	for _, s := range ips {
+		if a, err := netip.ParseAddr(s); err == nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}

@@ -84,10 +84,10 @@ func (v *validator) zones() {
 	if len(zones) == 0 {
 		v.add("spec.zones", "no zones, expected at least one namespace")
 	}
-	seen := map[string]int{}
+	seen := map[string]string{}
 	for i, z := range zones {
 		path := fmt.Sprintf("spec.zones[%d]", i)
-		v.unique(seen, path+".name", z.Name, i, "zone")
+		v.unique(seen, path+".name", z.Name, "zone")
 		if z.Name != "" {
 			v.dns1123Label(path+".name", z.Name)
 		}
@@ -99,12 +99,12 @@ func (v *validator) zones() {
 }
 
 func (v *validator) workloads() {
-	seen := map[string]int{}
+	seen := map[string]string{}
 	appIDs := map[string]int{}
 	for i := range v.p.Spec.Workloads {
 		w := &v.p.Spec.Workloads[i]
 		path := fmt.Sprintf("spec.workloads[%d]", i)
-		v.unique(seen, path+".name", w.Name, i, "workload")
+		v.unique(seen, path+".name", w.Name, "workload")
 		if w.Name != "" {
 			v.dns1123Label(path+".name", w.Name)
 		}
@@ -173,10 +173,10 @@ func (v *validator) namedPorts(path string, ports []NamedPort) {
 }
 
 func (v *validator) groups() {
-	seen := map[string]int{}
+	seen := map[string]string{}
 	for i, g := range v.p.Spec.SourceGroups {
 		path := fmt.Sprintf("spec.sourceGroups[%d]", i)
-		v.unique(seen, path+".name", g.Name, i, "source group")
+		v.unique(seen, path+".name", g.Name, "source group")
 		if len(g.CIDRs) == 0 {
 			v.add(path+".cidrs", "empty, expected at least one CIDR")
 		}
@@ -235,10 +235,10 @@ func (v *validator) monitoring() {
 }
 
 func (v *validator) clusters() {
-	seen := map[string]int{}
+	seen := map[string]string{}
 	for i, c := range v.p.Spec.Clusters {
 		path := fmt.Sprintf("spec.clusters[%d]", i)
-		v.unique(seen, path+".name", c.Name, i, "cluster")
+		v.unique(seen, path+".name", c.Name, "cluster")
 		if c.Server == "" {
 			v.add(path+".server", "missing, expected the cluster's API server URL")
 		} else {
@@ -297,17 +297,17 @@ func (v *validator) ignore() {
 	}
 }
 
-// unique records name at index i in seen and reports a missing or repeated name.
-func (v *validator) unique(seen map[string]int, path, name string, i int, what string) {
+// unique records where name was first seen and reports a missing or repeated name.
+func (v *validator) unique(seen map[string]string, path, name, what string) {
 	if name == "" {
 		v.add(path, "missing, expected the %s's name", what)
 		return
 	}
 	if first, dup := seen[name]; dup {
-		v.add(path, "%s name %q is used twice (first at index %d), expected unique names", what, name, first)
+		v.add(path, "%s name %q is already used at %s, expected unique names", what, name, first)
 		return
 	}
-	seen[name] = i
+	seen[name] = path
 }
 
 func (v *validator) dns1123Label(path, s string) {

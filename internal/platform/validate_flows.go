@@ -12,14 +12,12 @@ import (
 
 func (v *validator) flows() {
 	f := v.p.Spec.Flows
-	seen := map[string]int{}
+	seen := map[string]string{}
 	// Flow names are unique across the three tables: findings and generated
 	// policies name flows without saying which table they came from.
-	n := 0
 	for i, fl := range f.Internal {
 		path := fmt.Sprintf("spec.flows.internal[%d]", i)
-		v.unique(seen, path+".name", fl.Name, n, "flow")
-		n++
+		v.unique(seen, path+".name", fl.Name, "flow")
 		src := v.selector(path+".from", fl.From)
 		dst := v.selector(path+".to", fl.To)
 		v.flowPorts(path+".ports", fl.Ports, dst)
@@ -27,8 +25,7 @@ func (v *validator) flows() {
 	}
 	for i, fl := range f.Ingress {
 		path := fmt.Sprintf("spec.flows.ingress[%d]", i)
-		v.unique(seen, path+".name", fl.Name, n, "flow")
-		n++
+		v.unique(seen, path+".name", fl.Name, "flow")
 		if len(fl.Groups) == 0 && len(fl.CIDRs) == 0 {
 			v.add(path, "no sources, expected groups or cidrs")
 		}
@@ -39,8 +36,7 @@ func (v *validator) flows() {
 	}
 	for i, fl := range f.Egress {
 		path := fmt.Sprintf("spec.flows.egress[%d]", i)
-		v.unique(seen, path+".name", fl.Name, n, "flow")
-		n++
+		v.unique(seen, path+".name", fl.Name, "flow")
 		v.selector(path+".from", fl.From)
 		v.egressDestinations(path, fl)
 		v.flowPorts(path+".ports", fl.Ports, nil)
@@ -243,10 +239,10 @@ func (v *validator) edge() {
 	if !slices.Contains(edgeKinds, e.Kind) {
 		v.add("spec.edge.kind", "is %q, expected gateway-api, traefik or nginx", e.Kind)
 	}
-	seen := map[string]int{}
+	seen := map[string]string{}
 	for i, h := range e.Hosts {
 		path := fmt.Sprintf("spec.edge.hosts[%d]", i)
-		v.unique(seen, path+".name", h.Name, i, "edge host")
+		v.unique(seen, path+".name", h.Name, "edge host")
 		if h.Name != "" {
 			if msg := HostError(h.Name); msg != "" {
 				v.add(path+".name", "%q %s", h.Name, msg)

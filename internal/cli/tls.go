@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -29,6 +30,7 @@ type TLSCheckOptions struct {
 	HandshakeConcurrency int
 	HTTPPort             int
 	Resolve              []string
+	MinVersion           string
 	Verbose              bool
 
 	streams  Streams
@@ -95,6 +97,7 @@ usage or input errors. The JSON schema is documented in docs/tls.md.`,
 	f.IntVar(&o.HandshakeConcurrency, "handshake-concurrency", 4, "handshakes in flight per target while versions and suites are enumerated")
 	f.IntVar(&o.HTTPPort, "http-port", 80, "port where https targets must redirect plain HTTP")
 	f.StringArrayVar(&o.Resolve, "resolve", nil, "HOST:PORT:ADDR dials ADDR for HOST:PORT while still verifying the certificate for HOST (repeatable, like curl)")
+	f.StringVar(&o.MinVersion, "min-version", "1.2", "lowest TLS version command-line targets may accept: 1.2 or 1.3 (platform targets use spec.tls.minVersion)")
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "log each probe to stderr")
 	return cmd
 }
@@ -102,12 +105,17 @@ usage or input errors. The JSON schema is documented in docs/tls.md.`,
 // Complete parses targets and reads the files the flags name.
 func (o *TLSCheckOptions) Complete(args []string) error {
 	o.Targets = args
+	minV, ok := map[string]uint16{"1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}[o.MinVersion]
+	if !ok {
+		return usageError(fmt.Errorf("--min-version %q: want 1.2 or 1.3", o.MinVersion))
+	}
 	for _, a := range args {
 		t, err := tlsprobe.ParseTarget(a)
 		if err != nil {
 			return usageError(err)
 		}
 		t.Source = "command line"
+		t.MinVersion = minV
 		o.targets = append(o.targets, t)
 	}
 	if o.PlatformFile != "" {

@@ -21,8 +21,9 @@ import (
 	"budnet/internal/tlsprobe"
 )
 
-// runTLS runs `tls check args...` and returns the exit code and outputs, the
-// way Execute maps errors to codes.
+// runTLS runs `tls check args...` and returns the exit code, stdout, and
+// stderr followed by the returned error's text, the way Execute maps and
+// prints errors.
 func runTLS(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
@@ -40,6 +41,9 @@ func runTLS(t *testing.T, args ...string) (int, string, string) {
 		code = exitErr.Code
 	default:
 		code = ExitUsage
+	}
+	if err != nil {
+		errOut.WriteString("error: " + err.Error() + "\n")
 	}
 	return code, out.String(), errOut.String()
 }
@@ -78,14 +82,18 @@ func TestTLSCheckUsageErrors(t *testing.T) {
 		{name: "ca without certificates", args: []string{"--ca", badCA, "tls://x:1"}, want: "no PEM certificates"},
 		{name: "bad resolve", args: []string{"--resolve", "x:1", "tls://x:1"}, want: "--resolve"},
 		{name: "bad timeout", args: []string{"--timeout", "0s", "tls://x:1"}, want: "--timeout"},
+		{name: "bad min version", args: []string{"--min-version", "1.1", "tls://x:1"}, want: "--min-version"},
 		{name: "bad http port", args: []string{"--http-port", "0", "tls://x:1"}, want: "--http-port"},
 		{name: "unknown flag", args: []string{"--nope", "tls://x:1"}, want: "unknown flag"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			code, _, _ := runTLS(t, tc.args...)
+			code, _, errOut := runTLS(t, tc.args...)
 			if code != ExitUsage {
 				t.Errorf("exit code %d, want %d", code, ExitUsage)
+			}
+			if !strings.Contains(errOut, tc.want) {
+				t.Errorf("stderr %q does not mention %q", errOut, tc.want)
 			}
 		})
 	}
@@ -103,6 +111,7 @@ func TestTLSCheckExitCodes(t *testing.T) {
 		{name: "modern server, system roots", args: []string{modern}, code: ExitFindings},
 		{name: "tls 1.0 accepted", args: []string{"--ca", legacyCA, legacy}, code: ExitFindings},
 		{name: "tls 1.0 accepted, fail-on critical", args: []string{"--ca", legacyCA, "--fail-on", "critical", legacy}, code: ExitOK},
+		{name: "tls 1.2 accepted, 1.3 required", args: []string{"--ca", modernCA, "--min-version", "1.3", modern}, code: ExitFindings},
 		{name: "cbc suites fail at low", args: []string{"--ca", modernCA, "--fail-on", "low", modern}, code: ExitFindings},
 	}
 	for _, tc := range tests {

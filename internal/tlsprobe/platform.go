@@ -1,6 +1,7 @@
 package tlsprobe
 
 import (
+	"crypto/tls"
 	"fmt"
 	"strings"
 
@@ -17,13 +18,19 @@ const clusterDomain = "svc.cluster.local"
 // SSLRequest) at its Service's in-cluster name
 // <service or workload>.<zone>.svc.cluster.local. Wildcard edge hosts cannot
 // be dialled and are left out.
+//
+// Every target carries the model's spec.tls.minVersion.
 func TargetsFromPlatform(p *platform.Platform) []Target {
+	minV := uint16(tls.VersionTLS12)
+	if p.Spec.TLS.MinVersion == "1.3" {
+		minV = tls.VersionTLS13
+	}
 	var out []Target
 	for i, h := range p.Spec.Edge.Hosts {
 		if h.Name == "" || strings.HasPrefix(h.Name, "*") {
 			continue
 		}
-		out = append(out, Target{Scheme: SchemeHTTPS, Host: h.Name, Port: 443, Source: fmt.Sprintf("spec.edge.hosts[%d]", i)})
+		out = append(out, Target{Scheme: SchemeHTTPS, Host: h.Name, Port: 443, MinVersion: minV, Source: fmt.Sprintf("spec.edge.hosts[%d]", i)})
 	}
 	for _, w := range p.Spec.Workloads {
 		svc := w.Service
@@ -36,10 +43,11 @@ func TargetsFromPlatform(p *platform.Platform) []Target {
 				continue
 			}
 			out = append(out, Target{
-				Scheme: scheme,
-				Host:   svc + "." + w.Zone + "." + clusterDomain,
-				Port:   int(port.Port),
-				Source: fmt.Sprintf("spec.workloads[%s].ports[%s]", w.Name, port.Name),
+				Scheme:     scheme,
+				Host:       svc + "." + w.Zone + "." + clusterDomain,
+				Port:       int(port.Port),
+				MinVersion: minV,
+				Source:     fmt.Sprintf("spec.workloads[%s].ports[%s]", w.Name, port.Name),
 			})
 		}
 	}

@@ -1,6 +1,7 @@
 package tlsprobe
 
 import (
+	"crypto/tls"
 	"testing"
 
 	"budnet/internal/platform"
@@ -14,6 +15,9 @@ func TestTargetsFromBudPlatform(t *testing.T) {
 	got := map[string]string{}
 	for _, tg := range TargetsFromPlatform(p) {
 		got[tg.String()] = tg.Source
+		if tg.MinVersion != tls.VersionTLS12 {
+			t.Errorf("%s: MinVersion %#x, want TLS 1.2 from the Bud model", tg, tg.MinVersion)
+		}
 	}
 	for _, want := range []string{
 		"https://app.bud.example.com:443",
@@ -39,6 +43,7 @@ func TestTargetsFromBudPlatform(t *testing.T) {
 
 func TestTargetsFromPlatform(t *testing.T) {
 	p := &platform.Platform{Spec: platform.Spec{
+		TLS:  platform.TLS{MinVersion: "1.3"},
 		Edge: platform.Edge{Hosts: []platform.EdgeHost{{Name: "edge.example"}, {Name: "*.apps.example"}}},
 		Workloads: []platform.Workload{
 			{Name: "pg", Zone: "data", Service: "pg-primary", Ports: []platform.NamedPort{{Name: "sql", Port: 5432, AppProtocol: "postgresql"}}},
@@ -47,10 +52,10 @@ func TestTargetsFromPlatform(t *testing.T) {
 		},
 	}}
 	want := []Target{
-		{Scheme: SchemeHTTPS, Host: "edge.example", Port: 443, Source: "spec.edge.hosts[0]"},
-		{Scheme: SchemePostgres, Host: "pg-primary.data.svc.cluster.local", Port: 5432, Source: "spec.workloads[pg].ports[sql]"},
-		{Scheme: SchemeTLS, Host: "kc.auth.svc.cluster.local", Port: 8443, Source: "spec.workloads[kc].ports[https]"},
-		{Scheme: SchemeRedis, Host: "cache.data.svc.cluster.local", Port: 6380, Source: "spec.workloads[cache].ports[tls]"},
+		{Scheme: SchemeHTTPS, Host: "edge.example", Port: 443, MinVersion: tls.VersionTLS13, Source: "spec.edge.hosts[0]"},
+		{Scheme: SchemePostgres, Host: "pg-primary.data.svc.cluster.local", Port: 5432, MinVersion: tls.VersionTLS13, Source: "spec.workloads[pg].ports[sql]"},
+		{Scheme: SchemeTLS, Host: "kc.auth.svc.cluster.local", Port: 8443, MinVersion: tls.VersionTLS13, Source: "spec.workloads[kc].ports[https]"},
+		{Scheme: SchemeRedis, Host: "cache.data.svc.cluster.local", Port: 6380, MinVersion: tls.VersionTLS13, Source: "spec.workloads[cache].ports[tls]"},
 	}
 	got := TargetsFromPlatform(p)
 	if len(got) != len(want) {

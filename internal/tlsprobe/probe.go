@@ -124,7 +124,14 @@ func newResult(t Target, resolve map[string]string) EndpointResult {
 	if to, ok := resolve[addr]; ok {
 		addr = to
 	}
-	return EndpointResult{Target: t.String(), Scheme: t.Scheme, Host: t.Host, Port: t.Port, Address: addr, Source: t.Source}
+	minV := t.MinVersion
+	if minV == 0 {
+		minV = tls.VersionTLS12
+	}
+	return EndpointResult{
+		Target: t.String(), Scheme: t.Scheme, Host: t.Host, Port: t.Port, Address: addr, Source: t.Source,
+		MinVersion: tls.VersionName(minV),
+	}
 }
 
 func (p *Prober) failed(t Target, err error, d time.Duration) EndpointResult {

@@ -180,17 +180,19 @@ type HTTPInfo struct {
 
 // EndpointResult is everything learned about one target.
 type EndpointResult struct {
-	Target   string        `json:"target"`
-	Scheme   Scheme        `json:"scheme"`
-	Host     string        `json:"host"`
-	Port     int           `json:"port"`
-	Address  string        `json:"address"`
-	Source   string        `json:"source,omitempty"`
-	Duration time.Duration `json:"-"`
-	TLS      *TLSInfo      `json:"tls,omitempty"`
-	Postgres *PostgresInfo `json:"postgres,omitempty"`
-	Redis    *RedisInfo    `json:"redis,omitempty"`
-	HTTP     *HTTPInfo     `json:"http,omitempty"`
+	Target  string `json:"target"`
+	Scheme  Scheme `json:"scheme"`
+	Host    string `json:"host"`
+	Port    int    `json:"port"`
+	Address string `json:"address"`
+	Source  string `json:"source,omitempty"`
+	// MinVersion is the policy floor the versions were judged against.
+	MinVersion string        `json:"minVersion"`
+	Duration   time.Duration `json:"-"`
+	TLS        *TLSInfo      `json:"tls,omitempty"`
+	Postgres   *PostgresInfo `json:"postgres,omitempty"`
+	Redis      *RedisInfo    `json:"redis,omitempty"`
+	HTTP       *HTTPInfo     `json:"http,omitempty"`
 	// Error is set when the endpoint could not be reached at all.
 	Error  string  `json:"error,omitempty"`
 	Checks []Check `json:"checks"`

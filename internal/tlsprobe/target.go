@@ -57,6 +57,9 @@ type Target struct {
 	Scheme Scheme
 	Host   string // host name or IP literal; also the name the certificate must match
 	Port   int
+	// MinVersion is the lowest TLS version policy allows here (tls.VersionTLS12
+	// or tls.VersionTLS13); zero means TLS 1.2, the guide's floor (section 11.1).
+	MinVersion uint16
 	// Source says where the target came from (the command line, or a platform
 	// model path such as "edge.hosts[0]"); it is reported, never dialled.
 	Source string

@@ -2,6 +2,7 @@ package tlsprobe
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -14,6 +15,7 @@ const (
 	CheckHandshake      = "tls.handshake"
 	CheckLegacyVersions = "tls.legacy-versions"
 	CheckTLS13          = "tls.tls13"
+	CheckMinVersion     = "tls.min-version"
 	CheckNullAnon       = "tls.cipher.null-anon"
 	CheckWeakCiphers    = "tls.cipher.weak"
 	CheckNoPFS          = "tls.cipher.forward-secrecy"
@@ -54,7 +56,7 @@ func Evaluate(r EndpointResult, now time.Time) []Check {
 		}
 		return cs
 	}
-	evalVersions(&cs, r.TLS)
+	evalVersions(&cs, r.TLS, r.MinVersion == "TLS 1.3")
 	evalSuites(&cs, r.TLS.Suites12)
 	cs.add(CheckClientAuth, StatusInfo, SeverityInfo, "client certificate "+clientAuthText(r.TLS.ClientAuth))
 	if c := r.TLS.Certificate; c != nil {
@@ -100,7 +102,7 @@ func evalPostgres(cs *checks, pg *PostgresInfo) {
 	}
 }
 
-func evalVersions(cs *checks, t *TLSInfo) {
+func evalVersions(cs *checks, t *TLSInfo, require13 bool) {
 	var legacy, modern []string
 	has13 := false
 	for _, v := range t.Versions {
@@ -132,10 +134,20 @@ func evalVersions(cs *checks, t *TLSInfo) {
 	default:
 		cs.pass(CheckLegacyVersions, SeverityHigh, "refuses SSL 3.0, TLS 1.0 and TLS 1.1")
 	}
-	if has13 {
+	switch {
+	case has13:
 		cs.pass(CheckTLS13, SeverityLow, "accepts TLS 1.3")
-	} else if len(modern) > 0 {
+	case require13:
+		cs.add(CheckTLS13, StatusFail, SeverityHigh, "does not accept TLS 1.3, which the platform's spec.tls.minVersion requires")
+	case len(modern) > 0:
 		cs.add(CheckTLS13, StatusWarn, SeverityLow, "does not accept TLS 1.3")
+	}
+	if require13 {
+		if accepts12 := slices.Contains(modern, "TLS 1.2"); accepts12 {
+			cs.add(CheckMinVersion, StatusFail, SeverityHigh, "accepts TLS 1.2 below the required minimum TLS 1.3")
+		} else {
+			cs.pass(CheckMinVersion, SeverityHigh, "refuses everything below TLS 1.3")
+		}
 	}
 }
 

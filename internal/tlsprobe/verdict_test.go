@@ -25,7 +25,7 @@ func goodTLS() *TLSInfo {
 }
 
 func endpoint(tweaks ...func(*EndpointResult)) EndpointResult {
-	r := EndpointResult{Scheme: SchemeTLS, TLS: goodTLS()}
+	r := EndpointResult{Scheme: SchemeTLS, MinVersion: "TLS 1.2", TLS: goodTLS()}
 	for _, f := range tweaks {
 		f(&r)
 	}
@@ -49,6 +49,27 @@ func TestEvaluate(t *testing.T) {
 			r.TLS.Versions = []VersionResult{{Version: "TLS 1.0", Accepted: true}, {Version: "TLS 1.1"}, {Version: "TLS 1.2"}, {Version: "TLS 1.3"}}
 		}), id: CheckHandshake, status: StatusFail, sev: SeverityCritical, failsAt: SeverityCritical},
 		{name: "no tls 1.3", r: endpoint(func(r *EndpointResult) { r.TLS.Versions[3].Accepted = false }), id: CheckTLS13, status: StatusWarn, sev: SeverityLow, failsAt: SeverityLow},
+		{name: "tls 1.3 required, 1.2 accepted", r: endpoint(func(r *EndpointResult) { r.MinVersion = "TLS 1.3" }), id: CheckMinVersion, status: StatusFail, sev: SeverityHigh, failsAt: SeverityHigh},
+		{name: "tls 1.3 required and alone", r: endpoint(func(r *EndpointResult) { r.MinVersion, r.TLS.Versions[2].Accepted = "TLS 1.3", false }), id: CheckMinVersion, status: StatusPass, sev: SeverityHigh},
+		{name: "tls 1.3 required but missing", r: endpoint(func(r *EndpointResult) { r.MinVersion, r.TLS.Versions[3].Accepted = "TLS 1.3", false }), id: CheckTLS13, status: StatusFail, sev: SeverityHigh, failsAt: SeverityHigh},
+		{name: "ssl 3.0 accepted", r: endpoint(func(r *EndpointResult) {
+			r.TLS.Versions = append([]VersionResult{{Version: "SSL 3.0", Accepted: true}}, r.TLS.Versions...)
+		}), id: CheckLegacyVersions, status: StatusFail, sev: SeverityCritical, failsAt: SeverityCritical},
+		{name: "null suite", r: endpoint(func(r *EndpointResult) {
+			r.TLS.Suites12 = append(r.TLS.Suites12, SuiteResult{Name: "TLS_RSA_WITH_NULL_SHA256", Accepted: true})
+		}), id: CheckNullAnon, status: StatusFail, sev: SeverityCritical, failsAt: SeverityCritical},
+		{name: "anonymous suite", r: endpoint(func(r *EndpointResult) {
+			r.TLS.Suites12 = append(r.TLS.Suites12, SuiteResult{Name: "TLS_ECDH_anon_WITH_AES_128_CBC_SHA", Accepted: true})
+		}), id: CheckNullAnon, status: StatusFail, sev: SeverityCritical, failsAt: SeverityCritical},
+		{name: "export suite", r: endpoint(func(r *EndpointResult) {
+			r.TLS.Suites12 = append(r.TLS.Suites12, SuiteResult{Name: "TLS_RSA_EXPORT_WITH_DES40_CBC_SHA", Accepted: true})
+		}), id: CheckWeakCiphers, status: StatusFail, sev: SeverityHigh, failsAt: SeverityHigh},
+		{name: "dhe gcm is fine", r: endpoint(func(r *EndpointResult) {
+			r.TLS.Suites12 = append(r.TLS.Suites12, SuiteResult{Name: "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384", Accepted: true})
+		}), id: CheckNoPFS, status: StatusPass, sev: SeverityMedium},
+		{name: "static ecdh", r: endpoint(func(r *EndpointResult) {
+			r.TLS.Suites12 = append(r.TLS.Suites12, SuiteResult{Name: "TLS_ECDH_RSA_WITH_AES_128_GCM_SHA256", Accepted: true})
+		}), id: CheckNoPFS, status: StatusFail, sev: SeverityMedium, failsAt: SeverityMedium},
 		{name: "3des suite", r: endpoint(func(r *EndpointResult) {
 			r.TLS.Suites12 = append(r.TLS.Suites12, SuiteResult{Name: "TLS_RSA_WITH_3DES_EDE_CBC_SHA", Accepted: true})
 		}), id: CheckWeakCiphers, status: StatusFail, sev: SeverityHigh, failsAt: SeverityHigh},

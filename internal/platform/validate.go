@@ -131,6 +131,39 @@ func (v *validator) workloads() {
 			v.daprApp(path+".dapr", w.Dapr, appIDs, i)
 		}
 	}
+	v.overlappingLabels()
+}
+
+// overlappingLabels reports workloads of one zone whose pod labels select
+// another workload's pods too: a policy written for the one would also apply
+// to the other, and manifests could not be matched to the model.
+func (v *validator) overlappingLabels() {
+	ws := v.p.Spec.Workloads
+	for i := range ws {
+		if len(ws[i].PodLabels) == 0 {
+			continue
+		}
+		for j := range ws {
+			if i == j || ws[i].Zone != ws[j].Zone || !subset(ws[i].PodLabels, ws[j].PodLabels) {
+				continue
+			}
+			if j < i && subset(ws[j].PodLabels, ws[i].PodLabels) {
+				continue // identical labels: reported once, at the later workload
+			}
+			v.add(fmt.Sprintf("spec.workloads[%d].podLabels", i),
+				"also select the pods of workload %q in zone %s, expected labels that tell the workloads apart", ws[j].Name, ws[j].Zone)
+		}
+	}
+}
+
+// subset reports whether every label of a is in b.
+func subset(a, b map[string]string) bool {
+	for k, val := range a {
+		if bv, ok := b[k]; !ok || bv != val {
+			return false
+		}
+	}
+	return true
 }
 
 func (v *validator) daprApp(path string, d *DaprApp, seen map[string]int, i int) {

@@ -260,6 +260,12 @@ func (v *validator) edge() {
 			}
 		}
 	}
+	for i, h := range e.Hosts {
+		if _, ok := v.p.Group("admin"); h.Admin && !ok {
+			v.add(fmt.Sprintf("spec.edge.hosts[%d].admin", i), "admin hosts are reachable only from the source group \"admin\", which does not exist")
+			break
+		}
+	}
 	if r := e.RateLimit; r != nil {
 		if r.RPS <= 0 {
 			v.add("spec.edge.rateLimit.rps", "is %d, expected a positive number of requests per second", r.RPS)

@@ -67,6 +67,8 @@ func TestInvalidFixtures(t *testing.T) {
 		{name: "pod-security-level", want: []string{"8: spec.zones[0].podSecurity"}},
 		{name: "mesh-bad-duration", want: []string{"8: spec.mesh.mtls.workloadCertTTL"}},
 		{name: "two-documents", want: []string{"29:"}},
+		{name: "overlapping-pod-labels", want: []string{"13: spec.workloads[0].podLabels"}},
+		{name: "edge-admin-without-group", want: []string{"8: spec.edge.hosts[0].admin"}},
 		{name: "no-zones", want: []string{"6: spec.zones"}},
 	}
 	for _, tt := range tests {

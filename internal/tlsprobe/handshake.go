@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 )
@@ -202,26 +203,59 @@ func (p *Prober) rawVersion(ctx context.Context, t Target, v uint16) VersionResu
 	return res
 }
 
-// enumerateSuites12 offers each TLS 1.2 suite alone: Go's own suites in full
-// handshakes, the rest in raw ClientHellos.
+// enumerateSuites12 offers each TLS 1.2 suite Go implements alone, in a full
+// handshake, then finds which of the suites Go lacks the server accepts.
 func (p *Prober) enumerateSuites12(ctx context.Context, t Target) []SuiteResult {
 	suites := allSuites12()
-	out := make([]SuiteResult, len(suites)+len(rawSuites12))
-	p.parallel(ctx, len(out), func(i int) {
-		if i >= len(suites) {
-			s := rawSuites12[i-len(suites)]
-			reply, err := p.rawHello(ctx, t, tls.VersionTLS12, []uint16{s.id})
-			ok := err == nil && reply.version == tls.VersionTLS12 && reply.suite == s.id
-			out[i] = SuiteResult{Name: s.name, ID: s.id, Insecure: classify(s.name).insecure(), Accepted: ok, Evidence: "server-hello"}
-			return
-		}
+	out := make([]SuiteResult, len(suites), len(suites)+len(rawSuites12))
+	p.parallel(ctx, len(suites), func(i int) {
 		s := suites[i]
 		h := p.handshake(ctx, t, handshakeSpec{
 			minVersion: tls.VersionTLS12, maxVersion: tls.VersionTLS12, suites: []uint16{s.ID},
 		})
 		out[i] = SuiteResult{Name: s.Name, ID: s.ID, Insecure: s.Insecure, Accepted: h.err == nil || h.certRequested, Evidence: "handshake"}
 	})
+	accepted := p.eliminateRawSuites(ctx, t)
+	for _, s := range rawSuites12 {
+		out = append(out, SuiteResult{
+			Name: s.name, ID: s.id, Insecure: classify(s.name).insecure(),
+			Accepted: accepted[s.id], Evidence: "server-hello",
+		})
+	}
 	return out
+}
+
+// eliminateRawSuites finds the raw suites a server accepts at TLS 1.2 by
+// elimination, as sslscan and testssl.sh do: offer a group, note the suite
+// the ServerHello names, offer the group again without it, until the server
+// refuses. That costs one connection per accepted suite plus one per group,
+// instead of one per suite, which matters for servers that fork per
+// connection (PostgreSQL). The groups run in parallel.
+func (p *Prober) eliminateRawSuites(ctx context.Context, t Target) map[uint16]bool {
+	n := p.opts.HandshakeConcurrency
+	groups := make([][]uint16, n)
+	for i, s := range rawSuites12 {
+		groups[i%n] = append(groups[i%n], s.id)
+	}
+	found := make([][]uint16, n)
+	p.parallel(ctx, n, func(g int) {
+		offer := groups[g]
+		for len(offer) > 0 {
+			reply, err := p.rawHello(ctx, t, tls.VersionTLS12, offer)
+			if err != nil || reply.version != tls.VersionTLS12 || !slices.Contains(offer, reply.suite) {
+				return
+			}
+			found[g] = append(found[g], reply.suite)
+			offer = slices.DeleteFunc(slices.Clone(offer), func(id uint16) bool { return id == reply.suite })
+		}
+	})
+	accepted := map[uint16]bool{}
+	for _, f := range found {
+		for _, id := range f {
+			accepted[id] = true
+		}
+	}
+	return accepted
 }
 
 // suiteName names a suite from either table, or its number.

@@ -93,6 +93,23 @@ func TestPostgres(t *testing.T) {
 	}
 }
 
+// opensslSuites and ianaSuites name the same TLS 1.2 suites in OpenSSL's and
+// IANA's spelling (curl's docs/CIPHERS-TLS12.md maps one to the other): one
+// suite Go implements, the rest only the raw ClientHello can see, several per
+// elimination group so that groups run more than one round.
+var (
+	opensslSuites = []string{
+		"ECDHE-RSA-AES128-GCM-SHA256", "DHE-RSA-AES256-GCM-SHA384", "DHE-RSA-AES128-GCM-SHA256",
+		"DHE-RSA-CHACHA20-POLY1305", "ECDHE-RSA-AES256-SHA384", "DHE-RSA-AES128-SHA", "DHE-RSA-AES256-SHA",
+		"DHE-RSA-CAMELLIA128-SHA", "CAMELLIA256-SHA", "AES256-SHA256",
+	}
+	ianaSuites = []string{
+		"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+		"TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384", "TLS_DHE_RSA_WITH_AES_128_CBC_SHA", "TLS_DHE_RSA_WITH_AES_256_CBC_SHA",
+		"TLS_DHE_RSA_WITH_CAMELLIA_128_CBC_SHA", "TLS_RSA_WITH_CAMELLIA_256_CBC_SHA", "TLS_RSA_WITH_AES_256_CBC_SHA256",
+	}
+)
+
 func TestRedis(t *testing.T) {
 	ca := testserver.NewCA(t, "test ca")
 	cert := testserver.Issue(t, ca, testserver.Leaf{DNSNames: []string{"localhost"}, IPs: loopback})
@@ -102,6 +119,7 @@ func TestRedis(t *testing.T) {
 		cfg        testserver.RedisConfig
 		versions   []string
 		clientAuth string
+		suites     []string // when set, exactly the TLS 1.2 suites accepted
 		want       map[string]tlsprobe.Status
 	}{
 		{
@@ -142,6 +160,14 @@ func TestRedis(t *testing.T) {
 			want:       map[string]tlsprobe.Status{tlsprobe.CheckLegacyVersions: tlsprobe.StatusFail, tlsprobe.CheckHandshake: tlsprobe.StatusFail},
 		},
 		{
+			name:       "tls 1.2 with chosen openssl suites",
+			cfg:        testserver.RedisConfig{Cert: rsaCert, CA: ca, AuthClients: "no", Protocols: "TLSv1.2", Ciphers: strings.Join(opensslSuites, ":")},
+			versions:   []string{"TLS 1.2"},
+			clientAuth: "none",
+			suites:     ianaSuites,
+			want:       map[string]tlsprobe.Status{tlsprobe.CheckNoPFS: tlsprobe.StatusFail, tlsprobe.CheckWeakCiphers: tlsprobe.StatusPass},
+		},
+		{
 			name:       "tls 1.3 only",
 			cfg:        testserver.RedisConfig{Cert: cert, CA: ca, AuthClients: "no", Protocols: "TLSv1.3"},
 			versions:   []string{"TLS 1.3"},
@@ -161,6 +187,14 @@ func TestRedis(t *testing.T) {
 			}
 			if r.TLS.ClientAuth != tc.clientAuth {
 				t.Errorf("clientAuth = %q, want %q", r.TLS.ClientAuth, tc.clientAuth)
+			}
+			if tc.suites != nil {
+				got := acceptedSuites(r)
+				slices.Sort(got)
+				want := slices.Sorted(slices.Values(tc.suites))
+				if !slices.Equal(got, want) {
+					t.Errorf("accepted suites\n got %v\nwant %v", got, want)
+				}
 			}
 			for _, s := range acceptedSuites(r) {
 				if strings.Contains(s, "RC4") || strings.Contains(s, "3DES") {

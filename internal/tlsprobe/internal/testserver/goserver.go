@@ -112,6 +112,7 @@ func RequireBinary(tb testing.TB, path, pkg string) {
 	}
 	if os.Getenv("CI") == "true" {
 		tb.Fatalf("%s not found: install the Debian package %s (CI=true forbids skipping)", path, pkg)
+		return
 	}
 	tb.Skipf("%s not found; install the Debian package %s to run this test", path, pkg)
 }

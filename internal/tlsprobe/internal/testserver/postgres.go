@@ -14,8 +14,26 @@ import (
 	"time"
 )
 
-// PostgresBin is where Debian's postgresql-15 package installs the server.
+// PostgresBin is where Debian's postgresql-15 package installs the server;
+// postgresBin falls back to any other installed major version.
 const PostgresBin = "/usr/lib/postgresql/15/bin"
+
+// postgresBin returns PostgresBin if it holds a server, else the newest
+// /usr/lib/postgresql/*/bin that does, else PostgresBin (for the error message).
+func postgresBin() string {
+	if _, err := os.Stat(filepath.Join(PostgresBin, "postgres")); err == nil {
+		return PostgresBin
+	}
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
+	best, bestMajor := PostgresBin, 0
+	for _, m := range matches {
+		major, err := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(m))))
+		if err == nil && major > bestMajor {
+			best, bestMajor = filepath.Dir(m), major
+		}
+	}
+	return best
+}
 
 // HBA files used by the tests. Rules match top-down, first match wins
 // (https://www.postgresql.org/docs/15/auth-pg-hba-conf.html).
@@ -28,6 +46,7 @@ const (
 
 // PostgresCluster is one initdb'd data directory that servers start from in turn.
 type PostgresCluster struct {
+	bin  string
 	dir  string
 	cred *syscall.Credential // nil when not running as root
 	uid  int
@@ -47,8 +66,9 @@ type PostgresConfig struct {
 // data directory and key files.
 func NewPostgresCluster(tb testing.TB) *PostgresCluster {
 	tb.Helper()
-	RequireBinary(tb, filepath.Join(PostgresBin, "postgres"), "postgresql-15")
-	c := &PostgresCluster{uid: os.Getuid(), gid: os.Getgid()}
+	bin := postgresBin()
+	RequireBinary(tb, filepath.Join(bin, "postgres"), "postgresql-15")
+	c := &PostgresCluster{bin: bin, uid: os.Getuid(), gid: os.Getgid()}
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
@@ -67,7 +87,7 @@ func NewPostgresCluster(tb testing.TB) *PostgresCluster {
 	if err := os.Chown(dir, c.uid, c.gid); err != nil {
 		tb.Fatalf("chown postgres dir: %v", err)
 	}
-	out, err := c.command(filepath.Join(PostgresBin, "initdb"),
+	out, err := c.command(filepath.Join(c.bin, "initdb"),
 		"-D", c.dataDir(), "-U", "postgres", "--auth=trust", "--no-sync", "--no-instructions",
 		"-E", "UTF8", "--locale=C").CombinedOutput()
 	if err != nil {
@@ -128,7 +148,7 @@ func (c *PostgresCluster) Start(tb testing.TB, cfg PostgresConfig) (addr string,
 	for _, o := range cfg.Options {
 		args = append(args, "-c", o)
 	}
-	cmd := c.command(filepath.Join(PostgresBin, "postgres"), args...)
+	cmd := c.command(filepath.Join(c.bin, "postgres"), args...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {

@@ -47,7 +47,11 @@ func (l *loader) addDocument(doc yamlsrc.Document) {
 		l.errs = append(l.errs, diag.Errorf(doc.File, doc.Line, "", "expected a Kubernetes object (a mapping with apiVersion and kind), got %s", nodeKind(root)))
 		return
 	}
-	if n := expandedSize(root, l.opts.maxNodes()); n > l.opts.maxNodes() {
+	switch n, tooDeep := expandedSize(root, l.opts.maxNodes()); {
+	case tooDeep:
+		l.errs = append(l.errs, diag.Errorf(doc.File, doc.Line, "", "document nests deeper than %d levels", maxNesting))
+		return
+	case n > l.opts.maxNodes():
 		l.errs = append(l.errs, diag.Errorf(doc.File, doc.Line, "", "document expands to more than %d YAML nodes once aliases are followed", l.opts.maxNodes()))
 		return
 	}
@@ -260,26 +264,35 @@ func resolveAlias(n *yaml.Node) *yaml.Node {
 	return n
 }
 
+// maxNesting bounds how deep documents may nest, aliases followed; yamlsrc
+// refuses deeper documents too, this keeps the size count's recursion bounded.
+const maxNesting = 200
+
 // expandedSize counts the nodes n expands to when aliases are followed,
-// stopping once the count passes limit. Sizes of aliased nodes are memoised,
-// so the count itself stays linear in the document.
-func expandedSize(n *yaml.Node, limit int) int {
+// stopping once the count passes limit; tooDeep reports nesting beyond
+// maxNesting. Sizes of aliased nodes are memoised, so the count itself stays
+// linear in the document.
+func expandedSize(n *yaml.Node, limit int) (size int, tooDeep bool) {
 	memo := map[*yaml.Node]int{}
-	var size func(n *yaml.Node, depth int) int
-	size = func(n *yaml.Node, depth int) int {
-		if n == nil || depth > 1000 {
+	var count func(n *yaml.Node, depth int) int
+	count = func(n *yaml.Node, depth int) int {
+		if depth > maxNesting {
+			tooDeep = true
 			return limit + 1
 		}
+		if n == nil {
+			return 0
+		}
 		if n.Kind == yaml.AliasNode {
-			return size(n.Alias, depth+1)
+			return count(n.Alias, depth)
 		}
 		if s, ok := memo[n]; ok {
 			return s
 		}
-		memo[n] = limit + 1 // a node reached again while being sized is a cycle
+		memo[n] = limit + 1 // a node reached again while being counted is a cycle
 		total := 1
 		for _, c := range n.Content {
-			total += size(c, depth+1)
+			total += count(c, depth+1)
 			if total > limit {
 				break
 			}
@@ -287,7 +300,7 @@ func expandedSize(n *yaml.Node, limit int) int {
 		memo[n] = total
 		return total
 	}
-	return size(n, 0)
+	return count(n, 0), tooDeep
 }
 
 func nodeKind(n *yaml.Node) string {

@@ -239,6 +239,11 @@ func TestLoadBad(t *testing.T) {
 	if err := os.WriteFile(nul, []byte("apiVersion: v1\nkind: Conf\x00igMap\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	deep := filepath.Join(dir, "deep.yaml")
+	deepDoc := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\ndata:\n  k: " + strings.Repeat("[", 300) + strings.Repeat("]", 300) + "\n"
+	if err := os.WriteFile(deep, []byte(deepDoc), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	big := filepath.Join(dir, "big.yaml")
 	f, err := os.Create(big)
 	if err != nil {
@@ -270,6 +275,7 @@ func TestLoadBad(t *testing.T) {
 			{file: bad("list-item.yaml"), line: 11, field: "items[2]", msg: "expected a Kubernetes object"},
 		}},
 		{name: "alias bomb", paths: []string{bad("alias-bomb.yaml")}, want: []want{{file: bad("alias-bomb.yaml"), line: 1, msg: "aliases"}}},
+		{name: "deep nesting", paths: []string{deep}, want: []want{{file: deep, line: 1, msg: "nests deeper than 200 levels"}}},
 		{name: "NUL byte", paths: []string{nul}, want: []want{{file: nul, line: 2, msg: "NUL byte"}}},
 		{name: "oversized file", paths: []string{big}, want: []want{{file: big, msg: "50.0 MiB, larger than the 32.0 MiB limit"}}},
 		{name: "oversized stdin", paths: []string{"-"}, opts: Options{Stdin: strings.NewReader(strings.Repeat("#", 2048)), MaxFileSize: 1024}, want: []want{{file: StdinName, msg: "more than 1024 bytes"}}},

@@ -62,7 +62,7 @@ func workloadOf(o *Object) *Workload {
 	w.HostNetwork = spec.HostNetwork
 	w.ServiceAccount = spec.ServiceAccountName
 	if w.ServiceAccount == "" {
-		w.ServiceAccount = spec.DeprecatedServiceAccount //nolint:staticcheck // still honoured by the API server
+		w.ServiceAccount = spec.DeprecatedServiceAccount // serviceAccount, still honoured by the API server
 	}
 	if w.ServiceAccount == "" {
 		w.ServiceAccount = "default" // the ServiceAccount admission plugin's default

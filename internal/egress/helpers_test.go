@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"math/big"
 	"net"
@@ -259,6 +260,7 @@ func startTLSUpstream(t testing.TB, ca *testCA, names ...string) netip.AddrPort 
 			fmt.Fprintf(w, "hello %s via %s", r.TLS.ServerName, r.URL.Path)
 		}),
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		ErrorLog:  log.New(io.Discard, "", 0), // refused tunnels end in aborted handshakes by design
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

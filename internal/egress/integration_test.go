@@ -91,7 +91,12 @@ func TestConnectTLSUpstream(t *testing.T) {
 		}
 	})
 	t.Run("metrics", func(t *testing.T) {
-		got := testutil.ToFloat64(m.requests.WithLabelValues("budgateway", "api.openai.com", "allow", "rule"))
+		var got float64
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if got = testutil.ToFloat64(m.requests.WithLabelValues("budgateway", "api.openai.com", "allow", "rule")); got >= 2 {
+				break
+			}
+		}
 		if got < 2 {
 			t.Errorf("%s allow = %v, want >= 2", MetricRequests, got)
 		}
@@ -200,6 +205,10 @@ func TestPlainHTTP(t *testing.T) {
 	}
 	if n := conns.Load(); n != 1 {
 		t.Errorf("upstream saw %d connections for 3 keep-alive requests, want 1", n)
+	}
+	c.Close()
+	for deadline := time.Now().Add(5 * time.Second); len(env.audit.lines(t)) < 3 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
 	}
 	if got := len(env.audit.lines(t)); got != 3 {
 		t.Errorf("%d audit lines, want 3", got)

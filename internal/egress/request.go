@@ -54,7 +54,7 @@ type requestHead struct {
 
 // readRequestHead reads one request head from tp. A malformed head returns an
 // error wrapping errBadRequest; an over-long one errHeaderTooLarge.
-func readRequestHead(br *bufio.Reader, tp *textproto.Reader) (*requestHead, error) {
+func readRequestHead(br *bufio.Reader) (*requestHead, error) {
 	line, err := readLine(br)
 	if err != nil {
 		return nil, err
@@ -63,14 +63,10 @@ func readRequestHead(br *bufio.Reader, tp *textproto.Reader) (*requestHead, erro
 	if err != nil {
 		return nil, err
 	}
-	mh, err := tp.ReadMIMEHeader()
+	h.Header, err = readHeader(br)
 	if err != nil {
-		if errors.Is(err, errHeaderTooLarge) || isTimeout(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: %v", errBadRequest, err)
+		return nil, err
 	}
-	h.Header = http.Header(mh)
 	if hosts := h.Header["Host"]; len(hosts) > 0 {
 		if len(hosts) > 1 {
 			return nil, fmt.Errorf("%w: more than one Host header", errBadRequest)
@@ -81,6 +77,39 @@ func readRequestHead(br *bufio.Reader, tp *textproto.Reader) (*requestHead, erro
 }
 
 var errBadRequest = errors.New("malformed request")
+
+// readHeader reads header fields up to the empty line. It is stricter than
+// textproto.Reader.ReadMIMEHeader, which accepts obsolete line folding and
+// spaces in field names: both are request-smuggling vectors between a proxy
+// and an origin that parse differently (RFC 9112 sections 5.1 and 5.2), so
+// both are refused here.
+func readHeader(br *bufio.Reader) (http.Header, error) {
+	h := make(http.Header, 8)
+	for {
+		line, err := readLine(br)
+		if err != nil {
+			return nil, err
+		}
+		if line == "" {
+			return h, nil
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return nil, fmt.Errorf("%w: obsolete header line folding", errBadRequest)
+		}
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || name == "" || !validMethod(name) {
+			return nil, fmt.Errorf("%w: header field %q", errBadRequest, truncate(line))
+		}
+		value = strings.Trim(value, " \t")
+		for i := 0; i < len(value); i++ {
+			if c := value[i]; c == '\r' || c == 0 || c == '\n' {
+				return nil, fmt.Errorf("%w: control character in header %q", errBadRequest, name)
+			}
+		}
+		key := textproto.CanonicalMIMEHeaderKey(name)
+		h[key] = append(h[key], value)
+	}
+}
 
 // readLine reads one CRLF- or LF-terminated line. Unlike bufio.Reader.ReadLine
 // (and so textproto.Reader.ReadLine) it never returns a partial line when the

@@ -189,7 +189,7 @@ func (s *Server) serveConn(ctx context.Context, c *trackedConn) {
 		}
 		_ = c.SetReadDeadline(time.Now().Add(s.cfg.HeaderTimeout))
 		lim.limited, lim.remaining = true, s.cfg.MaxHeaderBytes
-		head, err := readRequestHead(br, tp)
+		head, err := readRequestHead(br)
 		lim.limited = false
 		rec := &record{start: time.Now(), srcAddr: peer.addrPort}
 		pol := s.policy.Load()

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 
@@ -112,6 +113,9 @@ func NormalizeHost(s string) (Host, error) {
 	if s == "" {
 		return Host{}, &HostError{Input: s, Reason: verdict.ReasonInvalidHost, Err: errors.New("empty host")}
 	}
+	if !utf8.ValidString(s) {
+		return Host{}, &HostError{Input: s, Reason: verdict.ReasonInvalidHost, Err: errors.New("not UTF-8")}
+	}
 	if strings.ContainsAny(s, "%/\\@ \t") {
 		// Zones, paths and userinfo never belong in a destination host.
 		return Host{}, &HostError{Input: s, Reason: verdict.ReasonInvalidHost, Err: errors.New("forbidden character")}
@@ -134,6 +138,11 @@ func NormalizeHost(s string) (Host, error) {
 			return Host{}, &HostError{Input: s, Reason: verdict.ReasonInvalidHost, Err: err}
 		}
 		name = strings.TrimSuffix(name, ".")
+		// The A-label form must itself be stable, or a pattern and a request
+		// could normalise to different strings for the same wire name.
+		if again, err := hostProfile.ToASCII(name); err != nil || again != name {
+			return Host{}, &HostError{Input: s, Reason: verdict.ReasonInvalidHost, Err: errors.New("unstable IDNA form")}
+		}
 	}
 	if err := checkLabels(name); err != nil {
 		return Host{}, &HostError{Input: s, Reason: verdict.ReasonInvalidHost, Err: err}

@@ -216,8 +216,23 @@ func ParseSPIFFE(u *url.URL, want string) (namespace, serviceAccount string, ok 
 		return "", "", false
 	}
 	parts := strings.Split(strings.TrimPrefix(u.EscapedPath(), "/"), "/")
-	if len(parts) != 4 || parts[0] != "ns" || parts[2] != "sa" || parts[1] == "" || parts[3] == "" {
+	if len(parts) != 4 || parts[0] != "ns" || parts[2] != "sa" || !spiffeSegment(parts[1]) || !spiffeSegment(parts[3]) {
 		return "", "", false
 	}
 	return parts[1], parts[3], true
+}
+
+// spiffeSegment applies the SPIFFE ID path rule: letters, digits, ".", "-"
+// and "_" only, so percent-encoded slashes cannot smuggle extra segments.
+func spiffeSegment(s string) bool {
+	if s == "" || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,207 @@
+package allowlist
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"budnet/internal/egress/verdict"
+)
+
+func TestNormalizeHost(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     string
+		want   string
+		reason verdict.Reason // ReasonNone: success
+	}{
+		{name: "lower case", in: "API.OpenAI.COM", want: "api.openai.com"},
+		{name: "trailing dot", in: "api.openai.com.", want: "api.openai.com"},
+		{name: "unicode to punycode", in: "bücher.example", want: "xn--bcher-kva.example"},
+		{name: "punycode stays", in: "xn--bcher-kva.example", want: "xn--bcher-kva.example"},
+		{name: "fullwidth maps to ascii", in: "ａｐｉ.openai.com", want: "api.openai.com"},
+		{name: "ipv4", in: "8.8.8.8", want: "8.8.8.8"},
+		{name: "ipv6", in: "2001:4860::8888", want: "2001:4860::8888"},
+		{name: "empty", in: "", reason: verdict.ReasonInvalidHost},
+		{name: "double dot", in: "a..example", reason: verdict.ReasonInvalidHost},
+		{name: "two trailing dots", in: "a.example..", reason: verdict.ReasonInvalidHost},
+		{name: "underscore", in: "a_b.example", reason: verdict.ReasonInvalidHost},
+		{name: "leading hyphen", in: "-a.example", reason: verdict.ReasonInvalidHost},
+		{name: "zone", in: "fe80::1%eth0", reason: verdict.ReasonInvalidHost},
+		{name: "userinfo", in: "u@example.com", reason: verdict.ReasonInvalidHost},
+		{name: "bad punycode", in: "xn--zz.example", reason: verdict.ReasonInvalidHost},
+		{name: "label too long", in: strings.Repeat("a", 64) + ".example", reason: verdict.ReasonInvalidHost},
+		{name: "decimal", in: "2130706433", reason: verdict.ReasonNonCanonicalIP},
+		{name: "octal", in: "0177.0.0.1", reason: verdict.ReasonNonCanonicalIP},
+		{name: "hex", in: "0x7f.1", reason: verdict.ReasonNonCanonicalIP},
+		{name: "numeric last label", in: "foo.123", reason: verdict.ReasonNonCanonicalIP},
+		{name: "too many parts", in: "1.2.3.4.5", reason: verdict.ReasonNonCanonicalIP},
+		{name: "letters then digits is a name", in: "host1.example", want: "host1.example"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := NormalizeHost(tc.in)
+			if tc.reason != verdict.ReasonNone {
+				var he *HostError
+				if !errors.As(err, &he) || he.Reason != tc.reason {
+					t.Fatalf("NormalizeHost(%q) = %v, %v; want reason %s", tc.in, h, err, tc.reason)
+				}
+				return
+			}
+			if err != nil || h.String() != tc.want {
+				t.Fatalf("NormalizeHost(%q) = %q, %v; want %q", tc.in, h, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLooseIPv4Values(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{name: "decimal", in: "2130706433", want: "127.0.0.1"},
+		{name: "octal", in: "0177.0.0.1", want: "127.0.0.1"},
+		{name: "hex two parts", in: "0x7f.1", want: "127.0.0.1"},
+		{name: "three parts", in: "127.0.1", want: "127.0.0.1"},
+		{name: "metadata decimal", in: "2852039166", want: "169.254.169.254"},
+		{name: "hex whole", in: "0xa9fea9fe", want: "169.254.169.254"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a, numeric := parseLooseIPv4(tc.in)
+			if !numeric || a != netip.MustParseAddr(tc.want) {
+				t.Fatalf("parseLooseIPv4(%q) = %v %v, want %s", tc.in, a, numeric, tc.want)
+			}
+		})
+	}
+}
+
+func TestCheck(t *testing.T) {
+	p, err := Compile([]Rule{
+		{Name: "llm", Source: "budgateway", Hosts: []string{"API.OpenAI.com.", "*.openai.azure.com", "bücher.example"}},
+		{Name: "alt", Source: "budgateway", Hosts: []string{"api.openai.com"}, Ports: []PortRange{{From: 8443, To: 8444}}},
+		{Name: "ips", Source: "budgateway", CIDRs: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		source  string
+		host    string
+		port    uint16
+		rule    string
+		pattern string
+		reason  verdict.Reason
+	}{
+		{name: "exact", source: "budgateway", host: "api.openai.com", port: 443, rule: "llm", pattern: "api.openai.com"},
+		{name: "second rule's port", source: "budgateway", host: "api.openai.com", port: 8444, rule: "alt", pattern: "api.openai.com"},
+		{name: "wildcard one level", source: "budgateway", host: "x.openai.azure.com", port: 443, rule: "llm", pattern: "*.openai.azure.com"},
+		{name: "wildcard two levels", source: "budgateway", host: "a.b.openai.azure.com", port: 443, rule: "llm", pattern: "*.openai.azure.com"},
+		{name: "idn", source: "budgateway", host: "xn--bcher-kva.example", port: 443, rule: "llm", pattern: "xn--bcher-kva.example"},
+		{name: "wildcard apex", source: "budgateway", host: "openai.azure.com", port: 443, reason: verdict.ReasonHostNotAllowed},
+		{name: "lookalike", source: "budgateway", host: "evil-openai.azure.com", port: 443, reason: verdict.ReasonHostNotAllowed},
+		{name: "suffix trick", source: "budgateway", host: "api.openai.com.evil.net", port: 443, reason: verdict.ReasonHostNotAllowed},
+		{name: "port", source: "budgateway", host: "api.openai.com", port: 80, reason: verdict.ReasonPortNotAllowed},
+		{name: "other source", source: "budapp", host: "api.openai.com", port: 443, reason: verdict.ReasonHostNotAllowed},
+		{name: "ip in cidr", source: "budgateway", host: "203.0.113.9", port: 443, rule: "ips", pattern: "203.0.113.0/24"},
+		{name: "ip outside", source: "budgateway", host: "198.51.100.1", port: 443, reason: verdict.ReasonIPNotAllowed},
+		{name: "mapped ip is not the v4 ip", source: "budgateway", host: "::ffff:203.0.113.9", port: 443, reason: verdict.ReasonIPNotAllowed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := NormalizeHost(tc.host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := p.Check(tc.source, h, tc.port)
+			if tc.rule != "" {
+				if !m.Allowed() || m.Rule.Name != tc.rule || m.Pattern != tc.pattern {
+					t.Fatalf("got %+v, want rule %s pattern %s", m, tc.rule, tc.pattern)
+				}
+				return
+			}
+			if m.Allowed() || m.Reason != tc.reason {
+				t.Fatalf("got %+v, want %s", m, tc.reason)
+			}
+		})
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		rule Rule
+		want string
+	}{
+		{name: "no source", rule: Rule{Hosts: []string{"a.example"}}, want: "empty source"},
+		{name: "tld wildcard", rule: Rule{Source: "s", Hosts: []string{"*.com"}}, want: "top-level domain"},
+		{name: "inner wildcard", rule: Rule{Source: "s", Hosts: []string{"api.*.com"}}, want: "only a leading"},
+		{name: "ip as host", rule: Rule{Source: "s", Hosts: []string{"10.0.0.1"}}, want: "list it under CIDRs"},
+		{name: "empty rule", rule: Rule{Source: "s"}, want: "no hosts and no CIDRs"},
+		{name: "bad port", rule: Rule{Source: "s", Hosts: []string{"a.example"}, Ports: []PortRange{{From: 10, To: 5}}}, want: "bad port range"},
+		{name: "bad host", rule: Rule{Source: "s", Hosts: []string{"a..b"}}, want: "invalid host"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Compile([]Rule{tc.rule})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Compile error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseHostPort(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		ok   bool
+	}{
+		{name: "name", in: "api.openai.com:443", ok: true},
+		{name: "v6", in: "[2001:db8::1]:443", ok: true},
+		{name: "no port", in: "api.openai.com", ok: false},
+		{name: "zero port", in: "a.example:0", ok: false},
+		{name: "leading zero port", in: "a.example:0443", ok: false},
+		{name: "big port", in: "a.example:65536", ok: false},
+		{name: "signed port", in: "a.example:+443", ok: false},
+		{name: "bare v6", in: "2001:db8::1:443", ok: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := ParseHostPort(tc.in)
+			if (err == nil) != tc.ok {
+				t.Fatalf("ParseHostPort(%q) err = %v, want ok=%v", tc.in, err, tc.ok)
+			}
+		})
+	}
+}
+
+// FuzzNormalizeHost checks that normalisation never panics, is idempotent,
+// and only yields LDH names or valid addresses.
+func FuzzNormalizeHost(f *testing.F) {
+	for _, s := range []string{"api.openai.com", "API.OPENAI.COM.", "bücher.example", "xn--bcher-kva.example",
+		"2130706433", "0x7f.1", "0177.0.0.1", "::ffff:127.0.0.1", "fe80::1%eth0", "ａｐｉ.openai.com", "a..b", "1.2.3.4.5", "0x", "09"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		h, err := NormalizeHost(s)
+		if err != nil {
+			return
+		}
+		if h.IsIP() {
+			if !h.Addr.IsValid() || h.Addr.Zone() != "" {
+				t.Fatalf("%q normalised to bad address %v", s, h.Addr)
+			}
+			return
+		}
+		if err := checkLabels(h.Name); err != nil {
+			t.Fatalf("%q normalised to %q which fails label checks: %v", s, h.Name, err)
+		}
+		again, err := NormalizeHost(h.Name)
+		if err != nil || again != h {
+			t.Fatalf("not idempotent: %q -> %q -> %v, %v", s, h.Name, again, err)
+		}
+	})
+}

@@ -207,6 +207,10 @@ func TestUnreachableAndCancelled(t *testing.T) {
 	if c := checkOf(t, r, tlsprobe.CheckConnect); c.Status != tlsprobe.StatusError || !c.Failing(tlsprobe.SeverityHigh) {
 		t.Errorf("connect check = %+v, want a failing error", c)
 	}
+	pg := probe(t, nil, "postgres://127.0.0.1:"+itoa(port))
+	if pg.Error == "" || pg.Postgres == nil || pg.Postgres.SSLResponse != "" || pg.Postgres.PlaintextStartup != tlsprobe.PlaintextUnknown {
+		t.Errorf("unreachable postgres must report no SSLRequest answer: %+v %+v", pg, pg.Postgres)
+	}
 
 	p, err := tlsprobe.New(tlsprobe.Options{Concurrency: 1})
 	if err != nil {

@@ -160,10 +160,12 @@ func (p *Prober) observe(ctx context.Context, t Target, r *EndpointResult) {
 		defer nego.conn.Close()
 	}
 	if t.Scheme == SchemePostgres {
-		r.Postgres.SSLResponse = "S"
-		if errors.Is(nego.err, errSSLRefused) {
+		switch {
+		case errors.Is(nego.err, errSSLRefused):
 			r.Postgres.SSLResponse = "N"
 			return
+		case !isPreTLS(nego.err):
+			r.Postgres.SSLResponse = "S" // the SSLRequest exchange got as far as TLS
 		}
 	}
 	if isPreTLS(nego.err) {

@@ -233,3 +233,40 @@ func TestSchemaRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestDefaultedModelRoundTrips: the JSON of a defaulted model (what
+// `platform show -o json` prints) passes the schema, parses as a platform
+// file, and comes back unchanged, so defaulting is a fixed point.
+func TestDefaultedModelRoundTrips(t *testing.T) {
+	sch := compileSchema(t)
+	for _, f := range []string{"", "testdata/valid/minimal.yaml", "../../examples/platforms/egress-gateway.yaml"} {
+		var p *Platform
+		var err error
+		if f == "" {
+			p, err = Default()
+		} else {
+			p, err = Load(f)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sch.Validate(yamlInstance(t, "defaulted.json", first)); err != nil {
+			t.Errorf("defaulted %s fails the schema: %v", f, err)
+		}
+		again, err := Parse("defaulted.json", first)
+		if err != nil {
+			t.Fatalf("defaulted %s does not parse: %v", f, err)
+		}
+		second, err := json.Marshal(again)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(first, second) {
+			t.Errorf("defaulting %s is not a fixed point:\n%s\n%s", f, first, second)
+		}
+	}
+}

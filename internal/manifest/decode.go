@@ -61,9 +61,13 @@ func (l *loader) addDocument(doc yamlsrc.Document) {
 		l.errs = append(l.errs, err)
 		return
 	}
-	if items := mapValue(root, "items"); items != nil && isListKind(kind) {
+	items := mapValue(root, "items")
+	if items != nil && isListKind(kind) {
 		l.addList(doc, items, apiVersion, kind)
 		return
+	}
+	if items == nil && kind == "List" {
+		return // a v1 List without items is empty, as kubectl reads it
 	}
 	l.addObject(it)
 }

@@ -28,15 +28,15 @@ func TestLoadWorkloadKinds(t *testing.T) {
 	}{
 		{name: "pod", kind: "Pod", ns: "shop", line: 2, replicas: 1, labels: map[string]string{"app": "web"}, specPath: "spec", saAccount: "web",
 			ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080, Protocol: "TCP"}, {Name: "dns", ContainerPort: 53, Protocol: "UDP"}}},
-		{name: "deployment", kind: "Deployment", ns: "shop", line: 32, replicas: 3, labels: map[string]string{"app": "api"}, specPath: "spec.template.spec", nInit: 1, saAccount: "default",
+		{name: "deployment", kind: "Deployment", ns: "shop", line: 32, replicas: 3, labels: map[string]string{"app": "api"}, specPath: "spec.template.spec", nInit: 2, saAccount: "default",
 			ports: []corev1.ContainerPort{{Name: "grpc", ContainerPort: 9000, Protocol: "TCP"}}},
-		{name: "statefulset defaults replicas to 1", kind: "StatefulSet", ns: "shop", line: 68, replicas: 1, labels: map[string]string{"app": "db"}, specPath: "spec.template.spec", saAccount: "default",
+		{name: "statefulset defaults replicas to 1", kind: "StatefulSet", ns: "shop", line: 77, replicas: 1, labels: map[string]string{"app": "db"}, specPath: "spec.template.spec", saAccount: "default",
 			ports: []corev1.ContainerPort{{ContainerPort: 5432, Protocol: "TCP"}}},
-		{name: "daemonset on the host network", kind: "DaemonSet", ns: "kube-system", line: 89, replicas: -1, labels: map[string]string{"app": "agent"}, hostNet: true, specPath: "spec.template.spec", saAccount: "default"},
-		{name: "replicaset", kind: "ReplicaSet", ns: "shop", line: 108, replicas: 2, labels: map[string]string{"app": "web"}, specPath: "spec.template.spec", saAccount: "default"},
-		{name: "job uses parallelism", kind: "Job", ns: "shop", line: 127, replicas: 4, labels: map[string]string{"job": "seed"}, specPath: "spec.template.spec", saAccount: "default"},
-		{name: "cronjob", kind: "CronJob", ns: "shop", line: 144, replicas: 1, labels: map[string]string{"job": "backup"}, specPath: "spec.jobTemplate.spec.template.spec", saAccount: "default"},
-		{name: "replicationcontroller", kind: "ReplicationController", ns: "shop", line: 163, replicas: 2, labels: map[string]string{"app": "legacy"}, specPath: "spec.template.spec", saAccount: "default"},
+		{name: "daemonset on the host network", kind: "DaemonSet", ns: "kube-system", line: 98, replicas: -1, labels: map[string]string{"app": "agent"}, hostNet: true, specPath: "spec.template.spec", saAccount: "default"},
+		{name: "replicaset", kind: "ReplicaSet", ns: "shop", line: 117, replicas: 2, labels: map[string]string{"app": "web"}, specPath: "spec.template.spec", saAccount: "default"},
+		{name: "job uses parallelism", kind: "Job", ns: "shop", line: 136, replicas: 4, labels: map[string]string{"job": "seed"}, specPath: "spec.template.spec", saAccount: "default"},
+		{name: "cronjob", kind: "CronJob", ns: "shop", line: 153, replicas: 1, labels: map[string]string{"job": "backup"}, specPath: "spec.jobTemplate.spec.template.spec", saAccount: "default"},
+		{name: "replicationcontroller", kind: "ReplicationController", ns: "shop", line: 172, replicas: 2, labels: map[string]string{"app": "legacy"}, specPath: "spec.template.spec", saAccount: "default"},
 	}
 	if len(inv.Workloads) != len(cases) {
 		t.Fatalf("got %d workloads, want %d", len(inv.Workloads), len(cases))
@@ -74,11 +74,18 @@ func TestLoadWorkloadKinds(t *testing.T) {
 		t.Errorf("pod IPs %v", pod.PodIPs)
 	}
 	dep := inv.Workloads[1]
+	var ports []int32
+	for _, p := range dep.Ports() {
+		ports = append(ports, p.ContainerPort)
+	}
+	if !slices.Equal(ports, []int32{15001, 9000}) {
+		t.Errorf("ports of a pod count native sidecars but not init containers: %v", ports)
+	}
 	if c := dep.Containers[0]; len(c.Env) != 2 || c.Env[1].ValueFrom.SecretKeyRef.Name != "db" || c.EnvFrom[0].ConfigMapRef.Name != "api-config" {
 		t.Errorf("env not kept: %+v %+v", c.Env, c.EnvFrom)
 	}
-	if got := dep.Object.LineOf(dep.Containers[0].Path + ".env[1]"); got != 59 {
-		t.Errorf("line of env[1] = %d, want 59", got)
+	if got := dep.Object.LineOf(dep.Containers[0].Path + ".env[1]"); got != 68 {
+		t.Errorf("line of env[1] = %d, want 68", got)
 	}
 }
 

@@ -148,6 +148,9 @@ type Container struct {
 	EnvFrom []corev1.EnvFromSource
 	// Init is true for init containers (including native sidecars).
 	Init bool
+	// Sidecar is true for an init container with restartPolicy Always (a
+	// native sidecar): it runs beside the app containers, and its ports count.
+	Sidecar bool
 	// Path is the field path of the container in its object
 	// ("spec.template.spec.containers[1]"); empty for inferred containers.
 	Path string
@@ -198,11 +201,16 @@ type Workload struct {
 // Ref renders the workload as "namespace/name[Kind]".
 func (w *Workload) Ref() string { return w.Namespace + "/" + w.Name + "[" + w.Kind + "]" }
 
-// Ports returns every named or numbered port of every container, inferred ones included.
+// Ports returns the ports of the containers that run beside the app: regular
+// containers (inferred ones included) and native sidecars, the set Kubernetes
+// resolves named ports against (FindPort in k8s.io/kubernetes pkg/api/v1/pod).
+// Ports of ordinary init containers, which exit before the app starts, are left out.
 func (w *Workload) Ports() []corev1.ContainerPort {
 	var out []corev1.ContainerPort
 	for _, c := range w.InitContainers {
-		out = append(out, c.Ports...)
+		if c.Sidecar {
+			out = append(out, c.Ports...)
+		}
 	}
 	for _, c := range w.Containers {
 		out = append(out, c.Ports...)

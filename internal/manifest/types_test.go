@@ -29,7 +29,7 @@ func TestObjectAt(t *testing.T) {
 	if o == nil {
 		t.Fatal("service api missing")
 	}
-	if got, want := o.At("spec.ports[1].port"), fixture("good", "workloads.yaml")+":193"; got != want {
+	if got, want := o.At("spec.ports[1].port"), fixture("good", "workloads.yaml")+":202"; got != want {
 		t.Errorf("At = %q, want %q", got, want)
 	}
 	if got := o.Ref(); got != "shop/api[Service]" {

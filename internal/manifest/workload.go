@@ -85,6 +85,7 @@ func containers(in []corev1.Container, path string, init bool) []Container {
 		out = append(out, Container{
 			Name: c.Name, Image: c.Image, Ports: ports, Env: c.Env, EnvFrom: c.EnvFrom,
 			Init: init, Path: fmt.Sprintf("%s[%d]", path, i),
+			Sidecar: init && c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways,
 		})
 	}
 	return out

@@ -20,8 +20,9 @@ import (
 //     dapr-http, dapr-grpc, dapr-internal and dapr-metrics (always, even with
 //     metrics disabled), plus dapr-debug when debugging is enabled;
 //   - pkg/injector/patcher/sidecar_patcher.go: labels dapr.io/sidecar-injected,
-//     dapr.io/app-id and dapr.io/metrics-enabled, and no injection when a
-//     container named daprd already exists;
+//     dapr.io/app-id and dapr.io/metrics-enabled, no injection when a
+//     container named daprd already exists, and daprd as a native sidecar
+//     (init container, restartPolicy Always) with dapr.io/enable-native-sidecar;
 //   - pkg/validation/validation.go: the app id must be a DNS-1123 label, or
 //     the injector refuses the pod.
 const (
@@ -35,6 +36,7 @@ const (
 	daprDebugPortAnnotation    = "dapr.io/debug-port"
 	daprSidecarImageAnnotation = "dapr.io/sidecar-image"
 	daprConfigAnnotation       = "dapr.io/config"
+	daprNativeSidecarAnnot     = "dapr.io/enable-native-sidecar"
 
 	// DaprContainerName is the name of the injected sidecar container.
 	DaprContainerName = "daprd"
@@ -78,6 +80,9 @@ type DaprSidecar struct {
 	DebugPort int32
 	// Config is the dapr.io/config annotation: the app Configuration to use.
 	Config string
+	// NativeSidecar is true when dapr.io/enable-native-sidecar asks for daprd
+	// as an init container with restartPolicy Always (Kubernetes 1.28+).
+	NativeSidecar bool
 }
 
 var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
@@ -117,6 +122,9 @@ func inferDapr(w *Workload) []fieldWarning {
 	if v, ok := ann[daprEnableMetricsAnnot]; ok {
 		d.MetricsEnabled = isTruthy(v)
 	}
+	// The Helm value dapr_sidecar_injector.nativeSidecar can make native
+	// sidecars the default; manifests cannot show it, so only the annotation counts.
+	d.NativeSidecar = isTruthy(ann[daprNativeSidecarAnnot])
 	if isTruthy(ann[daprEnableDebugAnnotation]) {
 		d.DebugPort = w.portAnnotation(daprDebugPortAnnotation, DaprDebugPort, &warnings)
 	}
@@ -133,13 +141,20 @@ func inferDapr(w *Workload) []fieldWarning {
 			"%s: Dapr app id %q is not a DNS-1123 label, so the injector refuses the pod; no sidecar inferred", w.Ref(), d.AppID)})
 	}
 	w.Dapr = d
-	w.Containers = append(w.Containers, daprContainer(d, ann[daprSidecarImageAnnotation]))
+	sidecar := daprContainer(d, ann[daprSidecarImageAnnotation])
+	where := "containers"
+	if d.NativeSidecar {
+		sidecar.Init, sidecar.Sidecar, where = true, true, "initContainers"
+		w.InitContainers = append(w.InitContainers, sidecar)
+	} else {
+		w.Containers = append(w.Containers, sidecar)
+	}
 	w.setLabel(DaprInjectedLabel, "true", daprReason)
 	w.setLabel(DaprAppIDLabel, d.AppID, daprReason+"; app id from "+appIDSource(d))
 	w.setLabel(DaprMetricsEnabledLabel, strconv.FormatBool(d.MetricsEnabled), daprReason)
-	for _, p := range w.Containers[len(w.Containers)-1].Ports {
+	for _, p := range sidecar.Ports {
 		w.Inferred = append(w.Inferred, Inference{
-			Field:  fmt.Sprintf("%s.containers[name=%s].ports[name=%s]", w.PodSpecPath, DaprContainerName, p.Name),
+			Field:  fmt.Sprintf("%s.%s[name=%s].ports[name=%s]", w.PodSpecPath, where, DaprContainerName, p.Name),
 			Value:  strconv.Itoa(int(p.ContainerPort)),
 			Reason: "Dapr sidecar injector (dapr/dapr pkg/injector/patcher/sidecar_container.go)",
 		})

@@ -32,6 +32,7 @@ func TestDaprInference(t *testing.T) {
 		{name: "controller pod without app id is refused by the injector", kind: "Deployment", workload: "noappid"},
 		{name: "only the value true enables injection", kind: "Deployment", workload: "disabled"},
 		{name: "a pod that already has daprd is left alone", kind: "Pod", workload: "already-injected"},
+		{name: "native sidecar", kind: "Deployment", workload: "native", injected: true, appID: "native", metrics: "true", ports: defaults},
 		{name: "a malformed port annotation keeps the default", kind: "Deployment", workload: "badport", injected: true, appID: "badport", metrics: "true", ports: defaults},
 	}
 	for _, c := range cases {
@@ -44,9 +45,10 @@ func TestDaprInference(t *testing.T) {
 				t.Fatalf("injected = %v, want %v", w.Dapr != nil, c.injected)
 			}
 			var daprd *Container
-			for i := range w.Containers {
-				if w.Containers[i].Inferred {
-					daprd = &w.Containers[i]
+			all := append(append([]Container(nil), w.Containers...), w.InitContainers...)
+			for i := range all {
+				if all[i].Inferred {
+					daprd = &all[i]
 				}
 			}
 			if !c.injected {
@@ -72,10 +74,16 @@ func TestDaprInference(t *testing.T) {
 					t.Errorf("inference without upstream reason: %s", inf)
 				}
 			}
-			if w.PodSpec != nil && len(w.PodSpec.Containers) == len(w.Containers) {
-				t.Error("the typed pod spec must stay as written")
+			for _, c := range append(w.PodSpec.Containers, w.PodSpec.InitContainers...) {
+				if c.Name == DaprContainerName {
+					t.Error("the typed pod spec must stay as written")
+				}
 			}
 		})
+	}
+	native := inv.Workload("Deployment", "bud", "native")
+	if len(native.InitContainers) != 1 || !native.InitContainers[0].Sidecar || len(native.Ports()) != 4 {
+		t.Errorf("native daprd should be a restartable init container whose ports count: %+v", native.InitContainers)
 	}
 	if got := inv.Workload("Pod", "bud", "already-injected").Labels[DaprAppIDLabel]; got != "manual" {
 		t.Errorf("labels of an already injected pod changed: %q", got)

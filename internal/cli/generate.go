@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"budnet/internal/diag"
+	"budnet/internal/generate"
+	"budnet/internal/platform"
+)
+
+// generateOptions hold `budnet generate`'s flags.
+type generateOptions struct {
+	streams Streams
+
+	PlatformFile string
+	Output       string
+	Edge         string
+	CNI          string
+	Cloud        string
+	DryRun       bool
+	Force        bool
+}
+
+func newGenerateCommand(streams Streams) *cobra.Command {
+	o := &generateOptions{streams: streams}
+	cmd := &cobra.Command{
+		Use:   "generate [--platform FILE] [-o DIR] [--edge gateway-api|traefik|nginx] [--cni kubernetes|cilium] [--cloud aws|azure] [--dry-run] [--force]",
+		Short: "Generate the manifests that implement the Network Security Guide from the platform model",
+		Long: `generate turns the platform model (the embedded Bud AI Foundry reference or --platform
+FILE) into the objects that implement guide sections 3 to 11: namespaces with Pod Security
+Admission, default-deny NetworkPolicies with DNS and one policy per intended flow, egress
+to external hosts (ipBlock, Cilium toFQDNs or the egress gateway), and the other concerns.
+With -o DIR it writes one file per concern plus kustomization.yaml (kubectl apply -k DIR);
+without, one multi-document YAML stream to stdout. The output is deterministic.
+docs/generate.md documents every file.`,
+		Example: `  budnet generate -o manifests/
+  budnet generate --platform my-platform.yaml --cni cilium -o manifests/ --force
+  budnet generate --dry-run
+  budnet generate | kubectl apply --dry-run=server -f -`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts, err := o.validate()
+			if err != nil {
+				return usageError(err)
+			}
+			return o.run(opts)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.PlatformFile, "platform", "", "platform model file (default: the embedded Bud AI Foundry model)")
+	fs.StringVarP(&o.Output, "output", "o", "", "directory to write (default: one YAML stream to stdout)")
+	fs.StringVar(&o.Edge, "edge", "", "edge implementation: gateway-api, traefik or nginx (default: the model's edge.kind)")
+	fs.StringVar(&o.CNI, "cni", string(generate.CNIKubernetes), "how egress to host names is expressed: kubernetes (ipBlock) or cilium (toFQDNs)")
+	fs.StringVar(&o.Cloud, "cloud", "", "cloud perimeter rules: aws or azure (default: the model's cloud.provider)")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "print what would be written (files, object counts, kinds) and write nothing")
+	fs.BoolVar(&o.Force, "force", false, "write into a non-empty directory, replacing the files budnet generated there")
+	return cmd
+}
+
+func (o *generateOptions) validate() (generate.Options, error) {
+	opts := generate.Options{CNI: generate.CNI(o.CNI), Edge: platform.EdgeKind(o.Edge), Cloud: generate.Cloud(o.Cloud)}
+	if o.CNI != string(generate.CNIKubernetes) && o.CNI != string(generate.CNICilium) {
+		return opts, fmt.Errorf("--cni %q: expected kubernetes or cilium", o.CNI)
+	}
+	switch opts.Edge {
+	case "", platform.EdgeGatewayAPI, platform.EdgeTraefik, platform.EdgeNginx:
+	default:
+		return opts, fmt.Errorf("--edge %q: expected gateway-api, traefik or nginx", o.Edge)
+	}
+	switch opts.Cloud {
+	case generate.CloudNone, generate.CloudAWS, generate.CloudAzure:
+	default:
+		return opts, fmt.Errorf("--cloud %q: expected aws or azure", o.Cloud)
+	}
+	if o.Force && o.Output == "" {
+		return opts, errors.New("--force needs -o DIR")
+	}
+	return opts, nil
+}
+
+func (o *generateOptions) run(opts generate.Options) error {
+	model, err := loadPlatform(o.PlatformFile)
+	if err != nil {
+		return usageError(err)
+	}
+	files, err := generate.Generate(model, opts)
+	if err != nil {
+		if diag.IsInput(err) {
+			return usageError(err)
+		}
+		return fmt.Errorf("generating: %w", err)
+	}
+	if o.DryRun {
+		dest := o.Output
+		if dest == "" {
+			dest = "stdout"
+		}
+		return generate.Summary(o.streams.Out, files, dest)
+	}
+	if o.Output == "" {
+		skipped, err := generate.WriteStream(o.streams.Out, files)
+		if err != nil {
+			return err
+		}
+		if len(skipped) > 0 {
+			fmt.Fprintf(o.streams.ErrOut, "Warning: not YAML, left out of the stream (use -o DIR to write them): %s\n", strings.Join(skipped, ", "))
+		}
+		return nil
+	}
+	if err := generate.WriteDir(o.Output, files, o.Force); err != nil {
+		if diag.IsInput(err) {
+			return usageError(err)
+		}
+		return err
+	}
+	return nil
+}

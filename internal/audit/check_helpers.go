@@ -1,0 +1,241 @@
+package audit
+
+import (
+	"embed"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"budnet/internal/manifest"
+	"budnet/internal/platform"
+	"budnet/internal/reach"
+)
+
+// fixtures holds each check's failing and passing example. The tests load
+// the same files, so docs/checks.md shows manifests that are proven to fail
+// and to pass.
+//
+//go:embed testdata/checks
+var fixtures embed.FS
+
+// docOf returns the documentation examples of the check id.
+func docOf(id string) Doc {
+	read := func(name string) string {
+		b, err := fixtures.ReadFile("testdata/checks/" + id + "/" + name)
+		if err != nil {
+			return ""
+		}
+		return string(b)
+	}
+	return Doc{Fails: read("fail.yaml"), Passes: read("pass.yaml")}
+}
+
+func res(st Status, subject, msg string, ev ...Evidence) Result {
+	return Result{Status: st, Subject: subject, Message: msg, Evidence: ev}
+}
+
+// nested returns the value at path of the object's content.
+func nested(o *manifest.Object, path ...string) (any, bool) {
+	if o == nil || o.Unstructured == nil {
+		return nil, false
+	}
+	return nestedIn(o.Unstructured.Object, path...)
+}
+
+func nestedIn(m map[string]any, path ...string) (any, bool) {
+	v, ok, err := unstructured.NestedFieldNoCopy(m, path...)
+	return v, ok && err == nil
+}
+
+// scalar renders a YAML scalar as written; non-scalars are "".
+func scalar(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case bool:
+		return strconv.FormatBool(t)
+	case int64:
+		return strconv.FormatInt(t, 10)
+	case float64:
+		return strconv.FormatFloat(t, 'f', -1, 64)
+	case int:
+		return strconv.Itoa(t)
+	}
+	return ""
+}
+
+func nestedString(o *manifest.Object, path ...string) string {
+	v, _ := nested(o, path...)
+	return scalar(v)
+}
+
+func stringIn(m map[string]any, path ...string) string {
+	v, _ := nestedIn(m, path...)
+	return scalar(v)
+}
+
+func nestedSlice(o *manifest.Object, path ...string) []any {
+	v, _ := nested(o, path...)
+	s, _ := v.([]any)
+	return s
+}
+
+func sliceIn(m map[string]any, path ...string) []any {
+	v, _ := nestedIn(m, path...)
+	s, _ := v.([]any)
+	return s
+}
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+func stringsIn(m map[string]any, path ...string) []string {
+	var out []string
+	for _, v := range sliceIn(m, path...) {
+		if s := scalar(v); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func annotationsOf(o *manifest.Object) map[string]string {
+	if o == nil || o.Unstructured == nil {
+		return nil
+	}
+	return o.Unstructured.GetAnnotations()
+}
+
+// apiGroup is the group of an apiVersion ("" for the core group).
+func apiGroup(apiVersion string) string {
+	if i := strings.IndexByte(apiVersion, '/'); i >= 0 {
+		return apiVersion[:i]
+	}
+	return ""
+}
+
+// objectsOf returns the objects of the given kinds whose API group is one of
+// groups, in load order. A kind of another group (a CRD that reuses a name)
+// is a different thing and is left out.
+func objectsOf(inv *manifest.Inventory, groups []string, kinds ...string) []*manifest.Object {
+	var out []*manifest.Object
+	for _, o := range inv.Objects {
+		if slices.Contains(kinds, o.Kind) && slices.Contains(groups, apiGroup(o.APIVersion)) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// API groups of the kinds the checks read.
+var (
+	groupsCore       = []string{""}
+	groupsNetworking = []string{"networking.k8s.io", "extensions"}
+	groupsTraefik    = []string{"traefik.io", "traefik.containo.us"}
+	groupsGateway    = []string{"gateway.networking.k8s.io"}
+	groupsDapr       = []string{"dapr.io"}
+	groupsCertMgr    = []string{"cert-manager.io"}
+	groupsCilium     = []string{"cilium.io"}
+	groupsPromOp     = []string{"monitoring.coreos.com"}
+)
+
+// hasLabels reports whether have carries every label of want (want non-empty).
+func hasLabels(have, want map[string]string) bool {
+	if len(want) == 0 {
+		return false
+	}
+	for k, v := range want {
+		if hv, ok := have[k]; !ok || hv != v {
+			return false
+		}
+	}
+	return true
+}
+
+// modelOf maps manifest workloads to the model workload they implement: the
+// one whose pod labels they carry, or, for Dapr apps, whose app id the
+// injector labels them with (charts rename labels, never app ids). This is
+// the matching internal/reach uses, in any namespace, so that a workload in
+// the wrong zone is still recognised.
+func modelOf(inv *manifest.Inventory, p *platform.Platform) map[*manifest.Workload]*platform.Workload {
+	out := map[*manifest.Workload]*platform.Workload{}
+	if p == nil {
+		return out
+	}
+	for _, w := range inv.Workloads {
+		for i := range p.Spec.Workloads {
+			mw := &p.Spec.Workloads[i]
+			byApp := mw.Dapr != nil && w.Labels["dapr.io/app-id"] == mw.Dapr.AppID
+			if hasLabels(w.Labels, mw.PodLabels) || byApp {
+				out[w] = mw
+				break
+			}
+		}
+	}
+	return out
+}
+
+// matching returns the manifest workloads implementing the model workload.
+func matching(inv *manifest.Inventory, mw *platform.Workload) []*manifest.Workload {
+	var out []*manifest.Workload
+	for _, w := range inv.Workloads {
+		if hasLabels(w.Labels, mw.PodLabels) || (mw.Dapr != nil && w.Labels["dapr.io/app-id"] == mw.Dapr.AppID) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// reachName is the name reach gives a workload: a Pod with a controller is
+// reported as its owner.
+func reachName(w *manifest.Workload) string {
+	if w.Kind == "Pod" && w.Owner != nil {
+		return w.Namespace + "/" + w.Owner.Name + "[" + w.Owner.Kind + "]"
+	}
+	return w.Ref()
+}
+
+// podIndex is the engine pod of a manifest workload.
+func podIndex(in *reach.Input, w *manifest.Workload) (int, bool) {
+	rw, ok := in.Workload(reachName(w))
+	if !ok {
+		return 0, false
+	}
+	return rw.Pod, true
+}
+
+func modelEvidence(p *platform.Platform, what string, src platform.Source) Evidence {
+	file := src.File
+	if file == "" {
+		file = p.Source.File
+	}
+	return Evidence{Object: "platform " + p.Metadata.Name, File: file, Line: src.Line, Detail: what}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := slices.Collect(maps.Keys(m))
+	sort.Strings(keys)
+	return keys
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// listing joins names for a message, eliding after max.
+func listing(names []string, max int) string {
+	if len(names) <= max {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:max], ", ") + fmt.Sprintf(" and %d more", len(names)-max)
+}

@@ -1,0 +1,74 @@
+package audit
+
+import (
+	"fmt"
+
+	"budnet/internal/reach"
+)
+
+// Guide section 4.2: the computed matrix against the model's intended one
+// (`budnet reach --intended`). Each discrepancy is one finding, named by its
+// connection so a suppression can target it.
+
+func checkOverPermissive() Check {
+	return Check{
+		ID: "BUD-4.2-01", Title: "No connection is allowed that the model does not intend", Section: "4.2", Severity: SeverityHigh,
+		Remediation: "Replace the policies that allow it with the default deny and per-flow allow policies `budnet generate` emits from the model's flows.",
+		Doc:         docOf("BUD-4.2-01"),
+		Run: func(c *Context) []Result {
+			return discrepancies(c, func(d *reach.Diff) []reach.Discrepancy { return d.OverPermissive }, "allowed but not intended")
+		},
+	}
+}
+
+func checkBroken() Check {
+	return Check{
+		ID: "BUD-4.2-02", Title: "Every intended connection is allowed", Section: "4.2", Severity: SeverityMedium,
+		Remediation: "Add the allow policy `budnet generate` emits for the flow (or fix the selector or port that keeps it from matching).",
+		Doc:         docOf("BUD-4.2-02"),
+		Run: func(c *Context) []Result {
+			return discrepancies(c, func(d *reach.Diff) []reach.Discrepancy { return d.Broken }, "intended but blocked")
+		},
+	}
+}
+
+func discrepancies(c *Context, pick func(*reach.Diff) []reach.Discrepancy, what string) []Result {
+	if c.Platform == nil {
+		return nil
+	}
+	rv := c.Reach()
+	if rv.Err != nil || rv.Diff == nil {
+		msg := "the matrix could not be compared with the model"
+		if rv.Err != nil {
+			msg += ": " + rv.Err.Error()
+		}
+		return []Result{res(StatusFail, "matrix", msg)}
+	}
+	list := pick(rv.Diff)
+	if len(list) == 0 {
+		if len(rv.Input.Workloads) == 0 {
+			return nil
+		}
+		return []Result{res(StatusPass, "matrix", "no connection is "+what)}
+	}
+	out := make([]Result, 0, len(list))
+	for _, d := range list {
+		conn := d.Src + " => " + d.Dst
+		msg := conn + " : " + d.Ports.String() + " is " + what
+		if d.Reason != "" {
+			msg = conn + " : " + d.Ports.String()
+		}
+		if d.Flow != "" {
+			msg += fmt.Sprintf(" (flow %s", d.Flow)
+			if d.Guide != "" {
+				msg += ", guide " + d.Guide
+			}
+			msg += ")"
+		}
+		if d.Reason != "" {
+			msg += ": " + d.Reason
+		}
+		out = append(out, res(StatusFail, conn, msg, Evidence{Connection: conn + " : " + d.Ports.String(), Policies: d.Policies, Detail: d.Reason}))
+	}
+	return out
+}

@@ -1,0 +1,5 @@
+{{/* A partial: it renders no object. */}}
+{{- define "budmini.labels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}

@@ -30,7 +30,7 @@ type Engine struct {
 	// peerRules lists, per peer, the rules (numbered across all policies) that
 	// contain it: two addresses matched by the same rules are treated alike.
 	peerRules [][]int32
-	named    []namedPort      // distinct named ports of all rules
+	named     []namedPort // distinct named ports of all rules
 }
 
 type compiledPolicy struct {
@@ -115,6 +115,16 @@ func New(c Cluster, opts Options) (*Engine, error) {
 	return e, nil
 }
 
+// PodPeer finds a pod by namespace and name.
+func (e *Engine) PodPeer(namespace, name string) (Peer, bool) {
+	for i := range e.pods {
+		if e.pods[i].Namespace == namespace && e.pods[i].Name == name {
+			return PodPeer(i), true
+		}
+	}
+	return Peer{}, false
+}
+
 // builder deduplicates peers and named ports across policies so that the matrix
 // matches each distinct peer once per pod class.
 type builder struct {
@@ -143,7 +153,7 @@ func (b *builder) policy(np *networkingv1.NetworkPolicy) (compiledPolicy, error)
 	// reference says for policyTypes.
 	if cp.ingress {
 		for i, r := range np.Spec.Ingress {
-			cr, err := b.rule(cp.ref, ns, i, r.From, r.Ports)
+			cr, err := b.rule(RuleRef{Policy: cp.ref, Direction: Ingress, Rule: i}, ns, r.From, r.Ports)
 			if err != nil {
 				return cp, fmt.Errorf("spec.ingress[%d]: %w", i, err)
 			}
@@ -152,7 +162,7 @@ func (b *builder) policy(np *networkingv1.NetworkPolicy) (compiledPolicy, error)
 	}
 	if cp.egress {
 		for i, r := range np.Spec.Egress {
-			cr, err := b.rule(cp.ref, ns, i, r.To, r.Ports)
+			cr, err := b.rule(RuleRef{Policy: cp.ref, Direction: Egress, Rule: i}, ns, r.To, r.Ports)
 			if err != nil {
 				return cp, fmt.Errorf("spec.egress[%d]: %w", i, err)
 			}
@@ -181,8 +191,8 @@ func policyTypes(spec *networkingv1.NetworkPolicySpec) (ingress, egress bool, er
 	return ingress, egress, nil
 }
 
-func (b *builder) rule(ref PolicyRef, ns string, idx int, peers []networkingv1.NetworkPolicyPeer, ports []networkingv1.NetworkPolicyPort) (compiledRule, error) {
-	cr := compiledRule{ref: RuleRef{Policy: ref, Rule: idx}, allPeers: len(peers) == 0}
+func (b *builder) rule(ref RuleRef, ns string, peers []networkingv1.NetworkPolicyPeer, ports []networkingv1.NetworkPolicyPort) (compiledRule, error) {
+	cr := compiledRule{ref: ref, allPeers: len(peers) == 0}
 	for i := range peers {
 		pi, err := b.peer(ns, &peers[i])
 		if err != nil {
@@ -248,6 +258,11 @@ func ipBlockPeer(blk *networkingv1.IPBlock) (peerMatcher, string, error) {
 	cidr, err := netip.ParsePrefix(blk.CIDR)
 	if err != nil {
 		return peerMatcher{}, "", fmt.Errorf("ipBlock.cidr: %w", err)
+	}
+	// An IPv4-mapped IPv6 CIDR would match neither family the way a dataplane
+	// sees addresses; refuse it rather than guess.
+	if cidr.Addr().Is4In6() {
+		return peerMatcher{}, "", fmt.Errorf("ipBlock.cidr: IPv4-mapped IPv6 prefix %s is not supported", cidr)
 	}
 	m := peerMatcher{kind: peerIPBlock, cidr: cidr.Masked()}
 	for i, x := range blk.Except {

@@ -63,9 +63,9 @@ func (v Verdict) String() string {
 	return fmt.Sprintf("%s; %s; %s", word, v.Egress, v.Ingress)
 }
 
-// Evaluate judges one connection from src to dst on the protocol and destination
-// port. An invalid protocol or port is judged by the rules as given: it matches
-// no port rule, only rules without ports.
+// Evaluate judges one connection from src to dst on the protocol ("" is TCP)
+// and destination port. A port outside 1-65535 or a protocol other than TCP,
+// UDP and SCTP matches no rule, so only sides that are not isolated allow it.
 func (e *Engine) Evaluate(src, dst Peer, proto corev1.Protocol, port int32) Verdict {
 	if proto == "" {
 		proto = corev1.ProtocolTCP

@@ -131,7 +131,7 @@ func checkMatrix(t *testing.T, c netpol.Cluster, e *netpol.Engine, m *netpol.Mat
 				}
 				if got := ps.Contains(proto, port); got != want {
 					t.Fatalf("%s -> %s %s/%d: matrix %v (ports %s), Evaluate %v\n%s", a, b, proto, port, got, ps, want,
-						describeCase(c, connCase{src: mem[a][0], dst: mem[b][0], proto: proto, port: port}, e.Evaluate(mem[a][0], mem[b][0], proto, port)))
+						netpoltest.Describe(c))
 				}
 			}
 		}
@@ -272,4 +272,3 @@ spec:
 		})
 	}
 }
-

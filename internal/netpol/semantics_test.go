@@ -17,7 +17,11 @@ type check struct {
 }
 
 func (c check) String() string {
-	return fmt.Sprintf("%s -> %s %s/%d", c.src, c.dst, c.proto, c.port)
+	proto := c.proto
+	if proto == "" {
+		proto = corev1.ProtocolTCP
+	}
+	return fmt.Sprintf("%s -> %s %s/%d", c.src, c.dst, proto, c.port)
 }
 
 // TestSemantics holds one case per rule of the API reference; each has a check

@@ -78,7 +78,8 @@ type Peer struct {
 	addr netip.Addr
 }
 
-// PodPeer is the pod at index i of Cluster.Pods.
+// PodPeer is the pod at index i of Cluster.Pods; i must be a valid index
+// (Engine.PodPeer looks a pod up by name).
 func PodPeer(i int) Peer { return Peer{pod: i + 1} }
 
 // AddressPeer is an address outside the pod network (an IPv4-mapped IPv6
@@ -99,14 +100,15 @@ type PolicyRef struct {
 // String is "namespace/name".
 func (r PolicyRef) String() string { return r.Namespace + "/" + r.Name }
 
-// RuleRef is one rule (by its index in spec.ingress or spec.egress) of a policy.
+// RuleRef is one rule of a policy: spec.ingress[Rule] or spec.egress[Rule].
 type RuleRef struct {
-	Policy PolicyRef
-	Rule   int
+	Policy    PolicyRef
+	Direction Direction
+	Rule      int
 }
 
-// String is "namespace/name rule N".
-func (r RuleRef) String() string { return fmt.Sprintf("%s rule %d", r.Policy, r.Rule) }
+// String is "namespace/name ingress[N]" or "namespace/name egress[N]".
+func (r RuleRef) String() string { return fmt.Sprintf("%s %s[%d]", r.Policy, r.Direction, r.Rule) }
 
 // Direction is the side of a connection a policy governs.
 type Direction uint8

@@ -1,4 +1,4 @@
-package netpol_test
+package oracle_test
 
 import (
 	"math/rand/v2"

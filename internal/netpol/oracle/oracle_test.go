@@ -1,15 +1,13 @@
-package netpol_test
+package oracle_test
 
 import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"os"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	"sigs.k8s.io/yaml"
 
 	"budnet/internal/netpol"
 	"budnet/internal/netpol/netpoltest"
@@ -109,26 +107,8 @@ func apiDefaulted(np *networkingv1.NetworkPolicy) *networkingv1.NetworkPolicy {
 
 // describeCase renders a disagreement so that it can be turned into a test.
 func describeCase(c netpol.Cluster, cc connCase, v netpol.Verdict) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "connection: %s -> %s %s/%d\nengine: %s\nnamespaces:\n",
-		peerString(c, cc.src), peerString(c, cc.dst), cc.proto, cc.port, v)
-	for _, ns := range c.Namespaces {
-		y, _ := yaml.Marshal(ns)
-		b.Write(y)
-	}
-	b.WriteString("pods:\n")
-	for _, p := range c.Pods {
-		y, _ := yaml.Marshal(p)
-		b.Write(y)
-		b.WriteString("--\n")
-	}
-	b.WriteString("policies:\n")
-	for _, np := range c.Policies {
-		y, _ := yaml.Marshal(np)
-		b.Write(y)
-		b.WriteString("---\n")
-	}
-	return b.String()
+	return fmt.Sprintf("connection: %s -> %s %s/%d\nengine: %s\n%s",
+		peerString(c, cc.src), peerString(c, cc.dst), cc.proto, cc.port, v, netpoltest.Describe(c))
 }
 
 func peerString(c netpol.Cluster, p netpol.Peer) string {

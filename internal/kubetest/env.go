@@ -119,6 +119,12 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	}
 
 	testEnv := &envtest.Environment{
+		// Explicit paths: envtest would otherwise prefer KUBEBUILDER_ASSETS
+		// over the directory asked for.
+		ControlPlane: envtest.ControlPlane{
+			APIServer: &envtest.APIServer{Path: filepath.Join(dir, "kube-apiserver")},
+			Etcd:      &envtest.Etcd{Path: filepath.Join(dir, "etcd")},
+		},
 		BinaryAssetsDirectory: dir,
 		CRDInstallOptions: envtest.CRDInstallOptions{
 			CRDs: crds,

@@ -77,10 +77,11 @@ func allSuiteIDs() []uint16 {
 func (p *Prober) handshake(ctx context.Context, t Target, spec handshakeSpec) handshakeResult {
 	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
 	defer cancel()
-	raw, err := p.dial(ctx, t)
+	raw, stop, err := p.dial(ctx, t)
 	if err != nil {
 		return handshakeResult{err: fmt.Errorf("%w: %w", errPreTLS, err)}
 	}
+	defer stop()
 	if dl, ok := ctx.Deadline(); ok {
 		_ = raw.SetDeadline(dl)
 	}
@@ -112,6 +113,12 @@ func (p *Prober) handshake(ctx context.Context, t Target, spec handshakeSpec) ha
 	}
 	res.state = conn.ConnectionState()
 	if spec.keepOpen {
+		// The caller owns the connection now; this call's ctx ends on return
+		// and must not cut it off.
+		if !stop() {
+			conn.Close()
+			return handshakeResult{err: fmt.Errorf("handshake: %w", ctx.Err())}
+		}
 		_ = conn.SetDeadline(time.Time{})
 		res.conn = conn
 		return res
@@ -120,17 +127,24 @@ func (p *Prober) handshake(ctx context.Context, t Target, spec handshakeSpec) ha
 	return res
 }
 
-// dial opens a TCP connection, honouring the Resolve overrides.
-func (p *Prober) dial(ctx context.Context, t Target) (net.Conn, error) {
+// dial opens a TCP connection, honouring the Resolve overrides. Until stop
+// is called, cancelling ctx unblocks every read and write on the connection:
+// the protocol exchanges before TLS (SSLRequest, raw hellos, the plaintext
+// startup) use plain socket reads, which do not watch a context.
+func (p *Prober) dial(ctx context.Context, t Target) (conn net.Conn, stop func() bool, err error) {
 	addr := t.Address()
 	if to, ok := p.opts.Resolve[addr]; ok {
 		addr = to
 	}
-	conn, err := p.opts.Dial(ctx, "tcp", addr)
+	conn, err = p.opts.Dial(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", addr, err)
+		if ctx.Err() != nil {
+			err = ctx.Err() // say why, not "operation was canceled"
+		}
+		return nil, nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
-	return conn, nil
+	stop = context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	return conn, stop, nil
 }
 
 // startTLS runs whatever the protocol needs before the ClientHello.

@@ -78,10 +78,11 @@ func startupMessage(user, database string) []byte {
 func (p *Prober) probePlaintextStartup(ctx context.Context, t Target) (string, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
 	defer cancel()
-	conn, err := p.dial(ctx, t)
+	conn, stop, err := p.dial(ctx, t)
 	if err != nil {
 		return PlaintextUnknown, "", err
 	}
+	defer stop()
 	defer conn.Close()
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)

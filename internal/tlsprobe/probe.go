@@ -172,6 +172,12 @@ func (p *Prober) observe(ctx context.Context, t Target, r *EndpointResult) {
 		r.Error = nego.err.Error()
 		return
 	}
+	if nego.err != nil && (ctx.Err() != nil || isTimeout(nego.err)) {
+		// Silence, not an alert: nothing speaks TLS there (or we were told to
+		// stop), and enumerating would only wait out more timeouts.
+		r.Error = "no tls answer: " + nego.err.Error()
+		return
+	}
 
 	info := &TLSInfo{}
 	r.TLS = info
@@ -223,6 +229,13 @@ func (p *Prober) clientAuth(nego handshakeResult, vh []handshakeResult, rejected
 		return clientAuthMode(all, rejected(nego.conn))
 	}
 	return mode
+}
+
+// isTimeout reports a deadline or cancellation, from the context or the socket.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.As(err, &ne) && ne.Timeout()
 }
 
 func alpnFor(s Scheme) []string {

@@ -168,10 +168,11 @@ func parseServerHello(hs []byte) (reply helloReply, done bool, err error) {
 func (p *Prober) rawHello(ctx context.Context, t Target, version uint16, suites []uint16) (helloReply, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
 	defer cancel()
-	conn, err := p.dial(ctx, t)
+	conn, stop, err := p.dial(ctx, t)
 	if err != nil {
 		return helloReply{}, fmt.Errorf("%w: %w", errPreTLS, err)
 	}
+	defer stop()
 	defer conn.Close()
 	dl, ok := ctx.Deadline()
 	if !ok {

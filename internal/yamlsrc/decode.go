@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -30,7 +31,7 @@ func Decode(file string, n *yaml.Node, v any, opts DecodeOptions) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return fmt.Errorf("yamlsrc.Decode needs a non-nil pointer, got %T", v)
 	}
-	c := checker{file: file, strict: opts.Strict}
+	c := checker{file: file, strict: opts.Strict, budget: DefaultMaxNodes}
 	if err := c.check(n, rv.Type().Elem(), opts.FieldPrefix, 0); err != nil {
 		return err
 	}
@@ -47,6 +48,7 @@ func Decode(file string, n *yaml.Node, v any, opts DecodeOptions) error {
 type checker struct {
 	file   string
 	strict bool
+	budget int // nodes left to visit, so aliases cannot expand without bound
 }
 
 var (
@@ -61,6 +63,9 @@ func (c *checker) errorf(n *yaml.Node, field, format string, args ...any) error 
 func (c *checker) check(n *yaml.Node, t reflect.Type, field string, depth int) error {
 	if depth > maxDepth {
 		return c.errorf(n, field, "nesting deeper than %d levels", maxDepth)
+	}
+	if c.budget--; c.budget < 0 {
+		return c.errorf(n, field, "document expands to more than %d nodes once aliases are followed", DefaultMaxNodes)
 	}
 	n = resolve(n)
 	if n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
@@ -195,9 +200,23 @@ func (c *checker) checkStruct(n *yaml.Node, t reflect.Type, field string, depth 
 	return nil
 }
 
+// fieldCache memoises jsonFields per type. Like encoding/json's own cache it
+// holds only immutable facts about Go types, so sharing it is safe; without it
+// every mapping of every document rebuilt its type's field map.
+var fieldCache sync.Map // reflect.Type -> map[string]reflect.Type
+
 // jsonFields maps the JSON names of t's fields to their types, flattening
 // embedded structs as encoding/json does.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
+	m := buildJSONFields(t)
+	fieldCache.Store(t, m)
+	return m
+}
+
+func buildJSONFields(t reflect.Type) map[string]reflect.Type {
 	out := make(map[string]reflect.Type, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)

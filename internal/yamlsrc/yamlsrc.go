@@ -80,19 +80,38 @@ func resolve(n *yaml.Node) *yaml.Node {
 // (true/false, integers, floats, null); everything else is a string.
 func ToJSON(n *yaml.Node) ([]byte, error) {
 	var buf bytes.Buffer
-	if err := writeJSON(&buf, n, 0); err != nil {
+	c := converter{budget: DefaultMaxNodes}
+	if err := c.writeJSON(&buf, n, 0); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
 }
 
-// maxDepth bounds nesting so hostile input (alias bombs, deep nesting) cannot
-// exhaust the stack.
+// maxDepth bounds nesting so hostile input cannot exhaust the stack.
 const maxDepth = 200
 
-func writeJSON(buf *bytes.Buffer, n *yaml.Node, depth int) error {
+// DefaultMaxNodes bounds how many nodes one conversion visits once aliases are
+// followed: a "billion laughs" document of a few hundred bytes expands to
+// billions of nodes, and must fail fast instead of exhausting memory.
+const DefaultMaxNodes = 1 << 20
+
+// converter writes JSON within a node budget.
+type converter struct{ budget int }
+
+func (c *converter) spend(n *yaml.Node) error {
+	c.budget--
+	if c.budget < 0 {
+		return fmt.Errorf("line %d: document expands to more than %d nodes once aliases are followed", n.Line, DefaultMaxNodes)
+	}
+	return nil
+}
+
+func (c *converter) writeJSON(buf *bytes.Buffer, n *yaml.Node, depth int) error {
 	if depth > maxDepth {
 		return fmt.Errorf("line %d: nesting deeper than %d levels", n.Line, maxDepth)
+	}
+	if err := c.spend(n); err != nil {
+		return err
 	}
 	n = resolve(n)
 	if n == nil {
@@ -101,14 +120,14 @@ func writeJSON(buf *bytes.Buffer, n *yaml.Node, depth int) error {
 	}
 	switch n.Kind {
 	case yaml.MappingNode:
-		return writeMapping(buf, n, depth)
+		return c.writeMapping(buf, n, depth)
 	case yaml.SequenceNode:
 		buf.WriteByte('[')
 		for i, item := range n.Content {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			if err := writeJSON(buf, item, depth+1); err != nil {
+			if err := c.writeJSON(buf, item, depth+1); err != nil {
 				return err
 			}
 		}
@@ -121,7 +140,7 @@ func writeJSON(buf *bytes.Buffer, n *yaml.Node, depth int) error {
 	}
 }
 
-func writeMapping(buf *bytes.Buffer, n *yaml.Node, depth int) error {
+func (c *converter) writeMapping(buf *bytes.Buffer, n *yaml.Node, depth int) error {
 	buf.WriteByte('{')
 	seen := make(map[string]bool, len(n.Content)/2)
 	first := true
@@ -145,7 +164,7 @@ func writeMapping(buf *bytes.Buffer, n *yaml.Node, depth int) error {
 			first = false
 			writeString(buf, k.Value)
 			buf.WriteByte(':')
-			if err := writeJSON(buf, v, depth+1); err != nil {
+			if err := c.writeJSON(buf, v, depth+1); err != nil {
 				return err
 			}
 		}
@@ -156,7 +175,7 @@ func writeMapping(buf *bytes.Buffer, n *yaml.Node, depth int) error {
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if k := n.Content[i]; k.Tag == "!!merge" {
-			if err := mergeInto(n.Content[i+1], seen, &first, buf, depth); err != nil {
+			if err := c.mergeInto(n.Content[i+1], seen, &first, buf, depth); err != nil {
 				return err
 			}
 		}
@@ -166,7 +185,7 @@ func writeMapping(buf *bytes.Buffer, n *yaml.Node, depth int) error {
 }
 
 // mergeInto writes the pairs of a `<<: *anchor` merge that explicit keys did not set.
-func mergeInto(v *yaml.Node, seen map[string]bool, first *bool, buf *bytes.Buffer, depth int) error {
+func (c *converter) mergeInto(v *yaml.Node, seen map[string]bool, first *bool, buf *bytes.Buffer, depth int) error {
 	v = resolve(v)
 	sources := []*yaml.Node{v}
 	if v.Kind == yaml.SequenceNode {
@@ -189,7 +208,7 @@ func mergeInto(v *yaml.Node, seen map[string]bool, first *bool, buf *bytes.Buffe
 			*first = false
 			writeString(buf, k.Value)
 			buf.WriteByte(':')
-			if err := writeJSON(buf, src.Content[i+1], depth+1); err != nil {
+			if err := c.writeJSON(buf, src.Content[i+1], depth+1); err != nil {
 				return err
 			}
 		}

@@ -2,6 +2,7 @@ package yamlsrc
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -223,4 +224,31 @@ func FuzzParseAndConvert(f *testing.F) {
 			_ = Decode("fuzz.yaml", d.Root, &v, DecodeOptions{Strict: true})
 		}
 	})
+}
+
+func TestAliasBombIsRefused(t *testing.T) {
+	// Nine levels of ten-fold aliases: a billion strings from 300 bytes.
+	src := "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	for i, prev := 'b', 'a'; i <= 'i'; i, prev = i+1, i {
+		src += fmt.Sprintf("%c: &%c [*%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c]\n", i, i, prev, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+	}
+	docs, err := Parse("bomb.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ToJSON(docs[0].Root); err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("ToJSON: want a node budget error, got %v", err)
+	}
+	var v map[string]any
+	err = Decode("bomb.yaml", docs[0].Root, &v, DecodeOptions{})
+	var ie *diag.InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("Decode: want a node budget input error, got %v", err)
+	}
+	var s struct {
+		I [][]any `json:"i"`
+	}
+	if err := Decode("bomb.yaml", docs[0].Root, &s, DecodeOptions{}); err == nil {
+		t.Fatal("typed Decode of the bomb succeeded")
+	}
 }

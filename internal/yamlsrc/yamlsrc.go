@@ -254,7 +254,16 @@ func writeScalar(buf *bytes.Buffer, n *yaml.Node) error {
 }
 
 func writeString(buf *bytes.Buffer, s string) {
-	// json.Marshal of a string cannot fail; it replaces invalid UTF-8 as decoders expect.
-	b, _ := json.Marshal(s)
-	buf.Write(b)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
+			// json.Marshal of a string cannot fail; it escapes control
+			// characters and replaces invalid UTF-8 as decoders expect.
+			b, _ := json.Marshal(s)
+			buf.Write(b)
+			return
+		}
+	}
+	buf.WriteByte('"')
+	buf.WriteString(s)
+	buf.WriteByte('"')
 }

@@ -82,10 +82,18 @@ func Compare(in *Input, eng *netpol.Engine, m *netpol.Matrix, model *platform.Pl
 
 // publicExclusions are the ranges the public internet excludes: the egress
 // gateway's denied ranges plus the cluster's own. Generated ipBlock egress
-// rules except the same ranges, so the two agree.
+// rules except the same ranges, so the two agree. The IPv4-mapped range
+// ::ffff:0:0/96 is left out: such addresses never appear in packets (RFC 4291
+// section 2.5.5.2; the IANA IPv6 special-purpose registry marks the range not
+// forwardable), traffic to them is IPv4 and meets the IPv4 exclusions, and
+// the API server refuses an ipBlock naming them (StrictIPCIDRValidation, on
+// by default since Kubernetes 1.36), so no policy can except them.
 func publicExclusions(model *platform.Platform) []netip.Prefix {
 	var out []netip.Prefix
 	for _, r := range guard.DefaultDenied() {
+		if r.Prefix.Addr().Is4In6() {
+			continue
+		}
 		out = append(out, r.Prefix)
 	}
 	for _, s := range slices.Concat(model.Spec.Cluster.PodCIDRs, model.Spec.Cluster.ServiceCIDRs) {

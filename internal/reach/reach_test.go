@@ -15,13 +15,14 @@ import (
 )
 
 // publicEgressPolicy allows api to every public address on 443: 0.0.0.0/0 and
-// ::/0 except each range the egress gateway denies.
+// ::/0 except each range the egress gateway denies, but the IPv4-mapped one,
+// which the API server refuses in an ipBlock (see publicExclusions).
 func publicEgressPolicy() string {
 	var v4, v6 []string
 	for _, r := range guard.DefaultDenied() {
 		if r.Prefix.Addr().Is4() {
 			v4 = append(v4, fmt.Sprintf("%q", r.Prefix))
-		} else if r.Prefix.Bits() > 0 {
+		} else if r.Prefix.Bits() > 0 && !r.Prefix.Addr().Is4In6() {
 			v6 = append(v6, fmt.Sprintf("%q", r.Prefix))
 		}
 	}

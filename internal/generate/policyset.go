@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -88,16 +89,16 @@ func specHash(u *unstructured.Unstructured) string {
 
 // objects returns the policies of file sorted by kind, namespace and name.
 func (s *policySet) objects(file string) []*unstructured.Unstructured {
-	var keys []string
-	for k, e := range s.byKey {
+	var out []*unstructured.Unstructured
+	for _, e := range s.byKey {
 		if e.file == file {
-			keys = append(keys, k)
+			out = append(out, e.obj)
 		}
 	}
-	slices.Sort(keys)
-	out := make([]*unstructured.Unstructured, len(keys))
-	for i, k := range keys {
-		out[i] = s.byKey[k].obj
-	}
+	slices.SortFunc(out, func(a, b *unstructured.Unstructured) int {
+		return cmp.Or(strings.Compare(a.GetKind(), b.GetKind()),
+			strings.Compare(a.GetNamespace(), b.GetNamespace()),
+			strings.Compare(a.GetName(), b.GetName()))
+	})
 	return out
 }

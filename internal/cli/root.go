@@ -93,6 +93,7 @@ deployed, audits the hardening checklist, and enforces the egress allowlist.`,
 	root.AddCommand(
 		newReachCommand(streams),
 		newPlatformCommand(streams),
+		newEgressCommand(streams),
 		newTLSCommand(streams),
 		newVersionCommand(streams),
 	)

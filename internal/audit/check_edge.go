@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
 )
 
 // Guide sections 7 and 11.2: edge hardening. Each edge kind says it its own
@@ -365,4 +364,3 @@ func nginxWAF(e *edge, r *route) Result {
 	}
 	return res(StatusFail, subject, "no WAF: ModSecurity is off", ObjectEvidence(r.obj, "metadata.annotations", "no enable-modsecurity"))
 }
-

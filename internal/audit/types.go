@@ -7,6 +7,7 @@ package audit
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"budnet/internal/manifest"
 	"budnet/internal/netpol"
@@ -130,6 +131,9 @@ type Context struct {
 	Platform  *platform.Platform
 	// Source says what was scanned: "files", "chart", "cluster" or "example".
 	Source string
+	// Now is the time certificate expiry is judged against; the zero value
+	// means the clock at the time of the check.
+	Now time.Time
 
 	reach *ReachView
 }
@@ -152,7 +156,9 @@ func (c *Context) Reach() *ReachView {
 	v.Engine, v.Err = netpol.New(v.Input.Cluster, netpol.Options{})
 	if v.Err == nil {
 		v.Matrix = v.Engine.Matrix()
-		v.Diff, v.Err = reach.Compare(v.Input, v.Engine, v.Matrix, c.Platform)
+		if c.Platform != nil {
+			v.Diff, v.Err = reach.Compare(v.Input, v.Engine, v.Matrix, c.Platform)
+		}
 	}
 	c.reach = v
 	return v

@@ -139,40 +139,11 @@ func partitionAddresses(peers []peerMatcher, peerRules [][]int32) ([]entity, [2]
 }
 
 func partitionFamily(peers []peerMatcher, peerRules [][]int32, v4 bool, ents *[]entity) addrPartition {
-	width := 128
-	if v4 {
-		width = 32
+	top := hostMask(32)
+	if !v4 {
+		top = hostMask(128)
 	}
-	top := hostMask(width)
-	pts := []u128{{}}
-	var blocks []int
-	for i := range peers {
-		m := &peers[i]
-		if m.kind != peerIPBlock || m.cidr.Addr().Is4() != v4 {
-			continue
-		}
-		blocks = append(blocks, i)
-		for _, p := range append([]netip.Prefix{m.cidr}, m.except...) {
-			f, l := prefixRange(p)
-			pts = append(pts, f)
-			if l != top {
-				pts = append(pts, l.add1())
-			}
-		}
-	}
-	slices.SortFunc(pts, u128.cmp)
-	pts = slices.Compact(pts)
-	// sig[i] lists the blocks containing interval i, in block order.
-	sig := make([][]int, len(pts))
-	for _, bi := range blocks {
-		m := &peers[bi]
-		lo, hi := intervalSpan(pts, m.cidr)
-		for i := lo; i < hi; i++ {
-			if !insideAny(pts[i], m.except) {
-				sig[i] = append(sig[i], bi)
-			}
-		}
-	}
+	pts, sig := intervals(peers, v4)
 	part := addrPartition{v4: v4, starts: pts, entity: make([]int, len(pts))}
 	type group struct {
 		idx    int
@@ -230,6 +201,44 @@ func partitionFamily(peers []peerMatcher, peerRules [][]int32, v4 bool, ents *[]
 		})
 	}
 	return part
+}
+
+// intervals cuts a family at every ipBlock CIDR and except boundary; sig[i]
+// lists the ipBlock peers containing interval i (starting at pts[i]).
+func intervals(peers []peerMatcher, v4 bool) (pts []u128, sig [][]int) {
+	top := hostMask(32)
+	if !v4 {
+		top = hostMask(128)
+	}
+	pts = []u128{{}}
+	var blocks []int
+	for i := range peers {
+		m := &peers[i]
+		if m.kind != peerIPBlock || m.cidr.Addr().Is4() != v4 {
+			continue
+		}
+		blocks = append(blocks, i)
+		for _, p := range append([]netip.Prefix{m.cidr}, m.except...) {
+			f, l := prefixRange(p)
+			pts = append(pts, f)
+			if l != top {
+				pts = append(pts, l.add1())
+			}
+		}
+	}
+	slices.SortFunc(pts, u128.cmp)
+	pts = slices.Compact(pts)
+	sig = make([][]int, len(pts))
+	for _, bi := range blocks {
+		m := &peers[bi]
+		lo, hi := intervalSpan(pts, m.cidr)
+		for i := lo; i < hi; i++ {
+			if !insideAny(pts[i], m.except) {
+				sig[i] = append(sig[i], bi)
+			}
+		}
+	}
+	return pts, sig
 }
 
 // intervalSpan is the half-open range of interval indices inside the prefix.

@@ -164,6 +164,15 @@ func (g *gen) policy() {
 		}, {
 			To: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{}}},
 		}}
+	default:
+		g.policyMore(np, k, tierSel, appSel)
+	}
+	g.c.Policies = append(g.c.Policies, np)
+}
+
+// policyMore fills the remaining policy shapes of policy.
+func (g *gen) policyMore(np *networkingv1.NetworkPolicy, k int, tierSel func() *metav1.LabelSelector, appSel func() metav1.LabelSelector) {
+	switch k {
 	case 5: // a port range and UDP for media, from a partner network
 		net := g.r.IntN(4)
 		np.Spec.PodSelector = metav1.LabelSelector{MatchLabels: map[string]string{"tier": "media"}}
@@ -196,7 +205,6 @@ func (g *gen) policy() {
 	default: // allow within the namespace
 		np.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}}}
 	}
-	g.c.Policies = append(g.c.Policies, np)
 }
 
 // GenerateBarePods builds the worst case for output size: pods bare pods, each

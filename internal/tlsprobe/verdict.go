@@ -215,13 +215,13 @@ func evalCert(cs *checks, c *CertInfo, now time.Time) {
 	}
 	switch {
 	case now.After(c.NotAfter):
-		cs.add(CheckCertExpiry, StatusFail, SeverityCritical, fmt.Sprintf("expired %s (%d days ago)", c.NotAfter.Format(time.DateOnly), -c.DaysToExpiry))
+		cs.add(CheckCertExpiry, StatusFail, SeverityCritical, fmt.Sprintf("expired %s (%s ago)", c.NotAfter.Format(time.DateOnly), days(-c.DaysToExpiry)))
 	case now.Before(c.NotBefore):
 		cs.add(CheckCertExpiry, StatusFail, SeverityHigh, "not valid before "+c.NotBefore.Format(time.RFC3339))
 	case c.DaysToExpiry < expiryWarnDays:
-		cs.add(CheckCertExpiry, StatusWarn, SeverityMedium, fmt.Sprintf("expires in %d days (%s)", c.DaysToExpiry, c.NotAfter.Format(time.DateOnly)))
+		cs.add(CheckCertExpiry, StatusWarn, SeverityMedium, fmt.Sprintf("expires in %s (%s)", days(c.DaysToExpiry), c.NotAfter.Format(time.DateOnly)))
 	default:
-		cs.pass(CheckCertExpiry, SeverityCritical, fmt.Sprintf("valid for %d more days", c.DaysToExpiry))
+		cs.pass(CheckCertExpiry, SeverityCritical, fmt.Sprintf("valid for %s more", days(c.DaysToExpiry)))
 	}
 	keyMsg := fmt.Sprintf("%s %d bits", c.KeyType, c.KeyBits)
 	if weakKey(c.KeyType, c.KeyBits) {
@@ -235,6 +235,13 @@ func evalCert(cs *checks, c *CertInfo, now time.Time) {
 	} else {
 		cs.pass(CheckCertSignature, SeverityHigh, sig)
 	}
+}
+
+func days(n int) string {
+	if n == 1 {
+		return "1 day"
+	}
+	return fmt.Sprintf("%d days", n)
 }
 
 func weakKey(typ string, bits int) bool {

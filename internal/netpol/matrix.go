@@ -249,15 +249,34 @@ func (m *Matrix) pair(a, b *mnode) PortSet {
 // itself and of two address entities are left out. Nothing is materialised
 // beyond the per-behaviour table, so 25 million pairs stream in constant memory.
 func (m *Matrix) Each(yield func(Connection) bool) {
+	// The common case, one behaviour per node, is a row lookup; only
+	// workloads made of unlike pods take the union path.
+	single := make([]int32, len(m.nodes))
+	for j := range m.nodes {
+		single[j] = -1
+		if len(m.nodes[j].dst) == 1 {
+			single[j] = m.nodes[j].dst[0]
+		}
+	}
 	for i := range m.nodes {
 		a := &m.nodes[i]
+		var row []int32
+		if len(a.src) == 1 {
+			row = m.table[int(a.src[0])*m.nDst : (int(a.src[0])+1)*m.nDst]
+		}
 		for j := range m.nodes {
 			b := &m.nodes[j]
 			if i == j || (a.external && b.external) {
 				continue
 			}
-			ps := m.pair(a, b)
-			if ps.IsEmpty() {
+			var ps PortSet
+			if row != nil && single[j] >= 0 {
+				id := row[single[j]]
+				if id == setNone {
+					continue
+				}
+				ps = m.sets[id]
+			} else if ps = m.pair(a, b); ps.IsEmpty() {
 				continue
 			}
 			if !yield(Connection{Src: a.name, Dst: b.name, Ports: ps}) {

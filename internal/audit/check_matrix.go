@@ -54,9 +54,10 @@ func discrepancies(c *Context, pick func(*reach.Diff) []reach.Discrepancy, what 
 	out := make([]Result, 0, len(list))
 	for _, d := range list {
 		conn := d.Src + " => " + d.Dst
-		msg := conn + " : " + d.Ports.String() + " is " + what
+		ports := d.Ports.String()
+		msg := conn + " : " + ports + " is " + what
 		if d.Reason != "" {
-			msg = conn + " : " + d.Ports.String()
+			msg = conn + " : " + ports
 		}
 		if d.Flow != "" {
 			msg += fmt.Sprintf(" (flow %s", d.Flow)
@@ -68,7 +69,7 @@ func discrepancies(c *Context, pick func(*reach.Diff) []reach.Discrepancy, what 
 		if d.Reason != "" {
 			msg += ": " + d.Reason
 		}
-		out = append(out, res(StatusFail, conn, msg, Evidence{Connection: conn + " : " + d.Ports.String(), Policies: d.Policies, Detail: d.Reason}))
+		out = append(out, res(StatusFail, conn, msg, Evidence{Connection: conn + " : " + ports, Policies: d.Policies, Detail: d.Reason}))
 	}
 	return out
 }

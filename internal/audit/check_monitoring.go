@@ -71,7 +71,7 @@ var alertFamilies = []alertFamily{
 		words: []string{"database", "postgres", "redis", "valkey", "db", "connection"}},
 	{name: "egress-volume", what: "unusual egress volume",
 		metrics: []string{egress.MetricBytes, egress.MetricRequests, "container_network_transmit_bytes_total", "hubble_flows_processed_total"},
-		words: []string{"egress", "outbound", "exfil"}},
+		words:   []string{"egress", "outbound", "exfil"}},
 }
 
 type alertRule struct {

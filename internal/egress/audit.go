@@ -49,6 +49,7 @@ type record struct {
 	status      int
 	sent        int64
 	received    int64
+	live        bool // an established tunnel: request and bytes were counted as they happened
 }
 
 func (r *record) sourceLabel() string {
@@ -67,9 +68,11 @@ func (r *record) destinationLabel() string {
 
 // emit writes the audit line and the request metrics for r.
 func (s *Server) emit(r *record) {
-	s.metrics.Request(r.sourceLabel(), r.destinationLabel(), r.decision, r.reason)
-	if r.sent > 0 || r.received > 0 {
-		s.metrics.Bytes(r.sourceLabel(), r.destinationLabel(), r.sent, r.received)
+	if !r.live {
+		s.metrics.Request(r.sourceLabel(), r.destinationLabel(), r.decision, r.reason)
+		if r.sent > 0 || r.received > 0 {
+			s.metrics.Bytes(r.sourceLabel(), r.destinationLabel(), r.sent, r.received)
+		}
 	}
 	if !s.audit.Enabled(context.Background(), slog.LevelInfo) {
 		return

@@ -12,8 +12,8 @@ import (
 // documents them and alert rules generated elsewhere in budnet depend on them,
 // so change them only together.
 const (
-	MetricRequests      = "budnet_egress_requests_total"        // counter: source, destination, decision, reason
-	MetricBytes         = "budnet_egress_bytes_total"           // counter: source, destination, direction
+	MetricRequests      = "budnet_egress_requests_total"        // counter: source, destination, decision, reason; tunnels count when established
+	MetricBytes         = "budnet_egress_bytes_total"           // counter: source, destination, direction; tunnels add as they relay
 	MetricActiveTunnels = "budnet_egress_active_tunnels"        // gauge
 	MetricDialDuration  = "budnet_egress_dial_duration_seconds" // histogram
 	MetricReloads       = "budnet_egress_reloads_total"         // counter: result
@@ -34,10 +34,16 @@ const (
 	DirectionReceived   = "received"
 )
 
+// Counter is what a tunnel adds its bytes to while it relays, so a long-lived
+// tunnel shows up in byte rates as it runs rather than when it closes.
+// prometheus.Counter implements it.
+type Counter interface{ Add(float64) }
+
 // Metrics receives the gateway's measurements.
 type Metrics interface {
 	Request(source, destination string, d verdict.Decision, r verdict.Reason)
 	Bytes(source, destination string, sent, received int64)
+	ByteCounters(source, destination string) (sent, received Counter)
 	TunnelOpened()
 	TunnelClosed()
 	Dial(d time.Duration)
@@ -54,6 +60,13 @@ func (NopMetrics) Request(string, string, verdict.Decision, verdict.Reason) {}
 
 // Bytes implements Metrics.
 func (NopMetrics) Bytes(string, string, int64, int64) {}
+
+// ByteCounters implements Metrics.
+func (NopMetrics) ByteCounters(string, string) (Counter, Counter) { return nopCounter{}, nopCounter{} }
+
+type nopCounter struct{}
+
+func (nopCounter) Add(float64) {}
 
 // TunnelOpened implements Metrics.
 func (NopMetrics) TunnelOpened() {}
@@ -128,6 +141,12 @@ func (m *PromMetrics) Bytes(source, destination string, sent, received int64) {
 	if received > 0 {
 		m.bytes.WithLabelValues(source, destination, DirectionReceived).Add(float64(received))
 	}
+}
+
+// ByteCounters implements Metrics.
+func (m *PromMetrics) ByteCounters(source, destination string) (Counter, Counter) {
+	return m.bytes.WithLabelValues(source, destination, DirectionSent),
+		m.bytes.WithLabelValues(source, destination, DirectionReceived)
 }
 
 // TunnelOpened implements Metrics.

@@ -15,12 +15,12 @@ import (
 // that ends cleanly half-closes its destination so request/response protocols
 // that rely on shutdown(SHUT_WR) keep working; an error in either direction
 // closes both. The tunnel closes after idle with no bytes in either direction.
-func relay(client, upstream net.Conn, idle time.Duration) (sent, received int64) {
+func relay(client, upstream net.Conn, idle time.Duration, sentC, recvC Counter) (sent, received int64) {
 	var last atomic.Int64
 	last.Store(time.Now().UnixNano())
 	done := make(chan int64, 1)
-	go func() { done <- pump(upstream, client, &last, idle) }()
-	received = pump(client, upstream, &last, idle)
+	go func() { done <- pump(upstream, client, &last, idle, sentC) }()
+	received = pump(client, upstream, &last, idle, recvC)
 	sent = <-done
 	return sent, received
 }
@@ -28,8 +28,8 @@ func relay(client, upstream net.Conn, idle time.Duration) (sent, received int64)
 // pump moves src to dst. On Linux between two TCP sockets it waits for data
 // without holding a buffer or a pipe and then splices exactly what is queued
 // (see pumpSplice); otherwise it falls back to a pooled-buffer copy.
-func pump(dst, src net.Conn, last *atomic.Int64, idle time.Duration) int64 {
-	n, err := pumpConns(dst, src, last, idle)
+func pump(dst, src net.Conn, last *atomic.Int64, idle time.Duration, c Counter) int64 {
+	n, err := pumpConns(dst, src, last, idle, c)
 	if err == nil {
 		closeWrite(dst)
 		return n
@@ -53,7 +53,7 @@ func idleExpired(src net.Conn, last *atomic.Int64, idle time.Duration) bool {
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // pumpCopy is the portable path (TLS client connections, non-Linux).
-func pumpCopy(dst, src net.Conn, last *atomic.Int64, idle time.Duration) (int64, error) {
+func pumpCopy(dst, src net.Conn, last *atomic.Int64, idle time.Duration, c Counter) (int64, error) {
 	var total int64
 	_ = src.SetReadDeadline(time.Now().Add(idle))
 	for {
@@ -62,6 +62,7 @@ func pumpCopy(dst, src net.Conn, last *atomic.Int64, idle time.Duration) (int64,
 		if n > 0 {
 			w, werr := dst.Write((*bp)[:n])
 			total += int64(w)
+			c.Add(float64(w))
 			last.Store(time.Now().UnixNano())
 			if werr != nil {
 				copyBufs.Put(bp)

@@ -11,13 +11,13 @@ import (
 	"unsafe"
 )
 
-func pumpConns(dst, src net.Conn, last *atomic.Int64, idle time.Duration) (int64, error) {
+func pumpConns(dst, src net.Conn, last *atomic.Int64, idle time.Duration, c Counter) (int64, error) {
 	st, ok1 := src.(*net.TCPConn)
 	dt, ok2 := dst.(*net.TCPConn)
 	if !ok1 || !ok2 {
-		return pumpCopy(dst, src, last, idle)
+		return pumpCopy(dst, src, last, idle, c)
 	}
-	return pumpSplice(dt, st, last, idle)
+	return pumpSplice(dt, st, last, idle, c)
 }
 
 // pumpSplice waits until src has data (or EOF) through the runtime poller with
@@ -26,7 +26,7 @@ func pumpConns(dst, src net.Conn, last *atomic.Int64, idle time.Duration) (int64
 // pair (two more descriptors) per direction for the whole life of an idle
 // tunnel; this way an idle tunnel holds only its two sockets and two small
 // goroutines, and busy tunnels still move data without copying it to user space.
-func pumpSplice(dst, src *net.TCPConn, last *atomic.Int64, idle time.Duration) (int64, error) {
+func pumpSplice(dst, src *net.TCPConn, last *atomic.Int64, idle time.Duration, c Counter) (int64, error) {
 	rc, err := src.SyscallConn()
 	if err != nil {
 		return 0, err
@@ -48,6 +48,7 @@ func pumpSplice(dst, src *net.TCPConn, last *atomic.Int64, idle time.Duration) (
 		lr.N = int64(avail)
 		n, err := dst.ReadFrom(lr)
 		total += n
+		c.Add(float64(n))
 		last.Store(time.Now().UnixNano())
 		if err != nil {
 			return total, err

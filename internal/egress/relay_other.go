@@ -8,6 +8,6 @@ import (
 	"time"
 )
 
-func pumpConns(dst, src net.Conn, last *atomic.Int64, idle time.Duration) (int64, error) {
-	return pumpCopy(dst, src, last, idle)
+func pumpConns(dst, src net.Conn, last *atomic.Int64, idle time.Duration, c Counter) (int64, error) {
+	return pumpCopy(dst, src, last, idle, c)
 }

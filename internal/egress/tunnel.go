@@ -56,6 +56,9 @@ func (s *Server) tunnel(ctx context.Context, c net.Conn, br *bufio.Reader, head 
 		return
 	}
 	_ = c.SetWriteDeadline(time.Time{})
+	rec.status, rec.live = 200, true
+	s.metrics.Request(rec.sourceLabel(), rec.destinationLabel(), rec.decision, rec.reason)
+	sentC, recvC := s.metrics.ByteCounters(rec.sourceLabel(), rec.destinationLabel())
 	if len(early) > 0 {
 		if _, err := up.Write(early); err != nil {
 			rec.detail = "write early data: " + err.Error()
@@ -63,10 +66,10 @@ func (s *Server) tunnel(ctx context.Context, c net.Conn, br *bufio.Reader, head 
 			return
 		}
 		rec.sent += int64(len(early))
+		sentC.Add(float64(len(early)))
 	}
-	rec.status = 200
 	s.metrics.TunnelOpened()
-	sent, received := relay(c, up, s.cfg.IdleTimeout)
+	sent, received := relay(c, up, s.cfg.IdleTimeout, sentC, recvC)
 	s.metrics.TunnelClosed()
 	rec.sent += sent
 	rec.received = received

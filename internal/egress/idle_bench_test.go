@@ -1,0 +1,269 @@
+package egress
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// benchChildEnv makes the test binary act as a benchmark helper process
+// ("proxy" or "sink") instead of running tests. BenchmarkIdleTunnels needs
+// separate processes: 10,000 tunnels are 20,000 sockets in the proxy alone,
+// and the hard descriptor limit here is about 20,000 per process.
+const benchChildEnv = "BUDNET_EGRESS_BENCH_CHILD"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(benchChildEnv); mode != "" {
+		os.Exit(runBenchChild(mode, os.Stdin, os.Stdout))
+	}
+	os.Exit(m.Run())
+}
+
+// runBenchChild serves until stdin closes, answering "stats" lines with the
+// process's resident memory, descriptors and goroutines.
+func runBenchChild(mode string, in io.Reader, out io.Writer) int {
+	raiseNoFile()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(out, "error", err)
+		return 1
+	}
+	var srv *Server
+	switch mode {
+	case "sink":
+		go holdConns(ln)
+	case "proxy":
+		sinkPort, _ := strconv.Atoi(os.Getenv("BUDNET_EGRESS_BENCH_SINK_PORT"))
+		spec := baseSpec(uint16(sinkPort), testGuardDenied())
+		spec.Rules[0].Hosts = append(spec.Rules[0].Hosts, "sink.example")
+		pol, err := NewPolicy(spec)
+		if err != nil {
+			fmt.Fprintln(out, "error", err)
+			return 1
+		}
+		m, _ := NewPromMetrics(prometheus.NewRegistry())
+		srv, err = NewServer(Config{MaxTunnels: 20000, MaxTunnelsPerSource: 20000}, pol, Deps{
+			Audit:    slog.New(slog.NewJSONHandler(io.Discard, nil)),
+			Metrics:  m,
+			Resolver: newResolver(map[string][]string{"sink.example": {"127.0.0.1"}}),
+		})
+		if err != nil {
+			fmt.Fprintln(out, "error", err)
+			return 1
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() { _ = srv.Serve(ctx, ln) }()
+	default:
+		fmt.Fprintln(out, "error unknown mode", mode)
+		return 1
+	}
+	fmt.Fprintln(out, "addr", ln.Addr().String())
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		if sc.Text() != "stats" {
+			continue
+		}
+		debug.FreeOSMemory()
+		tunnels := 0
+		if srv != nil {
+			tunnels = srv.ActiveTunnels()
+		}
+		fmt.Fprintf(out, "stats rss_kb=%d fds=%d goroutines=%d tunnels=%d\n", rssKB(), countFDs(), runtime.NumGoroutine(), tunnels)
+	}
+	return 0
+}
+
+func holdConns(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			var b [1]byte
+			_, _ = c.Read(b[:])
+			c.Close()
+		}()
+	}
+}
+
+func raiseNoFile() uint64 {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0
+	}
+	lim.Cur = lim.Max
+	_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	return lim.Cur
+}
+
+func rssKB() int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	return -1
+}
+
+func countFDs() int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+type benchChild struct {
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	out  *bufio.Scanner
+	addr string
+}
+
+func startBenchChild(b *testing.B, mode string, env ...string) *benchChild {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(append(os.Environ(), benchChildEnv+"="+mode), env...)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	outPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	c := &benchChild{cmd: cmd, in: in, out: bufio.NewScanner(outPipe)}
+	b.Cleanup(func() {
+		in.Close()
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	line := c.next(b)
+	addr, ok := strings.CutPrefix(line, "addr ")
+	if !ok {
+		b.Fatalf("%s child said %q", mode, line)
+	}
+	c.addr = addr
+	return c
+}
+
+func (c *benchChild) next(b *testing.B) string {
+	if !c.out.Scan() {
+		b.Fatalf("child exited: %v", c.out.Err())
+	}
+	return c.out.Text()
+}
+
+func (c *benchChild) stats(b *testing.B) map[string]int {
+	fmt.Fprintln(c.in, "stats")
+	line := c.next(b)
+	out := map[string]int{}
+	for _, f := range strings.Fields(strings.TrimPrefix(line, "stats ")) {
+		k, v, _ := strings.Cut(f, "=")
+		out[k], _ = strconv.Atoi(v)
+	}
+	return out
+}
+
+// BenchmarkIdleTunnels opens as many idle CONNECT tunnels as the descriptor
+// limit allows (at most 10,000) through a proxy in its own process and reports
+// the proxy's resident memory, descriptors and goroutines per tunnel. It runs
+// once whatever b.N is: the measurement is a footprint, not a rate.
+func BenchmarkIdleTunnels(b *testing.B) {
+	if runtime.GOOS != "linux" {
+		b.Skip("reads /proc")
+	}
+	hard := raiseNoFile()
+	sink := startBenchChild(b, "sink")
+	_, sinkPort, _ := net.SplitHostPort(sink.addr)
+	proxy := startBenchChild(b, "proxy", "BUDNET_EGRESS_BENCH_SINK_PORT="+sinkPort)
+	before := proxy.stats(b)
+	n := min(10000, (int(hard)-before["fds"]-16)/2, int(hard)-200)
+	req := fmt.Sprintf("CONNECT sink.example:%s HTTP/1.1\r\nHost: sink.example:%s\r\n\r\n", sinkPort, sinkPort)
+	conns := make([]net.Conn, n)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	next := make(chan int)
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, len(connectEstablished))
+			for i := range next {
+				c, err := net.Dial("tcp", proxy.addr)
+				if err == nil {
+					_, err = io.WriteString(c, req)
+				}
+				if err == nil {
+					_, err = io.ReadFull(c, buf)
+				}
+				if err == nil && string(buf) != connectEstablished {
+					err = fmt.Errorf("CONNECT answered %q", buf)
+				}
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("tunnel %d: %w", i, err)
+				}
+				mu.Unlock()
+				conns[i] = c
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	if firstErr != nil {
+		b.Fatal(firstErr)
+	}
+	time.Sleep(500 * time.Millisecond) // let the last relays park
+	after := proxy.stats(b)
+	if after["tunnels"] != n {
+		b.Fatalf("proxy reports %d tunnels, want %d", after["tunnels"], n)
+	}
+	b.ReportMetric(float64(n), "tunnels")
+	b.ReportMetric(float64(after["rss_kb"]-before["rss_kb"])/float64(n), "kB/tunnel")
+	b.ReportMetric(float64(after["fds"]-before["fds"])/float64(n), "fds/tunnel")
+	b.ReportMetric(float64(after["goroutines"]-before["goroutines"])/float64(n), "goroutines/tunnel")
+}

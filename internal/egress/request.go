@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+	"sync"
 )
 
 var errHeaderTooLarge = errors.New("request header too large")
@@ -188,9 +189,32 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// newHeadReader returns a bufio.Reader over c whose head reads are capped at
-// max bytes through lim.
+// headReader is a pooled bufio.Reader whose head reads are capped through lim.
+type headReader struct {
+	br  *bufio.Reader
+	lim *headerLimit
+}
+
+var headReaders = sync.Pool{New: func() any {
+	lim := &headerLimit{}
+	return &headReader{br: bufio.NewReaderSize(lim, 4096), lim: lim}
+}}
+
+// newHeadReader returns an unpooled reader, for tests and fuzzing.
 func newHeadReader(c io.Reader, max int) (*bufio.Reader, *headerLimit) {
 	lim := &headerLimit{r: c, remaining: max, limited: true}
 	return bufio.NewReaderSize(lim, 4096), lim
+}
+
+func getHeadReader(c io.Reader, max int) *headReader {
+	hr := headReaders.Get().(*headReader)
+	*hr.lim = headerLimit{r: c, remaining: max, limited: true}
+	hr.br.Reset(hr.lim)
+	return hr
+}
+
+func putHeadReader(hr *headReader) {
+	hr.lim.r = nil
+	hr.br.Reset(hr.lim)
+	headReaders.Put(hr)
 }

@@ -1,7 +1,6 @@
 package egress
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -171,19 +170,38 @@ func (s *Server) serveConn(ctx context.Context, c *trackedConn) {
 	if !ok {
 		return
 	}
-	br, lim := newHeadReader(c.Conn, s.cfg.MaxHeaderBytes)
-	tp := textproto.NewReader(br)
-	fw := &forwarder{s: s, client: c.Conn, br: br, tp: tp}
+	t := s.serveRequests(ctx, c, peer)
+	if t != nil {
+		s.tunnel(ctx, c.Conn, t)
+	}
+}
+
+// pendingTunnel is a CONNECT request read by serveRequests, handed over once
+// the request reader and its buffer are released: an idle tunnel then holds
+// no read buffer at all.
+type pendingTunnel struct {
+	head  *requestHead
+	pol   *Policy
+	rec   *record
+	early []byte // bytes the client sent after the CONNECT head
+}
+
+// serveRequests reads requests until the connection ends or turns into a tunnel.
+func (s *Server) serveRequests(ctx context.Context, c *trackedConn, peer peerInfo) *pendingTunnel {
+	hr := getHeadReader(c.Conn, s.cfg.MaxHeaderBytes)
+	defer putHeadReader(hr)
+	br, lim := hr.br, hr.lim
+	fw := &forwarder{s: s, client: c.Conn, br: br, tp: textproto.NewReader(br)}
 	defer fw.closeUpstream()
 	for first := true; ; first = false {
 		if !first {
 			c.idle.Store(true)
 			if s.draining.Load() {
-				return
+				return nil
 			}
 			_ = c.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
 			if _, err := br.Peek(1); err != nil {
-				return
+				return nil
 			}
 			c.idle.Store(false)
 		}
@@ -195,17 +213,21 @@ func (s *Server) serveConn(ctx context.Context, c *trackedConn) {
 		pol := s.policy.Load()
 		rec.id = pol.Identity.Identify(peer.Peer, s.pods)
 		if err != nil {
-			s.headError(c.Conn, br, rec, err)
-			return
+			s.headError(c.Conn, rec, err)
+			return nil
 		}
 		_ = c.SetReadDeadline(time.Time{})
 		rec.method = head.Method
 		if head.Method == "CONNECT" {
-			s.tunnel(ctx, c.Conn, br, head, pol, rec)
-			return
+			t := &pendingTunnel{head: head, pol: pol, rec: rec}
+			if n := br.Buffered(); n > 0 {
+				b, _ := br.Peek(n)
+				t.early = append([]byte(nil), b...)
+			}
+			return t
 		}
 		if !fw.forward(ctx, head, pol, rec) {
-			return
+			return nil
 		}
 	}
 }
@@ -243,7 +265,7 @@ func (s *Server) handshake(c net.Conn) (peerInfo, bool) {
 	return p, true
 }
 
-func (s *Server) headError(c net.Conn, br *bufio.Reader, rec *record, err error) {
+func (s *Server) headError(c net.Conn, rec *record, err error) {
 	rec.decision = verdict.Deny
 	switch {
 	case errors.Is(err, errHeaderTooLarge):

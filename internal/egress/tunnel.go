@@ -1,7 +1,6 @@
 package egress
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net"
@@ -17,7 +16,8 @@ const connectEstablished = "HTTP/1.1 200 Connection established\r\n\r\n"
 // ClientHello) pass through untouched: the gateway authorises the CONNECT
 // authority only and never trusts the SNI inside, so a ClientHello naming an
 // allowed host cannot open a tunnel to a host the allowlist does not name.
-func (s *Server) tunnel(ctx context.Context, c net.Conn, br *bufio.Reader, head *requestHead, pol *Policy, rec *record) {
+func (s *Server) tunnel(ctx context.Context, c net.Conn, t *pendingTunnel) {
+	head, pol, rec, early := t.head, t.pol, t.rec, t.early
 	rec.requested = head.Target
 	if !hostHeaderAgrees(head, head.Target, 0) {
 		rec.decision, rec.reason = verdict.Deny, verdict.ReasonHostMismatch
@@ -44,11 +44,7 @@ func (s *Server) tunnel(ctx context.Context, c net.Conn, br *bufio.Reader, head 
 		return
 	}
 	defer up.Close()
-	// Bytes the client pipelined behind the CONNECT head are already in br.
-	var early []byte
-	if n := br.Buffered(); n > 0 {
-		early, _ = br.Peek(n)
-	}
+	// early holds what the client pipelined behind the CONNECT head.
 	_ = c.SetWriteDeadline(time.Now().Add(s.cfg.HeaderTimeout))
 	if _, err := io.WriteString(c, connectEstablished); err != nil {
 		rec.decision, rec.reason, rec.detail = verdict.Deny, verdict.ReasonDialFailed, "client went away: "+err.Error()

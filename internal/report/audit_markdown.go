@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"budnet/internal/audit"
-	"budnet/internal/manifest"
 )
 
 // maxChecklistEvidence bounds the failing findings linked from one checklist
@@ -112,7 +111,7 @@ func mdEvidenceLinks(es []audit.Evidence) string {
 	var links []string
 	for _, e := range es {
 		switch {
-		case e.File != "" && e.File != manifest.ClusterSource:
+		case linkable(e.File):
 			target := fileURI(e.File)
 			if e.Line > 0 && e.Template == "" {
 				target += "#L" + strconv.Itoa(e.Line)

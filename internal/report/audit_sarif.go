@@ -222,8 +222,8 @@ func sarifResultOf(f audit.Finding, ruleIndex int) sarifResult {
 // line goes in the message.
 func sarifLocationOf(e audit.Evidence) (sarifLocation, bool) {
 	var loc sarifLocation
-	if e.File == manifest.ClusterSource {
-		e.File = "" // a live object has no file to annotate
+	if !linkable(e.File) {
+		e.File = ""
 	}
 	switch {
 	case e.File != "" && e.Template == "":
@@ -255,6 +255,13 @@ func sarifLocationOf(e audit.Evidence) (sarifLocation, bool) {
 		loc.Message = &sarifText{Text: detail}
 	}
 	return loc, true
+}
+
+// linkable reports whether evidence's file is one a repository holds: not a
+// live cluster object and not the model or example embedded in budnet
+// ("embedded:bud.yaml").
+func linkable(file string) bool {
+	return file != "" && file != manifest.ClusterSource && !strings.HasPrefix(file, "embedded:")
 }
 
 // fileURI renders a path as a relative URI reference with forward slashes,

@@ -65,7 +65,9 @@ func Protocols() []corev1.Protocol { return append([]corev1.Protocol(nil), proto
 // with random selectors (matchLabels and all four operators), policyTypes (often
 // left for defaulting), absent/empty/non-empty rule and peer lists, ipBlocks with
 // except in both families, numeric, named and ranged ports of all protocols.
-// Pods have one IP each (IPv4 or IPv6), drawn near the CIDR pool.
+// Pods have one IP each (IPv4 or IPv6), drawn near the CIDR pool; a third of
+// them copy the namespace and labels (and half of those the ports) of an
+// earlier pod.
 func RandomCluster(r *rand.Rand, opts RandomOptions) netpol.Cluster {
 	g := &rgen{r: r, opts: opts}
 	var c netpol.Cluster
@@ -80,6 +82,15 @@ func RandomCluster(r *rand.Rand, opts RandomOptions) netpol.Cluster {
 		p := netpol.Pod{
 			Namespace: nsPool[r.IntN(nNS)], Name: fmt.Sprintf("p%d", i),
 			Labels: g.labels(), Ports: g.ports(), IPs: []netip.Addr{g.podIP(i)},
+		}
+		if i > 0 && r.IntN(3) == 0 {
+			// A twin of an earlier pod: same namespace and labels, its own
+			// ports and IP, so that pod classes must keep them apart.
+			twin := c.Pods[r.IntN(i)]
+			p.Namespace, p.Labels = twin.Namespace, twin.Labels
+			if r.IntN(2) == 0 {
+				p.Ports = twin.Ports // only the IP tells them apart
+			}
 		}
 		if r.IntN(4) == 0 && i > 0 { // some workloads span pods
 			p.Workload = fmt.Sprintf("w%d", r.IntN(i))

@@ -118,7 +118,7 @@ func checkEgressAllowlist() Check {
 }
 
 func runEgressAllowlist(c *Context) []Result {
-	if c.Platform == nil || len(c.Inventory.Workloads) == 0 {
+	if c.Platform == nil || len(c.Inventory.Objects) == 0 {
 		return nil
 	}
 	var hosts []string

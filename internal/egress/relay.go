@@ -15,21 +15,21 @@ import (
 // that ends cleanly half-closes its destination so request/response protocols
 // that rely on shutdown(SHUT_WR) keep working; an error in either direction
 // closes both. The tunnel closes after idle with no bytes in either direction.
-func relay(client, upstream net.Conn, idle time.Duration, sentC, recvC Counter) (sent, received int64) {
+func relay(client, upstream net.Conn, idle time.Duration, sentC, recvC Counter, pipes *pipePool) (sent, received int64) {
 	var last atomic.Int64
 	last.Store(time.Now().UnixNano())
 	done := make(chan int64, 1)
-	go func() { done <- pump(upstream, client, &last, idle, sentC) }()
-	received = pump(client, upstream, &last, idle, recvC)
+	go func() { done <- pump(upstream, client, &last, idle, sentC, pipes) }()
+	received = pump(client, upstream, &last, idle, recvC, pipes)
 	sent = <-done
 	return sent, received
 }
 
-// pump moves src to dst. On Linux between two TCP sockets it waits for data
-// without holding a buffer or a pipe and then splices exactly what is queued
-// (see pumpSplice); otherwise it falls back to a pooled-buffer copy.
-func pump(dst, src net.Conn, last *atomic.Int64, idle time.Duration, c Counter) int64 {
-	n, err := pumpConns(dst, src, last, idle, c)
+// pump moves src to dst. On Linux between two TCP sockets it splices through
+// a pooled pipe it holds only while bytes move (see pumpSplice); otherwise it
+// falls back to a pooled-buffer copy.
+func pump(dst, src net.Conn, last *atomic.Int64, idle time.Duration, c Counter, pipes *pipePool) int64 {
+	n, err := pumpConns(dst, src, last, idle, c, pipes)
 	if err == nil {
 		closeWrite(dst)
 		return n

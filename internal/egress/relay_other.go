@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
-func pumpConns(dst, src net.Conn, last *atomic.Int64, idle time.Duration, c Counter) (int64, error) {
+type pipePool struct{}
+
+func newPipePool() *pipePool { return nil }
+
+func pumpConns(dst, src net.Conn, last *atomic.Int64, idle time.Duration, c Counter, _ *pipePool) (int64, error) {
 	return pumpCopy(dst, src, last, idle, c)
 }

@@ -29,6 +29,7 @@ type Server struct {
 	dialer   Dialer
 	pods     identity.PodLookup
 	policy   atomic.Pointer[Policy]
+	pipes    *pipePool // splice pipes shared by all tunnels (nil off Linux)
 
 	mu        sync.Mutex
 	conns     map[*trackedConn]struct{}
@@ -56,7 +57,7 @@ func NewServer(cfg Config, policy *Policy, deps Deps) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: deps.Logger, audit: deps.Audit, metrics: deps.Metrics,
 		resolver: deps.Resolver, dialer: deps.Dialer, pods: deps.Pods,
-		conns: map[*trackedConn]struct{}{}, perSource: map[string]int{},
+		conns: map[*trackedConn]struct{}{}, perSource: map[string]int{}, pipes: newPipePool(),
 	}
 	if s.log == nil {
 		s.log = discard

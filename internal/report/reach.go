@@ -35,15 +35,23 @@ func WriteReachJSON(w io.Writer, r ReachResult) error {
 	bw.WriteString(",\n\"connections\":[")
 	buf := make([]byte, 0, 256)
 	first := true
+	// Consecutive connections mostly share a port set (a source's row repeats
+	// the same few sets), so the last rendering is kept and reused.
+	var lastPorts netpol.PortSet
+	var lastJSON []byte
 	if r.Connections != nil {
 		r.Connections(func(c netpol.Connection) bool {
 			buf = buf[:0]
 			if !first {
 				buf = append(buf, ',')
 			}
+			if first || !c.Ports.Equal(lastPorts) {
+				lastPorts, lastJSON = c.Ports, AppendPortsJSON(lastJSON[:0], c.Ports)
+			}
 			first = false
 			buf = append(buf, "\n{"...)
-			buf = appendConnection(buf, c.Src, c.Dst, c.Ports)
+			buf = appendEndpoints(buf, c.Src, c.Dst)
+			buf = append(buf, lastJSON...)
 			buf = append(buf, '}')
 			_, err = bw.Write(buf)
 			return err == nil
@@ -100,12 +108,16 @@ func writeDiscrepancies(bw *bufio.Writer, key string, ds []reach.Discrepancy) {
 
 // appendConnection appends `"src":..,"dst":..,"ports":[..]` without the braces.
 func appendConnection(buf []byte, src, dst string, ports netpol.PortSet) []byte {
+	return AppendPortsJSON(appendEndpoints(buf, src, dst), ports)
+}
+
+// appendEndpoints appends `"src":..,"dst":..,"ports":`.
+func appendEndpoints(buf []byte, src, dst string) []byte {
 	buf = append(buf, `"src":`...)
 	buf = appendJSONString(buf, src)
 	buf = append(buf, `,"dst":`...)
 	buf = appendJSONString(buf, dst)
-	buf = append(buf, `,"ports":`...)
-	return AppendPortsJSON(buf, ports)
+	return append(buf, `,"ports":`...)
 }
 
 // AppendPortsJSON appends ports as `[{"protocol":"TCP","port":5432,"endPort":5432}]`,

@@ -10,6 +10,10 @@ import (
 	"budnet/internal/audit"
 )
 
+// maxTextFindings bounds the failing findings the text report lists per
+// check, so one check failing for every connection does not bury the rest.
+const maxTextFindings = 10
+
 // AuditTextOptions tune the text report.
 type AuditTextOptions struct {
 	// Color adds ANSI colours; the command sets it only when stdout is a terminal.
@@ -124,11 +128,20 @@ func writeCheckText(bw *bufio.Writer, p painter, fs []audit.Finding, verbose boo
 		mark = p.paint(ansiGrey, "ACCEPTED")
 	}
 	fmt.Fprintf(bw, "  %s %s %s %s\n", mark, first.CheckID, p.paint(ansiGrey, "["+first.Severity.String()+"]"), first.Title)
+	shown, hidden := 0, 0
 	for _, f := range fs {
 		if !verbose && !f.Status.Failing() {
 			continue
 		}
+		if !verbose && shown == maxTextFindings {
+			hidden++
+			continue
+		}
+		shown++
 		writeFindingText(bw, p, f)
+	}
+	if hidden > 0 {
+		fmt.Fprintf(bw, "       %s\n", p.paint(ansiGrey, fmt.Sprintf("… and %d more failing (-v or -o json lists them all)", hidden)))
 	}
 	if !verbose && passing+na > 0 {
 		var parts []string
@@ -160,7 +173,10 @@ func writeFindingText(bw *bufio.Writer, p painter, f audit.Finding) {
 		fmt.Fprintf(bw, "         accepted: %s\n", f.SuppressionReason)
 	}
 	for _, e := range f.Evidence {
-		fmt.Fprintf(bw, "         %s\n", EvidenceText(e))
+		// Matrix findings' messages already say their connection and why.
+		if text := EvidenceText(e); !strings.Contains(f.Message, text) {
+			fmt.Fprintf(bw, "         %s\n", text)
+		}
 	}
 }
 

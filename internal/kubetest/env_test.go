@@ -209,8 +209,9 @@ func TestRestrictedUser(t *testing.T) {
 		{name: "forbidden core kind", resource: schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, check: apierrors.IsForbidden},
 		{name: "forbidden CRD kind", resource: schema.GroupVersionResource{Group: "cilium.io", Version: "v2", Resource: "ciliumnetworkpolicies"}, check: apierrors.IsForbidden},
 		// Authorization runs before routing, so a user not granted a kind gets
-		// Forbidden even when its CRD does not exist; only discovery (below)
-		// tells the two apart.
+		// Forbidden even when its CRD does not exist (by design, so names do
+		// not leak: kubernetes/kubernetes#31798); only discovery (below) tells
+		// the two apart.
 		{name: "missing CRD, not granted", resource: schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "authorizationpolicies"}, check: apierrors.IsForbidden},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,245 @@
+package generate
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"budnet/internal/egress"
+	"budnet/internal/platform"
+)
+
+// FileAlerts holds the PrometheusRule.
+const FileAlerts = "60-alerts.yaml"
+
+// PrometheusRule names.
+const (
+	apiMonitoring      = "monitoring.coreos.com/v1"
+	kindPrometheusRule = "PrometheusRule"
+	// AlertRuleName is the PrometheusRule's name; its one group is
+	// AlertGroupName.
+	AlertRuleName  = "budnet-security"
+	AlertGroupName = "budnet-security.rules"
+)
+
+// Metric names of the exporters the alerts read, as the exporters publish
+// them:
+//   - Traefik (also as Gateway API implementation): traefik_service_requests_total
+//     with labels code, method, protocol, service
+//     (https://doc.traefik.io/traefik/observability/metrics/overview/);
+//   - ingress-nginx: nginx_ingress_controller_requests with label status
+//     (https://kubernetes.github.io/ingress-nginx/user-guide/monitoring/);
+//   - Dapr (dapr/dapr docs/development/dapr-metrics.md): the sidecar's
+//     dapr_runtime_mtls_init_fail_total and
+//     dapr_runtime_mtls_workload_cert_rotated_fail_total, sentry's
+//     dapr_sentry_cert_sign_failure_total, and
+//     dapr_grpc_io_server_completed_rpcs whose grpc_server_status is
+//     status.Code(err).String() (pkg/diagnostics/grpc_monitoring.go), so
+//     "PermissionDenied" when the callee's accessControl refuses a
+//     ServiceInvocation/CallLocal call;
+//   - postgres_exporter pg_up and redis_exporter redis_up, 0 when the
+//     exporter cannot connect (refused, or a failed TLS handshake, since the
+//     exporter connects with the clients' sslmode);
+//   - cert-manager certmanager_certificate_ready_status and
+//     certmanager_certificate_expiration_timestamp_seconds
+//     (https://cert-manager.io/docs/devops-tips/prometheus-metrics/);
+//   - budnet's egress gateway (docs/egress.md).
+const (
+	metricTraefik       = "traefik_service_requests_total"
+	metricNginx         = "nginx_ingress_controller_requests"
+	metricMTLSInitFail  = "dapr_runtime_mtls_init_fail_total"
+	metricCertRotFail   = "dapr_runtime_mtls_workload_cert_rotated_fail_total"
+	metricSentrySignErr = "dapr_sentry_cert_sign_failure_total"
+	metricDaprGRPC      = "dapr_grpc_io_server_completed_rpcs"
+	metricPgUp          = "pg_up"
+	metricRedisUp       = "redis_up"
+	metricCertReady     = "certmanager_certificate_ready_status"
+	metricCertExpiry    = "certmanager_certificate_expiration_timestamp_seconds"
+	daprCallLocal       = "/dapr.proto.internals.v1.ServiceInvocation/CallLocal.*"
+)
+
+// Rule is one alerting rule of the PrometheusRule, in rulefmt's shape.
+type Rule struct {
+	Alert       string
+	Expr        string
+	For         string
+	Severity    string
+	Summary     string
+	Description string
+}
+
+// Alerts implements guide section 10.1: a PrometheusRule in the model's
+// monitoring namespace (else the Prometheus workload's zone) carrying the
+// model's monitoring labels, so the Prometheus instance's ruleSelector
+// picks it up. A model with no place for it gets no file.
+func Alerts(p *platform.Platform, o Options) ([]File, error) {
+	ns := monitoringNamespace(p)
+	if ns == "" {
+		return nil, nil
+	}
+	rules := AlertRules(p, o)
+	list := make([]any, 0, len(rules))
+	for _, r := range rules {
+		list = append(list, map[string]any{
+			"alert": r.Alert,
+			"expr":  r.Expr,
+			"for":   r.For,
+			"labels": map[string]any{
+				"severity": r.Severity,
+				"guide":    "10.1",
+			},
+			"annotations": map[string]any{"summary": r.Summary, "description": r.Description},
+		})
+	}
+	u := Object(apiMonitoring, kindPrometheusRule, ns, AlertRuleName, "spec.monitoring",
+		"10.1 security alerts", map[string]any{"spec": map[string]any{"groups": []any{
+			map[string]any{"name": AlertGroupName, "rules": list},
+		}}})
+	labels := u.GetLabels()
+	for k, v := range p.Spec.Monitoring.Labels {
+		labels[k] = v
+	}
+	labels[LabelManagedBy] = ManagedBy
+	u.SetLabels(labels)
+	return []File{{Name: FileAlerts, Concern: "security alerts (guide 10.1)", Objects: []*unstructured.Unstructured{u}}}, nil
+}
+
+// monitoringNamespace is spec.monitoring.namespace, else the zone of a
+// workload named prometheus, else "".
+func monitoringNamespace(p *platform.Platform) string {
+	if ns := p.Spec.Monitoring.Namespace; ns != "" {
+		return ns
+	}
+	if w, ok := p.Workload("prometheus"); ok {
+		return w.Zone
+	}
+	return ""
+}
+
+// AlertRules are the alerts for the model and the chosen edge, in a stable
+// order. Only alerts whose exporter the model has are included: Dapr alerts
+// with Dapr apps, database alerts per datastore kind, egress alerts with the
+// egress gateway.
+func AlertRules(p *platform.Platform, o Options) []Rule {
+	rules := []Rule{ingressErrorRule(p, o)}
+	if len(daprZones(p)) > 0 {
+		rules = append(rules, daprRules()...)
+	}
+	rules = append(rules, databaseRules(p)...)
+	if p.Spec.EgressGateway.Enabled {
+		rules = append(rules, egressAlertRules(p)...)
+	}
+	return rules
+}
+
+// ingressErrorRule fires when the edge's share of 5xx responses stays above
+// the model's threshold for 5 minutes.
+func ingressErrorRule(p *platform.Platform, o Options) Rule {
+	metric, codeLabel, who := metricTraefik, "code", "Traefik"
+	if edgeKind(p, o) == platform.EdgeNginx {
+		metric, codeLabel, who = metricNginx, "status", "ingress-nginx"
+	}
+	threshold := p.Spec.Monitoring.IngressErrorRate
+	if threshold == 0 {
+		threshold = platform.DefaultIngressErrorRate
+	}
+	t := strconv.FormatFloat(threshold, 'g', -1, 64)
+	return Rule{
+		Alert: "BudIngressErrorRateHigh",
+		Expr: fmt.Sprintf(`sum(rate(%[1]s{%[2]s=~"5.."}[5m])) / sum(rate(%[1]s[5m])) > %[3]s`,
+			metric, codeLabel, t),
+		For:         "5m",
+		Severity:    "warning",
+		Summary:     "Edge 5xx error rate above " + percent(threshold),
+		Description: fmt.Sprintf("More than %s of the responses %s served in the last 5 minutes were server errors ({{ $value | humanizePercentage }}).", percent(threshold), who),
+	}
+}
+
+func percent(f float64) string {
+	return strconv.FormatFloat(f*100, 'g', -1, 64) + "%"
+}
+
+// daprRules fire on any mTLS failure or access-policy refusal: each is a
+// security event worth a look, so there is no threshold and no wait.
+func daprRules() []Rule {
+	return []Rule{
+		{Alert: "BudDaprMTLSInitFailure", Severity: "critical", For: "0s",
+			Expr:        fmt.Sprintf(`sum by (app_id) (increase(%s[5m])) > 0`, metricMTLSInitFail),
+			Summary:     "Dapr sidecar could not set up mTLS",
+			Description: "The Dapr sidecar of {{ $labels.app_id }} failed to initialise its mTLS authenticator; service invocation to and from it fails."},
+		{Alert: "BudDaprCertRotationFailure", Severity: "critical", For: "0s",
+			Expr:        fmt.Sprintf(`sum by (app_id) (increase(%s[5m])) > 0`, metricCertRotFail),
+			Summary:     "Dapr workload certificate rotation failed",
+			Description: "The Dapr sidecar of {{ $labels.app_id }} could not rotate its workload certificate; it stops talking once the certificate expires."},
+		{Alert: "BudDaprSentrySignFailure", Severity: "critical", For: "0s",
+			Expr:        fmt.Sprintf(`sum(increase(%s[5m])) > 0`, metricSentrySignErr),
+			Summary:     "Dapr sentry refused or failed to sign certificates",
+			Description: "dapr-sentry failed {{ $value }} certificate signing requests in 5 minutes: sidecars without certificates cannot use mTLS."},
+		{Alert: "BudDaprAccessDenied", Severity: "warning", For: "0s",
+			Expr: fmt.Sprintf(`sum by (app_id, grpc_server_method) (increase(%s{grpc_server_status="PermissionDenied",grpc_server_method=~"%s"}[5m])) > 0`,
+				metricDaprGRPC, daprCallLocal),
+			Summary:     "Dapr access control refused a service invocation",
+			Description: "The sidecar of {{ $labels.app_id }} refused {{ $value }} calls its accessControl policy does not allow: a caller outside the intended flows, or a policy missing a flow."},
+	}
+}
+
+// databaseRules: a datastore the exporters cannot reach (refused or TLS
+// failure), and TLS certificates cert-manager cannot issue or renew.
+func databaseRules(p *platform.Platform) []Rule {
+	var protos []string
+	tls := false
+	for i := range p.Spec.Workloads {
+		w := &p.Spec.Workloads[i]
+		if w.Role != platform.RoleDatastore {
+			continue
+		}
+		for _, np := range w.Ports {
+			protos = append(protos, np.AppProtocol)
+			tls = tls || np.TLS
+		}
+	}
+	var rules []Rule
+	if slices.Contains(protos, "postgresql") {
+		rules = append(rules, Rule{Alert: "BudPostgresUnreachable", Severity: "critical", For: "2m",
+			Expr:        metricPgUp + " == 0",
+			Summary:     "PostgreSQL refuses connections or the TLS handshake",
+			Description: "postgres_exporter ({{ $labels.instance }}) cannot connect: the server refuses connections or TLS (certificate or sslmode mismatch)."})
+	}
+	if slices.Contains(protos, "redis") {
+		rules = append(rules, Rule{Alert: "BudRedisUnreachable", Severity: "critical", For: "2m",
+			Expr:        metricRedisUp + " == 0",
+			Summary:     "Redis/Valkey refuses connections or the TLS handshake",
+			Description: "redis_exporter ({{ $labels.instance }}) cannot connect: the server refuses connections or TLS (rediss:// certificate mismatch)."})
+	}
+	if tls {
+		rules = append(rules,
+			Rule{Alert: "BudCertificateNotReady", Severity: "critical", For: "10m",
+				Expr:        metricCertReady + `{condition="False"} == 1`,
+				Summary:     "A TLS certificate is not ready",
+				Description: "cert-manager cannot issue {{ $labels.namespace }}/{{ $labels.name }}: TLS to the service fails once the old certificate expires."},
+			Rule{Alert: "BudCertificateExpiringSoon", Severity: "warning", For: "1h",
+				Expr:        metricCertExpiry + " - time() < 7 * 86400",
+				Summary:     "A TLS certificate expires within 7 days",
+				Description: "{{ $labels.namespace }}/{{ $labels.name }} expires in less than a week and has not been renewed."})
+	}
+	return rules
+}
+
+// egressAlertRules watch the egress gateway: volume per source above the
+// model's egressBytesPerSecond (when set) and any refused request.
+func egressAlertRules(p *platform.Platform) []Rule {
+	var rules []Rule
+	if limit := p.Spec.Monitoring.EgressBytesPerSecond; limit > 0 {
+		rules = append(rules, Rule{Alert: "BudEgressVolumeHigh", Severity: "warning", For: "10m",
+			Expr:        fmt.Sprintf(`sum by (source) (rate(%s[5m])) > %d`, egress.MetricBytes, limit),
+			Summary:     "Unusual egress volume",
+			Description: fmt.Sprintf("{{ $labels.source }} sends and receives {{ $value | humanize }}B/s through the egress gateway, above the expected %d B/s: a possible exfiltration.", limit)})
+	}
+	rules = append(rules, Rule{Alert: "BudEgressDenied", Severity: "warning", For: "0s",
+		Expr:        fmt.Sprintf(`sum by (source, reason) (increase(%s{decision!="allow"}[5m])) > 0`, egress.MetricRequests),
+		Summary:     "The egress gateway refused requests",
+		Description: "{{ $labels.source }} tried {{ $value }} connections the allowlist refuses ({{ $labels.reason }})."})
+	return rules
+}

@@ -1,0 +1,199 @@
+package generate
+
+import (
+	"fmt"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"budnet/internal/platform"
+)
+
+// FileCerts holds the cert-manager issuers and certificates.
+const FileCerts = "40-certificates.yaml"
+
+// cert-manager names (https://cert-manager.io/docs/reference/api-docs/).
+const (
+	apiCertManager     = "cert-manager.io/v1"
+	kindClusterIssuer  = "ClusterIssuer"
+	kindCertificate    = "Certificate"
+	issuerSelfSigned   = "budnet-selfsigned"
+	issuerInternalCA   = "budnet-internal-ca"
+	issuerACME         = "budnet-acme"
+	secretInternalCA   = "budnet-internal-ca"
+	defaultACMEServer  = "https://acme-v02.api.letsencrypt.org/directory"
+	certManagerDefault = "cert-manager"
+	// Lifetimes: the CA outlives the server certificates it signs many times
+	// over; server certificates follow the 90 days ACME certificates have,
+	// renewed with 30 days to spare.
+	caDuration         = "87600h"
+	serverDuration     = "2160h"
+	serverRenewBefore  = "720h"
+	issuerKindACME     = "acme"
+	secretACMEAccount  = "budnet-acme-account-key"
+	clusterDomainLocal = "cluster.local"
+)
+
+// Certs implements guide sections 6.1 and 6.3 with cert-manager: an
+// internal CA (self-signed bootstrap ClusterIssuer, CA Certificate, CA
+// ClusterIssuer, https://cert-manager.io/docs/configuration/selfsigned/#bootstrapping-ca-issuers),
+// server Certificates for every datastore with a TLS port (PostgreSQL,
+// ClickHouse, Redis/Valkey), and for the edge hosts an ACME ClusterIssuer
+// solving HTTP-01 through the edge, or the internal CA for air-gapped
+// installs (spec.tls.issuer.kind ca or unset).
+func Certs(p *platform.Platform, o Options) ([]File, error) {
+	var objs []*unstructured.Unstructured
+	caNS := certManagerNamespace(p)
+	objs = append(objs,
+		Object(apiCertManager, kindClusterIssuer, "", issuerSelfSigned, "spec.tls",
+			"6.3 internal CA: self-signed bootstrap issuer, used only to sign the CA",
+			map[string]any{"spec": map[string]any{"selfSigned": map[string]any{}}}),
+		Object(apiCertManager, kindCertificate, caNS, secretInternalCA, "spec.tls",
+			"6.3 internal CA certificate (its Secret lives in cert-manager's cluster resource namespace)",
+			map[string]any{"spec": map[string]any{
+				"isCA":       true,
+				"commonName": p.Metadata.Name + " internal CA",
+				"secretName": secretInternalCA,
+				"duration":   caDuration,
+				"privateKey": map[string]any{"algorithm": "ECDSA", "size": int64(256)},
+				"issuerRef":  issuerRef(issuerSelfSigned),
+			}}),
+		Object(apiCertManager, kindClusterIssuer, "", issuerInternalCA, "spec.tls",
+			"6.3 internal CA issuer for database and service certificates",
+			map[string]any{"spec": map[string]any{"ca": map[string]any{"secretName": secretInternalCA}}}),
+	)
+	for i := range p.Spec.Workloads {
+		w := &p.Spec.Workloads[i]
+		if w.Role == platform.RoleDatastore && slices.ContainsFunc(w.Ports, func(np platform.NamedPort) bool { return np.TLS }) {
+			objs = append(objs, serverCertificate(w, i))
+		}
+	}
+	edge, err := edgeCerts(p, o)
+	if err != nil {
+		return nil, err
+	}
+	objs = append(objs, edge...)
+	return []File{{Name: FileCerts, Concern: "cert-manager issuers and certificates (guide 6.1, 6.3)", Objects: objs}}, nil
+}
+
+// certManagerNamespace is where cert-manager runs: the zone of the workload
+// named cert-manager, else cert-manager's own default. A ClusterIssuer of
+// kind ca reads its Secret from the cluster resource namespace, which the
+// Helm chart sets to the namespace cert-manager is installed in.
+func certManagerNamespace(p *platform.Platform) string {
+	if w, ok := p.Workload("cert-manager"); ok {
+		return w.Zone
+	}
+	return certManagerDefault
+}
+
+func issuerRef(name string) map[string]any {
+	return map[string]any{"name": name, "kind": kindClusterIssuer, "group": "cert-manager.io"}
+}
+
+// serverCertificate is a datastore's server certificate from the internal CA
+// for every name its Service answers to, so clients can verify the host name
+// (sslmode=verify-full, rediss:// with verification, ClickHouse verify).
+func serverCertificate(w *platform.Workload, i int) *unstructured.Unstructured {
+	svc := w.Service
+	dns := []any{
+		svc,
+		svc + "." + w.Zone,
+		svc + "." + w.Zone + ".svc",
+		svc + "." + w.Zone + ".svc." + clusterDomainLocal,
+	}
+	return Object(apiCertManager, kindCertificate, w.Zone, objectName(w.Name, "tls"),
+		ModelRow(fmt.Sprintf("spec.workloads[%d]", i), w.Name),
+		"6.3 database TLS: server certificate for "+w.Name,
+		map[string]any{"spec": map[string]any{
+			"secretName":  objectName(w.Name, "tls"),
+			"commonName":  svc + "." + w.Zone + ".svc",
+			"dnsNames":    dns,
+			"duration":    serverDuration,
+			"renewBefore": serverRenewBefore,
+			"usages":      []any{"server auth", "digital signature", "key encipherment"},
+			"privateKey":  map[string]any{"algorithm": "ECDSA", "size": int64(256), "rotationPolicy": "Always"},
+			"issuerRef":   issuerRef(issuerInternalCA),
+		}})
+}
+
+// edgeCerts are the edge issuer (for ACME) and one Certificate per edge
+// host, in the namespace where the edge reads the Secret: the Gateway's for
+// gateway-api (listeners' certificateRefs name Secrets in their own
+// namespace), the backend's for Traefik IngressRoutes and Ingresses.
+func edgeCerts(p *platform.Platform, o Options) ([]*unstructured.Unstructured, error) {
+	hosts, err := edgeHosts(p)
+	if err != nil || len(hosts) == 0 {
+		return nil, err
+	}
+	kind := edgeKind(p, o)
+	var objs []*unstructured.Unstructured
+	issuer := issuerInternalCA
+	if p.Spec.TLS.Issuer.Kind == issuerKindACME {
+		issuer = issuerACME
+		acme, err := acmeIssuer(p, kind)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, acme)
+	}
+	gwNS := ""
+	if kind == platform.EdgeGatewayAPI {
+		gw, err := edgeWorkload(p)
+		if err != nil {
+			return nil, err
+		}
+		gwNS = gw.Zone
+	}
+	for _, h := range hosts {
+		ns := h.backend.Zone
+		if gwNS != "" {
+			ns = gwNS
+		}
+		objs = append(objs, Object(apiCertManager, kindCertificate, ns, h.secret,
+			h.row, "6.1 TLS certificate for "+h.Name,
+			map[string]any{"spec": map[string]any{
+				"secretName": h.secret,
+				"dnsNames":   []any{h.Name},
+				"privateKey": map[string]any{"algorithm": "ECDSA", "size": int64(256), "rotationPolicy": "Always"},
+				"issuerRef":  issuerRef(issuer),
+			}}))
+	}
+	return objs, nil
+}
+
+// acmeIssuer solves HTTP-01 through the edge that serves the hosts: an
+// Ingress of the edge's class for traefik and nginx, an HTTPRoute attached
+// to the Gateway's HTTP listener for gateway-api
+// (https://cert-manager.io/docs/configuration/acme/http01/).
+func acmeIssuer(p *platform.Platform, kind platform.EdgeKind) (*unstructured.Unstructured, error) {
+	is := p.Spec.TLS.Issuer
+	server := is.Server
+	if server == "" {
+		server = defaultACMEServer
+	}
+	var http01 map[string]any
+	if kind == platform.EdgeGatewayAPI {
+		gw, err := edgeWorkload(p)
+		if err != nil {
+			return nil, err
+		}
+		http01 = map[string]any{"gatewayHTTPRoute": map[string]any{"parentRefs": []any{map[string]any{
+			"group": "gateway.networking.k8s.io", "kind": "Gateway",
+			"name": EdgeGatewayName, "namespace": gw.Zone, "sectionName": listenerHTTP,
+		}}}}
+	} else {
+		http01 = map[string]any{"ingress": map[string]any{"ingressClassName": edgeClass(p, kind)}}
+	}
+	acme := map[string]any{
+		"server":              server,
+		"privateKeySecretRef": map[string]any{"name": secretACMEAccount},
+		"solvers":             []any{map[string]any{"http01": http01}},
+	}
+	if is.Email != "" {
+		acme["email"] = is.Email
+	}
+	return Object(apiCertManager, kindClusterIssuer, "", issuerACME, "spec.tls.issuer",
+		"6.1 TLS certificates from an ACME CA (HTTP-01 through the edge)",
+		map[string]any{"spec": map[string]any{"acme": acme}}), nil
+}

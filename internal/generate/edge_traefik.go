@@ -1,0 +1,144 @@
+package generate
+
+import (
+	"fmt"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"budnet/internal/platform"
+)
+
+// Traefik CRD names (https://doc.traefik.io/traefik/reference/routing-configuration/kubernetes/crd/).
+const (
+	apiTraefik       = "traefik.io/v1alpha1"
+	kindMiddleware   = "Middleware"
+	kindTLSOption    = "TLSOption"
+	kindIngressRoute = "IngressRoute"
+
+	mwRedirect  = "budnet-redirect-https"
+	mwHeaders   = "budnet-security-headers"
+	mwRateLimit = "budnet-rate-limit"
+	mwBuffering = "budnet-request-size"
+	mwAdmin     = "budnet-admin-allowlist"
+	tlsOption   = "budnet-tls"
+
+	traefikWeb       = "web"
+	traefikWebsecure = "websecure"
+)
+
+// traefikVersions maps the model's minimum TLS version to Traefik's names.
+var traefikVersions = map[string]string{"1.2": "VersionTLS12", "1.3": "VersionTLS13"}
+
+// traefikEdge is the Traefik form of the edge: in every backend zone the
+// Middlewares and a TLSOption, and per host an IngressRoute on the web entry
+// point that only redirects and one on websecure with the TLS Secret, the
+// TLSOption and the middlewares. IngressRoutes reference Services and
+// Middlewares in their own namespace, so each zone gets its own set.
+func traefikEdge(p *platform.Platform, hosts []edgeHost) ([]*unstructured.Unstructured, error) {
+	mws, err := traefikMiddlewares(p, hosts, true)
+	if err != nil {
+		return nil, err
+	}
+	objs := slices.Clone(mws)
+	for _, z := range hostZones(hosts) {
+		objs = append(objs, traefikTLSOption(p, z))
+	}
+	for _, h := range hosts {
+		objs = append(objs, traefikRoutes(h)...)
+	}
+	return objs, nil
+}
+
+// traefikMiddlewares are the zones' Middlewares; the admin allowlist only
+// in zones with admin hosts. Routes from the Gateway API get only the
+// limits and the allowlist: their redirect and headers are standard
+// filters. The allowlist sees the client's address only when the load
+// balancer preserves it (externalTrafficPolicy: Local or PROXY protocol).
+func traefikMiddlewares(p *platform.Platform, hosts []edgeHost, redirectAndHeaders bool) ([]*unstructured.Unstructured, error) {
+	rps, burst := rateLimit(p)
+	_, body, err := maxBody(p)
+	if err != nil {
+		return nil, err
+	}
+	var objs []*unstructured.Unstructured
+	for _, z := range hostZones(hosts) {
+		mw := func(name, guide string, spec map[string]any) {
+			objs = append(objs, Object(apiTraefik, kindMiddleware, z, name, "spec.edge", guide, map[string]any{"spec": spec}))
+		}
+		if redirectAndHeaders {
+			mw(mwRedirect, "6.2 HTTP to HTTPS redirect", map[string]any{
+				"redirectScheme": map[string]any{"scheme": "https", "permanent": true}})
+			mw(mwHeaders, "6.2 security headers", traefikHeaders())
+		}
+		mw(mwRateLimit, "11.3 rate limiting per client address", map[string]any{
+			"rateLimit": map[string]any{"average": rps, "burst": burst, "period": "1s"}})
+		mw(mwBuffering, "11.3 request size limit", map[string]any{
+			"buffering": map[string]any{"maxRequestBodyBytes": body}})
+		if slices.ContainsFunc(hosts, func(h edgeHost) bool { return h.Admin && h.backend.Zone == z }) {
+			cidrs, err := adminCIDRs(p)
+			if err != nil {
+				return nil, err
+			}
+			mw(mwAdmin, "11.3 IP allowlisting for admin access", map[string]any{
+				"ipAllowList": map[string]any{"sourceRange": toAny(cidrs)}})
+		}
+	}
+	return objs, nil
+}
+
+// traefikHeaders is the headers middleware with the security headers in
+// Traefik's own fields (https://doc.traefik.io/traefik/middlewares/http/headers/).
+func traefikHeaders() map[string]any {
+	return map[string]any{"headers": map[string]any{
+		"stsSeconds":            int64(hstsMaxAge),
+		"stsIncludeSubdomains":  true,
+		"forceSTSHeader":        true,
+		"frameDeny":             true,
+		"contentTypeNosniff":    true,
+		"contentSecurityPolicy": contentSecurityPolicy,
+		"referrerPolicy":        referrerPolicy,
+	}}
+}
+
+// traefikTLSOption sets the minimum TLS version and, for TLS 1.2, only the
+// AEAD suites with forward secrecy (TLS 1.3 suites are not configurable in
+// Go); sniStrict refuses clients that send no known host name.
+func traefikTLSOption(p *platform.Platform, zone string) *unstructured.Unstructured {
+	spec := map[string]any{"minVersion": traefikVersions[tlsMin(p)], "sniStrict": true}
+	if tlsMin(p) == "1.2" {
+		spec["cipherSuites"] = []any{
+			"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+			"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+			"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+		}
+	}
+	return Object(apiTraefik, kindTLSOption, zone, tlsOption, "spec.tls.minVersion",
+		"11.1 TLS "+tlsMin(p)+" or later at the edge", map[string]any{"spec": spec})
+}
+
+// traefikRoutes are a host's two IngressRoutes.
+func traefikRoutes(h edgeHost) []*unstructured.Unstructured {
+	match := fmt.Sprintf("Host(`%s`)", h.Name)
+	service := []any{map[string]any{"name": h.backend.Service, "port": int64(h.port)}}
+	mws := []any{map[string]any{"name": mwHeaders}, map[string]any{"name": mwRateLimit}, map[string]any{"name": mwBuffering}}
+	if h.Admin {
+		// The allowlist runs first so refused clients cost nothing else.
+		mws = append([]any{map[string]any{"name": mwAdmin}}, mws...)
+	}
+	redirect := Object(apiTraefik, kindIngressRoute, h.backend.Zone, objectName(h.Name, "http"), h.row,
+		"6.2 HTTP to HTTPS redirect for "+h.Name,
+		map[string]any{"spec": map[string]any{
+			"entryPoints": []any{traefikWeb},
+			"routes": []any{map[string]any{"match": match, "kind": "Rule", "services": service,
+				"middlewares": []any{map[string]any{"name": mwRedirect}}}},
+		}})
+	secure := Object(apiTraefik, kindIngressRoute, h.backend.Zone, objectName(h.Name), h.row,
+		"6.2 hardened HTTPS route for "+h.Name,
+		map[string]any{"spec": map[string]any{
+			"entryPoints": []any{traefikWebsecure},
+			"routes":      []any{map[string]any{"match": match, "kind": "Rule", "services": service, "middlewares": mws}},
+			"tls":         map[string]any{"secretName": h.secret, "options": map[string]any{"name": tlsOption}},
+		}})
+	return []*unstructured.Unstructured{redirect, secure}
+}

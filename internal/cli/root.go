@@ -91,7 +91,9 @@ deployed, audits the hardening checklist, and enforces the egress allowlist.`,
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 	root.AddCommand(
+		newGenerateCommand(streams),
 		newReachCommand(streams),
+		newAuditCommand(streams),
 		newPlatformCommand(streams),
 		newEgressCommand(streams),
 		newTLSCommand(streams),

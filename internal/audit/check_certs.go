@@ -43,9 +43,8 @@ func checkIssuer() Check {
 
 // secretOwner is a route or Gateway that presents a TLS secret.
 type secretOwner struct {
-	obj   *manifest.Object
-	use   secretUse
-	owner string
+	obj *manifest.Object
+	use secretUse
 }
 
 // tlsSecretUses lists the TLS secrets the edge presents: Ingress and

@@ -209,6 +209,18 @@ func judgeClickHouse(s *envSet) []Result {
 			} else {
 				out = append(out, s.finding(StatusFail, v, "secure is off: queries and credentials travel in plaintext"))
 			}
+		case strings.Contains(un, "CLICKHOUSE") && strings.HasSuffix(un, "PORT"):
+			// The TLS ports are 8443 (HTTPS) and 9440 (native); 8123 and 9000 are plaintext.
+			switch strings.TrimSpace(v.value) {
+			case "8443", "9440":
+				decided = true
+				out = append(out, s.finding(StatusPass, v, "TLS port "+v.value))
+			case "8123", "9000":
+				if _, ok := s.get(strings.TrimSuffix(name, "PORT") + "SECURE"); !ok {
+					decided = true
+					out = append(out, s.finding(StatusFail, v, "plaintext port "+v.value+" (TLS is 8443 for HTTP, 9440 native)"))
+				}
+			}
 		case strings.Contains(un, "CLICKHOUSE") && strings.HasSuffix(un, "VERIFY") && falsy(v.value):
 			decided = true
 			out = append(out, s.finding(StatusPartial, v, "verify is off: the server's certificate is not checked"))

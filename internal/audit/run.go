@@ -315,6 +315,9 @@ func ParseRef(ref string) (namespace, name, kind string, ok bool) {
 	kind = ref[open+1 : len(ref)-1]
 	path := ref[:open]
 	if ns, n, found := strings.Cut(path, "/"); found {
+		if ns == "" {
+			return "", "", "", false
+		}
 		namespace, name = ns, n
 	} else {
 		name = path

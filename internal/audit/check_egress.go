@@ -62,6 +62,9 @@ func runEgressOpen(c *Context) []Result {
 	}
 	var out []Result
 	for _, w := range rv.Input.Workloads {
+		if systemNamespace(c, w.Namespace) {
+			continue
+		}
 		var public, inner netpol.PortSet
 		var wide []string
 		for _, e := range entities {

@@ -112,7 +112,8 @@ func runAdminAllowlist(c *Context) []Result {
 			continue
 		}
 		for _, r := range e.routes {
-			if !r.serves(h.Name) {
+			// A route that only redirects to https exposes nothing.
+			if r.redirectOnly || !r.serves(h.Name) {
 				continue
 			}
 			out = append(out, adminRoute(e, r, h.Name, lbRestricted))

@@ -239,3 +239,16 @@ func listing(names []string, max int) string {
 	}
 	return strings.Join(names[:max], ", ") + fmt.Sprintf(" and %d more", len(names)-max)
 }
+
+// systemNamespace reports namespaces that belong to the Kubernetes
+// distribution, not the platform: their pods (CoreDNS, the CNI) need egress
+// the platform's policies do not describe, and a default deny there breaks
+// the cluster. The model's DNS namespace counts as one.
+func systemNamespace(c *Context, ns string) bool {
+	switch ns {
+	case "kube-system", "kube-public", "kube-node-lease":
+		return true
+	}
+	dnsNS, _, _ := dnsOf(c.Platform)
+	return ns == dnsNS
+}

@@ -51,7 +51,8 @@ func codeFilter(prefix ...string) func(*labels.Matcher) bool {
 // ingress-nginx (nginx_ingress_controller_requests), Envoy-based Gateway API
 // implementations; Dapr's metrics (docs/development/dapr-metrics.md in
 // dapr/dapr); the PostgreSQL, Redis and MongoDB exporters and the blackbox
-// exporter; budnet's egress gateway (internal/egress/metrics.go) and
+// exporter (Dapr labels gRPC results with status.Code(err).String(), e.g.
+// "PermissionDenied": pkg/diagnostics/grpc_monitoring.go); budnet's egress gateway (internal/egress/metrics.go) and
 // cAdvisor's per-pod network counters.
 var alertFamilies = []alertFamily{
 	{name: "ingress-error-rate", what: "ingress error rate (5xx) above the threshold",
@@ -62,10 +63,10 @@ var alertFamilies = []alertFamily{
 		metrics: []string{"dapr_runtime_mtls_init_fail_total", "dapr_runtime_mtls_workload_cert_rotated_fail_total",
 			"dapr_sentry_cert_sign_failure_total", "dapr_sentry_servercert_issue_failed_total"},
 		words: []string{"mtls", "sentry", "cert"}},
-	{name: "dapr-policy-violation", what: "Dapr access-policy violations (403 / PERMISSION_DENIED)",
+	{name: "dapr-policy-violation", what: "Dapr access-policy violations (HTTP 403, gRPC PermissionDenied)",
 		metrics: []string{"dapr_http_server_request_count", "dapr_grpc_io_server_completed_rpcs",
 			"dapr_runtime_service_invocation_res_sent_total", "dapr_runtime_service_invocation_res_recv_total"},
-		matcher: codeFilter("403", "PERMISSION_DENIED"), words: []string{"policy", "acl", "access", "denied"}},
+		matcher: codeFilter("403", "PermissionDenied", "PERMISSION_DENIED"), words: []string{"policy", "acl", "access", "denied"}},
 	{name: "database-connection", what: "database connections refused or failing TLS",
 		metrics: []string{"pg_up", "redis_up", "mongodb_up", "mysql_up", "kafka_brokers", "probe_success", "probe_ssl_earliest_cert_expiry",
 			"redis_rejected_connections_total", "pg_stat_database_numbackends"},

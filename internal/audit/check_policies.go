@@ -50,7 +50,7 @@ func runDefaultDeny(c *Context) []Result {
 	var out []Result
 	for _, ns := range sortedKeys(byNS) {
 		p, ok := pr.nsPod[ns]
-		if !ok {
+		if !ok || systemNamespace(c, ns) {
 			continue
 		}
 		self, other := netpol.PodPeer(p), netpol.PodPeer(pr.outside)

@@ -110,9 +110,12 @@ func checkDataStoreNamespaces() Check {
 	}
 }
 
-// clusterCreated are objects every namespace gets from the cluster itself.
+// clusterCreated are objects every namespace gets from the cluster itself,
+// and kustomize's build file, which is never applied.
 func clusterCreated(o *manifest.Object) bool {
 	switch {
+	case apiGroup(o.APIVersion) == "kustomize.config.k8s.io":
+		return true
 	case o.Kind == "Service" && o.Name == "kubernetes",
 		o.Kind == "ConfigMap" && o.Name == "kube-root-ca.crt",
 		o.Kind == "ServiceAccount" && o.Name == "default":

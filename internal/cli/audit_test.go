@@ -271,3 +271,19 @@ func TestAuditStdin(t *testing.T) {
 		t.Errorf("exit %d disagrees with the findings", code)
 	}
 }
+
+func mustSeverity(t *testing.T, s string) audit.Severity {
+	t.Helper()
+	sev, err := audit.ParseSeverity(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sev
+}
+
+func unmarshalJSON(t *testing.T, s string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatalf("invalid JSON: %v", err)
+	}
+}

@@ -124,8 +124,9 @@ func (r Result) Denied() bool { return r.Reason != verdict.ReasonNone }
 // Check applies the guard to every address a destination resolved to. All must
 // pass: a name answering with one public and one private address is refused
 // (ReasonMixedAddresses) rather than trimmed to the public one, because its
-// owner is either misconfigured or probing. extra are ranges the matched rule
-// names explicitly. The first address is the one to dial.
+// owner is either misconfigured or probing (smokescreen's resolveTCPAddr checks
+// only the first answer). extra are further exempt ranges. The first address
+// is the one to dial.
 func (g *Guard) Check(addrs []netip.Addr, extra []netip.Prefix) Result {
 	if len(addrs) == 0 {
 		return Result{Reason: verdict.ReasonResolveFailed}

@@ -95,8 +95,9 @@ func Reasons() []Reason {
 // allowlist denials are relaxable: the address guard (private, metadata and
 // cluster ranges, DNS mixes, odd IP spellings) and protocol checks stay enforced
 // in report mode, because report mode exists to roll out an allowlist, not to
-// open the metadata service while doing so. Smokescreen treats its private-range
-// classifier the same way in its report role.
+// open the metadata service while doing so. Smokescreen does the same: its
+// checkIfRequestShouldBeProxied (pkg/smokescreen/smokescreen.go) runs the
+// address classifier after an allow-and-report ACL decision and denies.
 func (r Reason) Relaxable() bool {
 	switch r {
 	case ReasonUnidentified, ReasonHostNotAllowed, ReasonPortNotAllowed, ReasonIPNotAllowed:

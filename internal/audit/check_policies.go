@@ -33,7 +33,7 @@ func runDefaultDeny(c *Context) []Result {
 	if err != nil {
 		return []Result{res(StatusFail, "policies", err.Error())}
 	}
-	m := pr.eng.Matrix()
+	m := pr.matrix()
 	var externals []string
 	for _, n := range m.Names() {
 		if m.IsExternal(n) {

@@ -23,6 +23,7 @@ const probeOutside = "budnet-probe-elsewhere"
 // answered by evaluating these pods, never by reading policy text.
 type probe struct {
 	eng     *netpol.Engine
+	m       *netpol.Matrix
 	nsPod   map[string]int
 	outside int
 	dns     []int
@@ -31,6 +32,25 @@ type probe struct {
 func probeName(ns string) string { return ns + "/(a new pod)" }
 
 func newProbe(c *Context) (*probe, error) {
+	if c.probe != nil {
+		return c.probe, nil
+	}
+	pr, err := buildProbe(c)
+	if err == nil {
+		c.probe = pr
+	}
+	return pr, err
+}
+
+// matrix is the probe engine's matrix, computed once.
+func (pr *probe) matrix() *netpol.Matrix {
+	if pr.m == nil {
+		pr.m = pr.eng.Matrix()
+	}
+	return pr.m
+}
+
+func buildProbe(c *Context) (*probe, error) {
 	rv := c.Reach()
 	if rv.Input == nil || rv.Engine == nil {
 		if rv.Err != nil {

@@ -22,6 +22,23 @@ func TestGeneratedRoundTrip(t *testing.T) {
 		"BUD-5-02": "the reference Deployments do not select generate's app Configuration (dapr.io/config: access-control)",
 		"BUD-7-05": "generate emits no WAF middleware for the gateway-api edge although the model sets edge.waf",
 	}
+	c := roundTripContext(t)
+	for _, ch := range Checks() {
+		f := failing(ch.Run(c))
+		reason, known := knownGaps[ch.ID]
+		switch {
+		case len(f) > 0 && !known:
+			t.Errorf("%s fails on the generated output: %s: %s (and %d more)", ch.ID, f[0].Subject, f[0].Message, len(f)-1)
+		case len(f) == 0 && known:
+			t.Errorf("%s passes now; remove it from the known gaps (%s)", ch.ID, reason)
+		}
+	}
+}
+
+// roundTripContext loads generate's output for the embedded model with the
+// reference install.
+func roundTripContext(t testing.TB) *Context {
+	t.Helper()
 	p, err := platform.Default()
 	if err != nil {
 		t.Fatal(err)
@@ -44,15 +61,21 @@ func TestGeneratedRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("loading: %v", err)
 	}
-	c := &Context{Inventory: inv, Platform: p, Source: "files"}
-	for _, ch := range Checks() {
-		f := failing(ch.Run(c))
-		reason, known := knownGaps[ch.ID]
-		switch {
-		case len(f) > 0 && !known:
-			t.Errorf("%s fails on the generated output: %s: %s (and %d more)", ch.ID, f[0].Subject, f[0].Message, len(f)-1)
-		case len(f) == 0 && known:
-			t.Errorf("%s passes now; remove it from the known gaps (%s)", ch.ID, reason)
+	return &Context{Inventory: inv, Platform: p, Source: "files"}
+}
+
+// BenchmarkChecksRoundTrip runs every check over a hardened install: the
+// generated policies, Configurations, edge objects and alerts with the
+// reference workloads (a few hundred objects, few discrepancies).
+func BenchmarkChecksRoundTrip(b *testing.B) {
+	c := roundTripContext(b)
+	checks := Checks()
+	b.Logf("%d objects, %d workloads", len(c.Inventory.Objects), len(c.Inventory.Workloads))
+	b.ReportAllocs()
+	for b.Loop() {
+		fresh := &Context{Inventory: c.Inventory, Platform: c.Platform}
+		for _, ch := range checks {
+			ch.Run(fresh)
 		}
 	}
 }

@@ -50,6 +50,16 @@ func ParseSeverity(s string) (Severity, error) {
 // MarshalText makes severities render as names in JSON.
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads a severity name, so Go clients can decode JSON reports.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
 // Status is the outcome of a check for one subject.
 type Status string
 
@@ -136,6 +146,9 @@ type Context struct {
 	Now time.Time
 
 	reach *ReachView
+	// probe is the policy engine with the isolation probes (check_probe.go),
+	// built once for the checks that share it.
+	probe *probe
 }
 
 // ReachView is the connectivity analysis of the inventory.

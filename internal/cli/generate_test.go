@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -124,5 +125,49 @@ func TestGenerateForce(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(dir, "00-namespaces.yaml"))
 	if err != nil || !strings.Contains(string(data), "name: shop") {
 		t.Errorf("00-namespaces.yaml not rewritten for the minimal model: %v", err)
+	}
+}
+
+// TestGenerateReachRoundTrip is the round trip as a user runs it:
+// `budnet generate -o OUT`, then `budnet reach --intended -f OUT -f REFERENCE
+// -o json` reports nothing over-permissive and nothing broken.
+func TestGenerateReachRoundTrip(t *testing.T) {
+	examples := filepath.Join("..", "..", "examples")
+	tests := []struct {
+		name      string
+		platform  []string
+		reference string
+	}{
+		{name: "bud", reference: filepath.Join(examples, "bud-reference")},
+		{name: "minimal", platform: []string{"--platform", filepath.Join(examples, "platforms", "minimal.yaml")}, reference: filepath.Join(examples, "minimal-reference")},
+		{name: "egress-gateway", platform: []string{"--platform", filepath.Join(examples, "platforms", "egress-gateway.yaml")}, reference: filepath.Join(examples, "egress-gateway-reference")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			if code, _, errOut := runGenerate(t, append([]string{"-o", out}, tt.platform...)...); code != ExitOK {
+				t.Fatalf("generate: exit %d: %s", code, errOut)
+			}
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"reach", "--intended", "-f", out, "-f", tt.reference, "-o", "json"}, tt.platform...)
+			if code := Execute(context.Background(), args, Streams{In: strings.NewReader(""), Out: &stdout, ErrOut: &stderr}); code != ExitOK {
+				t.Fatalf("reach: exit %d: %s", code, stderr.String())
+			}
+			var res struct {
+				Connections    []json.RawMessage `json:"connections"`
+				OverPermissive []json.RawMessage `json:"overPermissive"`
+				Broken         []json.RawMessage `json:"broken"`
+				Unmatched      []string          `json:"unmatchedModelWorkloads"`
+			}
+			if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+				t.Fatalf("reach -o json: %v", err)
+			}
+			if len(res.Connections) == 0 {
+				t.Fatal("reach found no connection at all")
+			}
+			if len(res.OverPermissive) > 0 || len(res.Broken) > 0 || len(res.Unmatched) > 0 {
+				t.Errorf("overPermissive %d, broken %d, unmatched %v:\n%s", len(res.OverPermissive), len(res.Broken), res.Unmatched, stdout.String())
+			}
+		})
 	}
 }

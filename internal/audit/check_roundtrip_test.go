@@ -19,7 +19,6 @@ import (
 // the list shrinks as they are fixed.
 func TestGeneratedRoundTrip(t *testing.T) {
 	knownGaps := map[string]string{
-		"BUD-5-02": "the reference Deployments do not select generate's app Configuration (dapr.io/config: access-control)",
 		"BUD-7-05": "generate emits no WAF middleware for the gateway-api edge although the model sets edge.waf",
 	}
 	c := roundTripContext(t)

@@ -193,7 +193,13 @@ func (l *loader) readPath(ctx context.Context, path string) error {
 	})
 }
 
+// isManifestName says which files of a directory are read. Terraform's JSON
+// syntax (*.tf.json, which budnet generate writes beside the manifests) is not
+// a Kubernetes manifest; a file named explicitly with -f is always read.
 func isManifestName(name string) bool {
+	if strings.HasSuffix(strings.ToLower(name), ".tf.json") {
+		return false
+	}
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".yaml", ".yml", ".json":
 		return true

@@ -158,7 +158,7 @@ func TestLoadInputs(t *testing.T) {
 			"ClusterRole//reader@" + fixture("good", "multi.yaml") + ":10",
 			"Widget/default/gadget@" + fixture("good", "multi.yaml") + ":17",
 		}},
-		{name: "directory recursion in sorted order, hidden and non-manifest files skipped", paths: []string{fixture("good", "dir")}, want: []string{
+		{name: "directory recursion in sorted order, hidden, non-manifest and Terraform (*.tf.json) files skipped", paths: []string{fixture("good", "dir")}, want: []string{
 			"ConfigMap/default/top@" + fixture("good", "dir", "0-top.yaml") + ":1",
 			"ConfigMap/default/a-one@" + fixture("good", "dir", "a", "one.yaml") + ":1",
 			"ConfigMap/default/b-two@" + fixture("good", "dir", "b", "two.yml") + ":1",

@@ -144,8 +144,7 @@ func (c *converter) writeMapping(buf *bytes.Buffer, n *yaml.Node, depth int) err
 	buf.WriteByte('{')
 	seen := make(map[string]bool, len(n.Content)/2)
 	first := true
-	var writePairs func(m *yaml.Node) error
-	writePairs = func(m *yaml.Node) error {
+	writePairs := func(m *yaml.Node) error {
 		for i := 0; i+1 < len(m.Content); i += 2 {
 			k, v := resolve(m.Content[i]), m.Content[i+1]
 			if k.Kind != yaml.ScalarNode {

@@ -282,3 +282,32 @@ func rawObjects(t testing.TB, f generate.File) []*unstructured.Unstructured {
 	}
 	return objs
 }
+
+// BenchmarkConcerns measures each concern beyond the policies on the
+// embedded model, rendering included.
+func BenchmarkConcerns(b *testing.B) {
+	p := budWithCluster(b)
+	concerns := []struct {
+		name string
+		fn   generate.Concern
+	}{
+		{name: "mesh", fn: generate.Mesh}, {name: "certs", fn: generate.Certs}, {name: "edge", fn: generate.Edge},
+		{name: "alerts", fn: generate.Alerts}, {name: "clusters", fn: generate.Clusters}, {name: "cloud", fn: generate.CloudPerimeter},
+	}
+	for _, c := range concerns {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				files, err := c.fn(p, generate.Options{Edge: platform.EdgeTraefik, Cloud: generate.CloudAWS})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, f := range files {
+					if _, err := f.Render(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,11 +1,12 @@
 package generate
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"budnet/internal/diag"
@@ -164,29 +165,50 @@ func maxBody(p *platform.Platform) (string, int64, error) {
 	if s == "" {
 		s = defaultMaxBodySize
 	}
-	// nginx sizes are k and m (powers of 1024); resource.Quantity reads
-	// them with binary suffixes.
-	q, err := resource.ParseQuantity(nginxToQuantity(s))
+	n, err := parseSize(s)
 	if err != nil {
 		return "", 0, &diag.InputError{File: p.Source.File, Field: "spec.edge.maxBodySize",
-			Msg: fmt.Sprintf("%q is not a size such as 10m or 512k", s)}
+			Msg: fmt.Sprintf("%q: %v", s, err)}
 	}
-	return s, q.Value(), nil
+	return s, n, nil
 }
 
-func nginxToQuantity(s string) string {
-	if len(s) == 0 {
-		return s
+// parseSize reads a size as nginx's client_max_body_size does: digits and an
+// optional k, m or g suffix (powers of 1024;
+// https://nginx.org/en/docs/syntax.html). Zero, which nginx reads as no
+// limit, is refused, as is anything Traefik's byte count cannot hold.
+func parseSize(s string) (int64, error) {
+	digits, mult := s, int64(1)
+	if s != "" {
+		switch s[len(s)-1] {
+		case 'k', 'K':
+			digits, mult = s[:len(s)-1], 1<<10
+		case 'm', 'M':
+			digits, mult = s[:len(s)-1], 1<<20
+		case 'g', 'G':
+			digits, mult = s[:len(s)-1], 1<<30
+		}
 	}
-	switch s[len(s)-1] {
-	case 'k', 'K':
-		return s[:len(s)-1] + "Ki"
-	case 'm', 'M':
-		return s[:len(s)-1] + "Mi"
-	case 'g', 'G':
-		return s[:len(s)-1] + "Gi"
+	if digits == "" {
+		return 0, errors.New("expected a size such as 10m or 512k")
 	}
-	return s
+	var n int64
+	for _, r := range digits {
+		if r < '0' || r > '9' {
+			return 0, errors.New("expected a size such as 10m or 512k")
+		}
+		if n > (math.MaxInt64-int64(r-'0'))/10 {
+			return 0, errors.New("too large")
+		}
+		n = n*10 + int64(r-'0')
+	}
+	if n == 0 {
+		return 0, errors.New("zero means no limit, expected a size such as 10m")
+	}
+	if n > math.MaxInt64/mult {
+		return 0, errors.New("too large")
+	}
+	return n * mult, nil
 }
 
 // adminCIDRs are the admin source group's ranges; admin hosts answer only

@@ -260,3 +260,42 @@ func TestEdgeInputErrors(t *testing.T) {
 		})
 	}
 }
+
+// FuzzEdgeBodySize feeds spec.edge.maxBodySize through the Traefik and nginx
+// edges: either an input error naming the field, or a positive byte count
+// for Traefik and the very string for nginx's proxy-body-size, which must
+// then be in nginx's size syntax.
+func FuzzEdgeBodySize(f *testing.F) {
+	for _, s := range []string{"10m", "512k", "1g", "1", "0", "-1m", "10Mi", "9223372036854775807", "8796093022208g", " 1m", "m"} {
+		f.Add(s)
+	}
+	p := loadModel(f, "")
+	f.Fuzz(func(t *testing.T, s string) {
+		q := *p
+		q.Spec.Edge.MaxBodySize = s
+		files, err := generate.Edge(&q, generate.Options{Edge: platform.EdgeTraefik})
+		if err != nil {
+			var ie *diag.InputError
+			if !errors.As(err, &ie) || ie.Field != "spec.edge.maxBodySize" {
+				t.Fatalf("%q: %v", s, err)
+			}
+			return
+		}
+		if s == "" {
+			return
+		}
+		mw := find(files[0].Objects, "Middleware", "bud-frontend", "budnet-request-size")
+		n, _, _ := unstructured.NestedInt64(mw.Object, "spec", "buffering", "maxRequestBodyBytes")
+		if n <= 0 {
+			t.Fatalf("%q: maxRequestBodyBytes %d", s, n)
+		}
+		files, err = generate.Edge(&q, generate.Options{Edge: platform.EdgeNginx})
+		if err != nil {
+			t.Fatalf("%q: nginx refuses what traefik accepts: %v", s, err)
+		}
+		got := byKind(files[0].Objects, "Ingress")[0].GetAnnotations()["nginx.ingress.kubernetes.io/proxy-body-size"]
+		if got != s || strings.TrimLeft(strings.TrimRight(s, "kKmMgG"), "0123456789") != "" {
+			t.Fatalf("%q: proxy-body-size %q", s, got)
+		}
+	})
+}

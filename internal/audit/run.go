@@ -119,8 +119,8 @@ func CompareSections(a, b string) int {
 // Summarize counts findings by status, suppression and failing severity.
 func Summarize(checks int, fs []Finding) Summary {
 	s := Summary{Checks: checks, Findings: len(fs), FailingBySeverity: map[string]int{}}
-	for _, n := range severityNames {
-		s.FailingBySeverity[n] = 0
+	for l := SeverityInfo; l <= SeverityCritical; l++ {
+		s.FailingBySeverity[l.String()] = 0
 	}
 	for _, f := range fs {
 		switch f.Status {

@@ -5,8 +5,7 @@
 package audit
 
 import (
-	"fmt"
-	"strings"
+	"budnet/internal/severity"
 	"time"
 
 	"budnet/internal/manifest"
@@ -15,50 +14,20 @@ import (
 	"budnet/internal/reach"
 )
 
-// Severity orders findings; --fail-on compares against it.
-type Severity int
+// Severity ranks findings; it is budnet's one severity scale (internal/severity).
+type Severity = severity.Level
 
 // Severities, lowest first.
 const (
-	SeverityInfo Severity = iota
-	SeverityLow
-	SeverityMedium
-	SeverityHigh
-	SeverityCritical
+	SeverityInfo     = severity.Info
+	SeverityLow      = severity.Low
+	SeverityMedium   = severity.Medium
+	SeverityHigh     = severity.High
+	SeverityCritical = severity.Critical
 )
 
-var severityNames = [...]string{"info", "low", "medium", "high", "critical"}
-
-// String is the lower-case name used in every output format.
-func (s Severity) String() string {
-	if s < 0 || int(s) >= len(severityNames) {
-		return fmt.Sprintf("severity(%d)", int(s))
-	}
-	return severityNames[s]
-}
-
 // ParseSeverity reads a severity name (case-insensitive).
-func ParseSeverity(s string) (Severity, error) {
-	for i, n := range severityNames {
-		if strings.EqualFold(s, n) {
-			return Severity(i), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown severity %q (want %s)", s, strings.Join(severityNames[:], ", "))
-}
-
-// MarshalText makes severities render as names in JSON.
-func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// UnmarshalText reads a severity name, so Go clients can decode JSON reports.
-func (s *Severity) UnmarshalText(b []byte) error {
-	v, err := ParseSeverity(string(b))
-	if err != nil {
-		return err
-	}
-	*s = v
-	return nil
-}
+func ParseSeverity(s string) (Severity, error) { return severity.Parse(s) }
 
 // Status is the outcome of a check for one subject.
 type Status string

@@ -1,9 +1,8 @@
 package tlsprobe
 
 import (
+	"budnet/internal/severity"
 	"encoding/json"
-	"fmt"
-	"strings"
 	"time"
 )
 
@@ -11,49 +10,20 @@ import (
 // Fields may be added within a version; none are renamed or removed.
 const SchemaVersion = "budnet.tls/v1"
 
-// Severity ranks how much a failed check matters.
-type Severity int
+// Severity ranks checks; it is budnet's one severity scale (internal/severity).
+type Severity = severity.Level
 
-// Severities, lowest first. SeverityInfo never fails a run.
+// Severities, lowest first.
 const (
-	SeverityInfo Severity = iota
-	SeverityLow
-	SeverityMedium
-	SeverityHigh
-	SeverityCritical
+	SeverityInfo     = severity.Info
+	SeverityLow      = severity.Low
+	SeverityMedium   = severity.Medium
+	SeverityHigh     = severity.High
+	SeverityCritical = severity.Critical
 )
 
-var severityNames = [...]string{"info", "low", "medium", "high", "critical"}
-
-func (s Severity) String() string {
-	if s < 0 || int(s) >= len(severityNames) {
-		return fmt.Sprintf("severity(%d)", int(s))
-	}
-	return severityNames[s]
-}
-
-// ParseSeverity parses one of info, low, medium, high, critical.
-func ParseSeverity(s string) (Severity, error) {
-	for i, n := range severityNames {
-		if strings.EqualFold(s, n) {
-			return Severity(i), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown severity %q (want low, medium, high or critical)", s)
-}
-
-// MarshalText encodes the severity by name so JSON stays readable and stable.
-func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// UnmarshalText is the inverse of MarshalText.
-func (s *Severity) UnmarshalText(b []byte) error {
-	v, err := ParseSeverity(string(b))
-	if err != nil {
-		return err
-	}
-	*s = v
-	return nil
-}
+// ParseSeverity reads a severity name (case-insensitive).
+func ParseSeverity(s string) (Severity, error) { return severity.Parse(s) }
 
 // Status is the outcome of one check.
 type Status string

@@ -18,7 +18,7 @@ import (
 )
 
 // auditFormats are the -o values audit accepts.
-var auditFormats = []string{"text", "json", "sarif", "markdown", "junit"}
+var auditFormats = []string{"text", "json", "sarif", "markdown", "junit", "html"}
 
 // defaultFailOn is --fail-on's default: high and critical gaps (no default
 // deny, plaintext database connections, mTLS off) fail a pipeline; medium and
@@ -149,7 +149,7 @@ func (o *auditOptions) run(ctx context.Context) error {
 	}
 	r := audit.Run(c, audit.Checks())
 	r.Inputs, r.FailOn = inputs, o.failOn
-	if err := o.write(r); err != nil {
+	if err := o.write(r, c); err != nil {
 		return err
 	}
 	if audit.ExitCode(r.Findings, o.failOn) != 0 {
@@ -189,9 +189,11 @@ func (o *auditOptions) load(ctx context.Context) (*manifest.Inventory, string, [
 	return inv, "files", o.input.names(), err
 }
 
-func (o *auditOptions) write(r *audit.Report) error {
+func (o *auditOptions) write(r *audit.Report, c *audit.Context) error {
 	w := o.streams.Out
 	switch o.Output {
+	case "html":
+		return report.WriteAuditHTML(w, r, auditConnectivity(c), report.HTMLOptions{Version: BuildVersion().Version})
 	case "json":
 		return report.WriteAuditJSON(w, r)
 	case "sarif":
@@ -210,4 +212,14 @@ func (o *auditOptions) write(r *audit.Report) error {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// auditConnectivity is the matrix the checks already computed (Context.Reach
+// caches it), for the HTML report's heat map.
+func auditConnectivity(c *audit.Context) *report.HTMLConnectivity {
+	v := c.Reach()
+	if v.Err != nil {
+		return &report.HTMLConnectivity{Err: v.Err}
+	}
+	return &report.HTMLConnectivity{Connections: v.Matrix.Each, Workloads: v.Matrix.Names(), Diff: v.Diff}
 }

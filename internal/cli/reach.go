@@ -55,7 +55,7 @@ firewall matrix (guide section 4). docs/reach.md documents the output.`,
 	}
 	o.input.addFlags(cmd.Flags())
 	fs := cmd.Flags()
-	fs.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
+	fs.StringVarP(&o.Output, "output", "o", "text", "output format: text, json or html")
 	fs.StringVar(&o.From, "from", "", "explain one connection from this workload (ns/name[Kind]) or IP address")
 	fs.StringVar(&o.To, "to", "", "explain one connection to this workload (ns/name[Kind]) or IP address")
 	fs.StringVar(&o.Port, "port", "", "with --from/--to: tcp/5432, udp/53, sctp/9, or a number for TCP")
@@ -69,8 +69,8 @@ func (o *reachOptions) validate() error {
 	if err := o.input.validate(); err != nil {
 		return err
 	}
-	if o.Output != "text" && o.Output != "json" {
-		return fmt.Errorf("unknown output format %q for reach (want text or json)", o.Output)
+	if o.Output != "text" && o.Output != "json" && o.Output != "html" {
+		return fmt.Errorf("unknown output format %q for reach (want text, json or html)", o.Output)
 	}
 	if (o.From == "") != (o.To == "") {
 		return errors.New("--from and --to go together")
@@ -78,6 +78,9 @@ func (o *reachOptions) validate() error {
 	if o.From != "" {
 		if o.Intended {
 			return errors.New("--intended cannot be combined with --from/--to")
+		}
+		if o.Output == "html" {
+			return errors.New("-o html draws the whole matrix: use text or json with --from/--to")
 		}
 		if o.Port == "" {
 			return errors.New("--from/--to need --port (tcp/5432, udp/53, sctp/9 or a number)")
@@ -149,8 +152,11 @@ func (o *reachOptions) run(ctx context.Context) error {
 		res.Meta.Platform = model.Metadata.Name
 		res.Meta.Notes = append(res.Meta.Notes, diff.Notes...)
 	}
-	if o.Output == "json" {
+	switch o.Output {
+	case "json":
 		return report.WriteReachJSON(o.streams.Out, res)
+	case "html":
+		return report.WriteReachHTML(o.streams.Out, res, report.HTMLOptions{Version: BuildVersion().Version, Workloads: m.Names()})
 	}
 	return report.WriteReachText(o.streams.Out, res)
 }

@@ -124,3 +124,18 @@ func FuzzRequestHead(f *testing.F) {
 		_, _ = buildOutgoing(h, u, bufio.NewReader(strings.NewReader("")))
 	})
 }
+
+// TestNotForwardedCoversHopHeaders keeps buildOutgoing's switch and the
+// hop-by-hop list used on responses from drifting apart.
+func TestNotForwardedCoversHopHeaders(t *testing.T) {
+	for _, h := range append(append([]string(nil), hopHeaders...), "Host", "Content-Length") {
+		if !notForwarded(h) {
+			t.Errorf("%s would be forwarded upstream", h)
+		}
+	}
+	for _, h := range []string{"Accept", "User-Agent", "Cookie", "Authorization", "X-Forwarded-For"} {
+		if notForwarded(h) {
+			t.Errorf("%s would be dropped", h)
+		}
+	}
+}

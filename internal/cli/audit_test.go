@@ -56,7 +56,7 @@ func TestAuditUsageErrors(t *testing.T) {
 		{name: "values without chart", args: []string{"--example", "--values", "v.yaml"}, want: "need --chart"},
 		{name: "context without cluster", args: []string{"--example", "--context", "prod"}, want: "need --cluster"},
 		{name: "-A with -n", args: []string{"--cluster", "-A", "-n", "bud"}, want: "mutually exclusive"},
-		{name: "unknown format", args: []string{"--example", "-o", "html"}, want: `unknown output format "html"`},
+		{name: "unknown format", args: []string{"--example", "-o", "pdf"}, want: `unknown output format "pdf"`},
 		{name: "unknown severity", args: []string{"--example", "--fail-on", "severe"}, want: `--fail-on "severe"`},
 		{name: "info is no threshold", args: []string{"--example", "--fail-on", "info"}, want: `--fail-on "info"`},
 		{name: "missing file", args: []string{"-f", "testdata/nope.yaml"}, want: "nope.yaml"},

@@ -27,6 +27,7 @@ const (
 // implementation (class traefik) the HTTPRoutes reach Traefik Middlewares
 // through ExtensionRef filters
 // (https://doc.traefik.io/traefik/reference/routing-configuration/kubernetes/gateway-api/),
+// the Coraza WAF plugin Middleware among them,
 // and a TLSOption named default sets Traefik's minimum TLS version, since
 // Gateway listeners cannot. Other implementations need their own policy
 // objects for those.
@@ -50,7 +51,7 @@ func gatewayEdge(p *platform.Platform, hosts []edgeHost) ([]*unstructured.Unstru
 		objs = append(objs, opt)
 	}
 	for _, h := range hosts {
-		objs = append(objs, hostHTTPRoute(gw, h, traefik))
+		objs = append(objs, hostHTTPRoute(p, gw, h, traefik))
 	}
 	return objs, nil
 }
@@ -109,7 +110,7 @@ func redirectHTTPRoute(gw *platform.Workload, hosts []edgeHost) *unstructured.Un
 
 // hostHTTPRoute routes a host's HTTPS listener to its backend with the
 // security headers set on every response.
-func hostHTTPRoute(gw *platform.Workload, h edgeHost, traefik bool) *unstructured.Unstructured {
+func hostHTTPRoute(p *platform.Platform, gw *platform.Workload, h edgeHost, traefik bool) *unstructured.Unstructured {
 	var set []any
 	for _, hv := range securityHeaders() {
 		set = append(set, map[string]any{"name": hv[0], "value": hv[1]})
@@ -119,11 +120,7 @@ func hostHTTPRoute(gw *platform.Workload, h edgeHost, traefik bool) *unstructure
 		"responseHeaderModifier": map[string]any{"set": set},
 	}}
 	if traefik {
-		names := []string{mwRateLimit, mwBuffering}
-		if h.Admin {
-			names = append([]string{mwAdmin}, names...)
-		}
-		for _, n := range names {
+		for _, n := range edgeMiddlewares(p, h, false) {
 			filters = append(filters, map[string]any{"type": "ExtensionRef", "extensionRef": map[string]any{
 				"group": traefikCRDGroup, "kind": kindMiddleware, "name": n}})
 		}

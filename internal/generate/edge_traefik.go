@@ -21,11 +21,27 @@ const (
 	mwRateLimit = "budnet-rate-limit"
 	mwBuffering = "budnet-request-size"
 	mwAdmin     = "budnet-admin-allowlist"
+	mwWAF       = "budnet-waf"
 	tlsOption   = "budnet-tls"
+
+	// The Coraza WAF plugin: Traefik has no WAF of its own, and a plugin
+	// Middleware (spec.plugin.<name>) only works when Traefik's static
+	// configuration loads the plugin under the same name
+	// (https://doc.traefik.io/traefik/reference/install-configuration/experimental/plugins/),
+	// which no Kubernetes object can set.
+	corazaPlugin        = "coraza"
+	corazaModule        = "github.com/jcchavezs/coraza-http-wasm-traefik"
+	corazaVersion       = "v0.2.2"
+	traefikPluginNeeded = "Traefik static configuration: experimental.plugins." + corazaPlugin +
+		".moduleName=" + corazaModule + " and .version=" + corazaVersion
 
 	traefikWeb       = "web"
 	traefikWebsecure = "websecure"
 )
+
+// AnnotationRequires names what an object needs outside Kubernetes to take
+// effect, such as the Traefik static configuration that loads a plugin.
+const AnnotationRequires = "budnet.io/requires"
 
 // traefikVersions maps the model's minimum TLS version to Traefik's names.
 var traefikVersions = map[string]string{"1.2": "VersionTLS12", "1.3": "VersionTLS13"}
@@ -33,7 +49,8 @@ var traefikVersions = map[string]string{"1.2": "VersionTLS12", "1.3": "VersionTL
 // traefikEdge is the Traefik form of the edge: in every backend zone the
 // Middlewares and a TLSOption, and per host an IngressRoute on the web entry
 // point that only redirects and one on websecure with the TLS Secret, the
-// TLSOption and the middlewares. IngressRoutes reference Services and
+// TLSOption and the middlewares (the Coraza WAF among them when the model's
+// edge.waf is on). IngressRoutes reference Services and
 // Middlewares in their own namespace, so each zone gets its own set.
 func traefikEdge(p *platform.Platform, hosts []edgeHost) ([]*unstructured.Unstructured, error) {
 	mws, err := traefikMiddlewares(p, hosts, true)
@@ -45,7 +62,7 @@ func traefikEdge(p *platform.Platform, hosts []edgeHost) ([]*unstructured.Unstru
 		objs = append(objs, traefikTLSOption(p, z))
 	}
 	for _, h := range hosts {
-		objs = append(objs, traefikRoutes(h)...)
+		objs = append(objs, traefikRoutes(p, h)...)
 	}
 	return objs, nil
 }
@@ -75,6 +92,9 @@ func traefikMiddlewares(p *platform.Platform, hosts []edgeHost, redirectAndHeade
 			"rateLimit": map[string]any{"average": rps, "burst": burst, "period": "1s"}})
 		mw(mwBuffering, "11.3 request size limit", map[string]any{
 			"buffering": map[string]any{"maxRequestBodyBytes": body}})
+		if wafEnabled(p) {
+			objs = append(objs, traefikWAF(z))
+		}
 		if slices.ContainsFunc(hosts, func(h edgeHost) bool { return h.Admin && h.backend.Zone == z }) {
 			cidrs, err := adminCIDRs(p)
 			if err != nil {
@@ -85,6 +105,47 @@ func traefikMiddlewares(p *platform.Platform, hosts []edgeHost, redirectAndHeade
 		}
 	}
 	return objs, nil
+}
+
+// traefikWAF is the Coraza plugin Middleware with the OWASP Core Rule Set
+// the plugin embeds (@recommended-conf, @crs-setup-conf and @owasp_crs map
+// to coraza.conf-recommended, crs-setup.conf.example and the CRS rules in
+// github.com/jcchavezs/coraza-http-wasm fs.go). The recommended
+// configuration only detects (SecRuleEngine DetectionOnly), so blocking is
+// switched on after it; directives are a list, as in the plugin's README
+// (github.com/jcchavezs/coraza-http-wasm-traefik).
+func traefikWAF(zone string) *unstructured.Unstructured {
+	u := Object(apiTraefik, kindMiddleware, zone, mwWAF, "spec.edge.waf",
+		"11.3 web application firewall (Coraza with the OWASP Core Rule Set)",
+		map[string]any{"spec": map[string]any{"plugin": map[string]any{corazaPlugin: map[string]any{
+			"directives": []any{
+				"Include @recommended-conf",
+				"SecRuleEngine On",
+				"Include @crs-setup-conf",
+				"Include @owasp_crs/*.conf",
+			},
+		}}}})
+	ann := u.GetAnnotations()
+	ann[AnnotationRequires] = traefikPluginNeeded
+	u.SetAnnotations(ann)
+	return u
+}
+
+// edgeMiddlewares are the Middlewares a host's HTTPS route runs, in order:
+// the admin allowlist first so refused clients cost nothing else, then the
+// WAF before the limits so that a blocked request is not buffered.
+func edgeMiddlewares(p *platform.Platform, h edgeHost, headers bool) []string {
+	var names []string
+	if h.Admin {
+		names = append(names, mwAdmin)
+	}
+	if wafEnabled(p) {
+		names = append(names, mwWAF)
+	}
+	if headers {
+		names = append(names, mwHeaders)
+	}
+	return append(names, mwRateLimit, mwBuffering)
 }
 
 // traefikHeaders is the headers middleware with the security headers in
@@ -118,13 +179,12 @@ func traefikTLSOption(p *platform.Platform, zone string) *unstructured.Unstructu
 }
 
 // traefikRoutes are a host's two IngressRoutes.
-func traefikRoutes(h edgeHost) []*unstructured.Unstructured {
+func traefikRoutes(p *platform.Platform, h edgeHost) []*unstructured.Unstructured {
 	match := fmt.Sprintf("Host(`%s`)", h.Name)
 	service := []any{map[string]any{"name": h.backend.Service, "port": int64(h.port)}}
-	mws := []any{map[string]any{"name": mwHeaders}, map[string]any{"name": mwRateLimit}, map[string]any{"name": mwBuffering}}
-	if h.Admin {
-		// The allowlist runs first so refused clients cost nothing else.
-		mws = append([]any{map[string]any{"name": mwAdmin}}, mws...)
+	var mws []any
+	for _, n := range edgeMiddlewares(p, h, true) {
+		mws = append(mws, map[string]any{"name": n})
 	}
 	redirect := Object(apiTraefik, kindIngressRoute, h.backend.Zone, objectName(h.Name, "http"), h.row,
 		"6.2 HTTP to HTTPS redirect for "+h.Name,

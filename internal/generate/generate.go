@@ -27,9 +27,7 @@ func concerns() []Concern {
 		Edge,
 		Alerts,
 		Clusters,
-		// CloudPerimeter joins once write_test.go's TestWriteStreamAndSummary
-		// expects the embedded model's cloud/aws/budnet.tf.json among the
-		// raw files WriteStream skips.
+		CloudPerimeter,
 	}
 }
 

@@ -154,9 +154,11 @@ func generatedByBudnet(path string) bool {
 
 // WriteStream writes the objects of every file to w as one multi-document
 // YAML stream, each document preceded by a comment naming its file. Raw
-// files (Terraform JSON) cannot join a YAML stream: their names are returned
-// so the caller can say to use a directory instead. kustomization.yaml is
-// left out: it only makes sense beside the files it lists.
+// files (Terraform JSON, per-cluster kubeconfig templates) cannot join a
+// YAML stream: a closing comment names them, so that a reader of the stream
+// alone knows what it lacks, and their names are returned so the caller can
+// say to use a directory instead. kustomization.yaml is left out: it only
+// makes sense beside the files it lists.
 func WriteStream(w io.Writer, files []File) (skipped []string, err error) {
 	first := true
 	for _, f := range files {
@@ -180,6 +182,16 @@ func WriteStream(w io.Writer, files []File) (skipped []string, err error) {
 			if _, err := fmt.Fprintf(w, "# Source: %s\n%s", f.Name, data); err != nil {
 				return nil, fmt.Errorf("writing: %w", err)
 			}
+		}
+	}
+	if len(skipped) > 0 {
+		var b strings.Builder
+		b.WriteString("# Not in this stream (not Kubernetes objects; write them with -o DIR):\n")
+		for _, name := range skipped {
+			fmt.Fprintf(&b, "#   %s\n", name)
+		}
+		if _, err := io.WriteString(w, b.String()); err != nil {
+			return nil, fmt.Errorf("writing: %w", err)
 		}
 	}
 	return skipped, nil

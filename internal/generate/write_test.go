@@ -66,14 +66,22 @@ func TestWriteStreamAndSummary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files = append(files, generate.File{Name: "cloud/x.tf.json", Concern: "terraform", Raw: []byte("{}")})
 	var b bytes.Buffer
 	skipped, err := generate.WriteStream(&b, files)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(skipped) != 1 || skipped[0] != "cloud/x.tf.json" {
-		t.Errorf("skipped %v, want the Terraform file only", skipped)
+	// The embedded model sets spec.cloud.provider aws and registers no
+	// cluster: the Terraform module is the only raw file besides
+	// kustomization.yaml, which the stream leaves out without a word.
+	if len(skipped) != 1 || skipped[0] != generate.FileCloudAWS {
+		t.Errorf("skipped %v, want [%s]", skipped, generate.FileCloudAWS)
+	}
+	if want := "#   " + generate.FileCloudAWS + "\n"; !strings.HasSuffix(b.String(), want) {
+		t.Errorf("the stream does not end by naming the file it left out (%q)", want)
+	}
+	if strings.Contains(b.String(), "kustomization.yaml") {
+		t.Error("the stream mentions kustomization.yaml")
 	}
 	objects := 0
 	for _, f := range files {
@@ -86,7 +94,7 @@ func TestWriteStreamAndSummary(t *testing.T) {
 	if err := generate.Summary(&b, files, "out/"); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"20-networkpolicies.yaml", "NetworkPolicy x", "Namespace x6", "kustomization.yaml"} {
+	for _, want := range []string{"20-networkpolicies.yaml", "NetworkPolicy x", "Namespace x6", "kustomization.yaml", generate.FileCloudAWS} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, b.String())
 		}

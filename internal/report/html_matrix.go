@@ -60,8 +60,8 @@ type htmlWorkload struct {
 	Cross               []htmlZoneCount
 	Edges               []htmlEdge
 	EdgesOmitted        int
-	cross               map[string]int
-	crossOrder          []string
+	zone                *htmlZone
+	cross               map[*htmlZone]int
 	edgeCap, edgesTotal int
 }
 
@@ -79,6 +79,12 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // zoneOf is the namespace of a workload ("ns/name[Kind]"), or the external
 // zone for address entities, whose names are comma-separated CIDRs.
 func zoneOf(name string) string {
+	// Workloads are named ns/name[Kind]; CIDRs never end in "]", and
+	// skipping the parse keeps the hot path free of error allocations.
+	if strings.HasSuffix(name, "]") {
+		ns, _, _ := strings.Cut(name, "/")
+		return ns
+	}
 	first, _, _ := strings.Cut(name, ",")
 	if _, err := netip.ParsePrefix(strings.TrimSpace(first)); err == nil {
 		return externalZone
@@ -91,89 +97,107 @@ func zoneOf(name string) string {
 
 type pairKey struct{ src, dst string }
 
-// aggregate streams the connections once, counting per zone pair and keeping
-// bounded per-workload detail, so memory and output grow with zones and caps,
-// not with the number of pairs.
-func aggregate(conns func(func(netpol.Connection) bool), diff *reach.Diff, opts HTMLOptions) (*htmlMatrix, []*htmlZone) {
-	m := &htmlMatrix{HasDiff: diff != nil}
-	cells := map[pairKey]*htmlCell{}
-	zones := map[string]*htmlZone{}
-	cell := func(s, d string) *htmlCell {
-		k := pairKey{s, d}
-		c := cells[k]
-		if c == nil {
-			c = &htmlCell{Src: s, Dst: d}
-			cells[k] = c
-		}
-		return c
+type zonePair struct{ src, dst *htmlZone }
+
+// aggregator streams the connections once, counting per zone pair and
+// keeping bounded per-workload detail, so memory and output grow with zones
+// and caps, not with the number of pairs.
+type aggregator struct {
+	opts      HTMLOptions
+	m         *htmlMatrix
+	cells     map[zonePair]*htmlCell
+	zones     map[string]*htmlZone
+	workloads map[string]*htmlWorkload
+	over      map[pairKey]bool
+}
+
+func (a *aggregator) cell(s, d *htmlZone) *htmlCell {
+	k := zonePair{s, d}
+	c := a.cells[k]
+	if c == nil {
+		c = &htmlCell{Src: s.Name, Dst: d.Name}
+		a.cells[k] = c
 	}
-	wl := func(name string) *htmlWorkload {
-		z := zones[zoneOf(name)]
-		if z == nil {
-			z = &htmlZone{Name: zoneOf(name), byName: map[string]*htmlWorkload{}}
-			zones[z.Name] = z
-		}
-		w := z.byName[name]
-		if w == nil {
-			w = &htmlWorkload{Name: name, cross: map[string]int{}, edgeCap: opts.MaxEdgesPerWorkload}
-			z.byName[name] = w
-		}
+	return c
+}
+
+func (a *aggregator) workload(name string) *htmlWorkload {
+	if w := a.workloads[name]; w != nil {
 		return w
 	}
-	for _, n := range opts.Workloads {
-		wl(n)
+	zn := zoneOf(name)
+	z := a.zones[zn]
+	if z == nil {
+		z = &htmlZone{Name: zn, byName: map[string]*htmlWorkload{}}
+		a.zones[zn] = z
 	}
-	over := map[pairKey]bool{}
+	w := &htmlWorkload{Name: name, zone: z, cross: map[*htmlZone]int{}, edgeCap: a.opts.MaxEdgesPerWorkload}
+	z.byName[name] = w
+	a.workloads[name] = w
+	return w
+}
+
+func aggregate(conns func(func(netpol.Connection) bool), diff *reach.Diff, opts HTMLOptions) (*htmlMatrix, []*htmlZone) {
+	a := &aggregator{opts: opts, m: &htmlMatrix{HasDiff: diff != nil}, cells: map[zonePair]*htmlCell{},
+		zones: map[string]*htmlZone{}, workloads: map[string]*htmlWorkload{}, over: map[pairKey]bool{}}
+	for _, n := range opts.Workloads {
+		a.workload(n)
+	}
 	if diff != nil {
-		for _, d := range diff.OverPermissive {
-			over[pairKey{d.Src, d.Dst}] = true
-			cell(zoneOf(d.Src), zoneOf(d.Dst)).Over++
-			wl(d.Src).Over++
-			zones[zoneOf(d.Src)].Over++
-		}
-		for _, d := range diff.Broken {
-			cell(zoneOf(d.Src), zoneOf(d.Dst)).Broken++
-			w := wl(d.Src)
-			w.Broken++
-			zones[zoneOf(d.Src)].Broken++
-			w.addEdge(htmlEdge{Dst: d.Dst, Ports: string(AppendPortsText(nil, d.Ports)), Class: "broken"})
-		}
-		m.Over, m.Broken = len(diff.OverPermissive), len(diff.Broken)
+		a.addDiff(diff)
 	}
 	if conns != nil {
 		var buf []byte
+		var src *htmlWorkload
 		conns(func(c netpol.Connection) bool {
-			sz, dz := zoneOf(c.Src), zoneOf(c.Dst)
-			cell(sz, dz).Allowed++
-			m.Allowed++
-			src, dst := wl(c.Src), wl(c.Dst)
+			// Each yields a source's row together: look the source up once.
+			if src == nil || src.Name != c.Src {
+				src = a.workload(c.Src)
+			}
+			dst := a.workload(c.Dst)
+			a.cell(src.zone, dst.zone).Allowed++
+			a.m.Allowed++
 			dst.In++
-			if sz == dz {
+			if src.zone == dst.zone {
 				src.OutIntra++
 			} else {
-				if src.cross[dz] == 0 {
-					src.crossOrder = append(src.crossOrder, dz)
-				}
-				src.cross[dz]++
+				src.cross[dst.zone]++
+			}
+			if src.edgesTotal >= src.edgeCap {
+				src.addEdge(htmlEdge{})
+				return true
 			}
 			class := "allowed"
 			if diff != nil {
 				class = "ok"
-				if over[pairKey{c.Src, c.Dst}] {
+				if a.over[pairKey{c.Src, c.Dst}] {
 					class = "over"
 				}
 			}
-			// Port text is rendered only for edges that are kept.
-			if src.edgesTotal < src.edgeCap {
-				buf = AppendPortsText(buf[:0], c.Ports)
-				src.addEdge(htmlEdge{Dst: c.Dst, Ports: string(buf), Class: class})
-			} else {
-				src.addEdge(htmlEdge{})
-			}
+			buf = AppendPortsText(buf[:0], c.Ports)
+			src.addEdge(htmlEdge{Dst: c.Dst, Ports: string(buf), Class: class})
 			return true
 		})
 	}
-	return finishMatrix(m, cells, zones), finishZones(zones, opts.MaxWorkloadsPerZone)
+	return finishMatrix(a.m, a.cells, a.zones), finishZones(a.zones, opts.MaxWorkloadsPerZone)
+}
+
+func (a *aggregator) addDiff(diff *reach.Diff) {
+	for _, d := range diff.OverPermissive {
+		a.over[pairKey{d.Src, d.Dst}] = true
+		src := a.workload(d.Src)
+		a.cell(src.zone, a.workload(d.Dst).zone).Over++
+		src.Over++
+		src.zone.Over++
+	}
+	for _, d := range diff.Broken {
+		src := a.workload(d.Src)
+		a.cell(src.zone, a.workload(d.Dst).zone).Broken++
+		src.Broken++
+		src.zone.Broken++
+		src.addEdge(htmlEdge{Dst: d.Dst, Ports: string(AppendPortsText(nil, d.Ports)), Class: "broken"})
+	}
+	a.m.Over, a.m.Broken = len(diff.OverPermissive), len(diff.Broken)
 }
 
 // addEdge keeps the first edgeCap edges and counts the rest.
@@ -186,22 +210,15 @@ func (w *htmlWorkload) addEdge(e htmlEdge) {
 	w.EdgesOmitted++
 }
 
-func finishMatrix(m *htmlMatrix, cells map[pairKey]*htmlCell, zones map[string]*htmlZone) *htmlMatrix {
+func finishMatrix(m *htmlMatrix, cells map[zonePair]*htmlCell, zones map[string]*htmlZone) *htmlMatrix {
 	for z := range zones {
 		m.Zones = append(m.Zones, z)
 	}
-	for k := range cells {
-		if zones[k.src] == nil {
-			m.Zones = append(m.Zones, k.src)
-			zones[k.src] = &htmlZone{Name: k.src, byName: map[string]*htmlWorkload{}}
-		}
-	}
 	slices.Sort(m.Zones)
-	m.Zones = slices.Compact(m.Zones)
 	for _, s := range m.Zones {
 		row := htmlRow{Zone: s}
 		for _, d := range m.Zones {
-			c, ok := cells[pairKey{s, d}]
+			c, ok := cells[zonePair{zones[s], zones[d]}]
 			if !ok {
 				row.Cells = append(row.Cells, htmlCell{Src: s, Dst: d, Class: "empty"})
 				continue
@@ -253,10 +270,10 @@ func finishZones(zones map[string]*htmlZone, limit int) []*htmlZone {
 				break
 			}
 			w := z.byName[n]
-			slices.Sort(w.crossOrder)
-			for _, cz := range w.crossOrder {
-				w.Cross = append(w.Cross, htmlZoneCount{Zone: cz, Count: w.cross[cz]})
+			for cz, count := range w.cross {
+				w.Cross = append(w.Cross, htmlZoneCount{Zone: cz.Name, Count: count})
 			}
+			slices.SortFunc(w.Cross, func(a, b htmlZoneCount) int { return strings.Compare(a.Zone, b.Zone) })
 			z.Workloads = append(z.Workloads, w)
 		}
 		z.Anchor = "zone-" + z.Name

@@ -60,6 +60,7 @@ type htmlWorkload struct {
 	Cross               []htmlZoneCount
 	Edges               []htmlEdge
 	EdgesOmitted        int
+	EdgesTotal          int
 	zone                *htmlZone
 	cross               map[*htmlZone]int
 	edgeCap, edgesTotal int
@@ -203,6 +204,7 @@ func (a *aggregator) addDiff(diff *reach.Diff) {
 // addEdge keeps the first edgeCap edges and counts the rest.
 func (w *htmlWorkload) addEdge(e htmlEdge) {
 	w.edgesTotal++
+	w.EdgesTotal = w.edgesTotal
 	if len(w.Edges) < w.edgeCap {
 		w.Edges = append(w.Edges, e)
 		return

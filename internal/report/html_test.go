@@ -431,3 +431,40 @@ func TestHTMLCapsBoundTheOutput(t *testing.T) {
 		})
 	}
 }
+
+// TestHTMLGolden pins the page for the audit fixture (no connectivity) and
+// for reach over the hostile fixture, so template changes show up in review.
+func TestHTMLGolden(t *testing.T) {
+	tests := []struct {
+		name, golden string
+		write        func(io.Writer) error
+	}{
+		{name: "audit fixture", golden: "audit-fixture.html.golden", write: func(w io.Writer) error {
+			return WriteAuditHTML(w, fixtureReport(t), nil, htmlTestOptions())
+		}},
+		{name: "reach xss", golden: "reach-xss.html.golden", write: func(w io.Writer) error {
+			return reachCase(t, "reach", filepath.Join("testdata", "html", "xss.yaml"), true).write(w, htmlTestOptions())
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := tt.write(&buf); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", "html", tt.golden)
+			if *update {
+				if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update)", err)
+			}
+			if !bytes.Equal(buf.Bytes(), want) {
+				t.Errorf("%s differs from %s (run with -update to accept)", tt.name, golden)
+			}
+		})
+	}
+}

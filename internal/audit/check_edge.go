@@ -50,6 +50,9 @@ func judgeRedirect(e *edge, r *route) Result {
 				return res(StatusPass, subject, "the Traefik entry point "+ep+" redirects to https", ObjectEvidence(e.traefikArgs, "", "entryPoints."+ep+".http.redirections"))
 			}
 		}
+		if redirectFor(e, r) {
+			return res(StatusPass, subject, "an IngressRoute that only redirects to https serves these hosts on plain HTTP")
+		}
 	case edgeNginx:
 		ann := annotationsOf(r.obj)
 		cfg := nginxSetting(e, "ssl-redirect")
@@ -75,11 +78,19 @@ func judgeRedirect(e *edge, r *route) Result {
 	return res(StatusFail, subject, fmt.Sprintf("%s serves %s over HTTP without redirecting to https", subject, listing(r.hosts, 4)), ObjectEvidence(r.obj, r.hostsField, ""))
 }
 
-// redirectFor reports whether a redirect-only HTTPRoute covers the route's
-// hosts on one of its gateways.
+// redirectFor reports whether a redirect-only route of the same kind covers
+// the route's hosts: for HTTPRoutes on one of its gateways; for Traefik
+// IngressRoutes on any entry point, since Traefik serves every entry point
+// from the same controller.
 func redirectFor(e *edge, r *route) bool {
 	for _, o := range e.routes {
-		if o.kind != edgeGateway || !o.redirectOnly {
+		if o.kind != r.kind || !o.redirectOnly || o == r {
+			continue
+		}
+		if r.kind == edgeTraefik {
+			if len(r.hosts) > 0 && coversHosts(o.hosts, r.hosts) {
+				return true
+			}
 			continue
 		}
 		for _, l := range o.listeners {

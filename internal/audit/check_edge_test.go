@@ -67,6 +67,25 @@ spec:
 `
 }
 
+// traefikHTTPRoute is an IngressRoute on the web entry point for the
+// traefikRoute host whose one route runs a redirectScheme Middleware.
+func traefikHTTPRoute(scheme string) string {
+	return mw("redirect", "  redirectScheme: {scheme: "+scheme+", permanent: true}") + `
+---
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: web-http, namespace: bud-frontend}
+spec:
+  entryPoints: [web]
+  routes:
+    - match: Host(` + "`app.bud.example.com`" + `)
+      kind: Rule
+      services: [{name: web, port: 80}]
+      middlewares: [{name: redirect}]
+---
+`
+}
+
 func mw(name, spec string) string {
 	return "apiVersion: traefik.io/v1alpha1\nkind: Middleware\nmetadata: {name: " + name + ", namespace: bud-frontend}\nspec:\n" + spec
 }
@@ -116,6 +135,13 @@ spec:
       containers: [{name: traefik, image: traefik:v3.3, args: [--entryPoints.web.http.redirections.entryPoint.to=websecure, --entryPoints.web.http.redirections.entryPoint.scheme=https]}]
 ---
 ` + traefikRoute(mw("h", allHeaders)), want: StatusPass},
+		// The redirect-only IngressRoute on web is what `budnet generate
+		// --edge traefik` emits beside the hardened one on websecure.
+		{name: "Traefik redirect-only IngressRoute for the host", check: checkRedirect(), yaml: traefikHTTPRoute("https") + traefikRoute(mw("h", allHeaders)), want: StatusPass},
+		{name: "Traefik web route redirecting to http", check: checkRedirect(), yaml: traefikHTTPRoute("http") + traefikRoute(mw("h", allHeaders)), want: StatusFail},
+		{name: "Coraza plugin, redirect-only route not judged", check: checkWAF(), yaml: traefikHTTPRoute("https") + traefikRoute(mw("waf", "  plugin: {coraza: {directives: [SecRuleEngine On]}}")), want: StatusPass},
+		{name: "a web route that serves needs its own WAF", check: checkWAF(), yaml: traefikHTTPRoute("http") + traefikRoute(mw("waf", "  plugin: {coraza: {directives: [SecRuleEngine On]}}")), want: StatusFail},
+		{name: "plugin that is no WAF", check: checkWAF(), yaml: traefikRoute(mw("x", "  plugin: {rewritebody: {lastModified: true}}")), want: StatusFail},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

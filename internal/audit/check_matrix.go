@@ -3,6 +3,7 @@ package audit
 import (
 	"fmt"
 
+	"budnet/internal/manifest"
 	"budnet/internal/reach"
 )
 
@@ -16,7 +17,7 @@ func checkOverPermissive() Check {
 		Remediation: "Replace the policies that allow it with the default deny and per-flow allow policies `budnet generate` emits from the model's flows.",
 		Doc:         docOf("BUD-4.2-01"),
 		Run: func(c *Context) []Result {
-			return discrepancies(c, func(d *reach.Diff) []reach.Discrepancy { return d.OverPermissive }, "allowed but not intended")
+			return discrepancies(c, func(d *reach.Diff) []reach.Discrepancy { return d.OverPermissive }, "allowed but not intended", nil)
 		},
 	}
 }
@@ -27,12 +28,15 @@ func checkBroken() Check {
 		Remediation: "Add the allow policy `budnet generate` emits for the flow (or fix the selector or port that keeps it from matching).",
 		Doc:         docOf("BUD-4.2-02"),
 		Run: func(c *Context) []Result {
-			return discrepancies(c, func(d *reach.Diff) []reach.Discrepancy { return d.Broken }, "intended but blocked")
+			return discrepancies(c, func(d *reach.Diff) []reach.Discrepancy { return d.Broken }, "intended but blocked", fqdnCarrier)
 		},
 	}
 }
 
-func discrepancies(c *Context, pick func(*reach.Diff) []reach.Discrepancy, what string) []Result {
+// discrepancies turns the diff's picked list into findings. carrier, when
+// set, names an object outside the matrix's view that opens a listed
+// connection after all (a Cilium toFQDNs rule): such a connection passes.
+func discrepancies(c *Context, pick func(*reach.Diff) []reach.Discrepancy, what string, carrier func(*Context, reach.Discrepancy) *manifest.Object) []Result {
 	if c.Platform == nil {
 		return nil
 	}
@@ -55,6 +59,13 @@ func discrepancies(c *Context, pick func(*reach.Diff) []reach.Discrepancy, what 
 	for _, d := range list {
 		conn := d.Src + " => " + d.Dst
 		ports := d.Ports.String()
+		if carrier != nil {
+			if o := carrier(c, d); o != nil {
+				out = append(out, res(StatusPass, conn, conn+" : "+ports+" is opened by the toFQDNs rule of "+o.Ref()+", which NetworkPolicy analysis cannot see",
+					ObjectEvidence(o, "spec.egress", "toFQDNs "+d.Dst)))
+				continue
+			}
+		}
 		msg := conn + " : " + ports + " is " + what
 		if d.Reason != "" {
 			msg = conn + " : " + ports

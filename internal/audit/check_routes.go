@@ -37,7 +37,8 @@ type route struct {
 	middlewares []*manifest.Object
 	// filters are the Gateway API filters of every rule.
 	filters []map[string]any
-	// redirectOnly is true for an HTTPRoute whose every rule redirects to https.
+	// redirectOnly is true for an HTTPRoute whose every rule redirects to
+	// https, or an IngressRoute whose every route does.
 	redirectOnly bool
 	// gateway listeners the route is attached to.
 	listeners []listener
@@ -290,17 +291,27 @@ func (e *edge) ingressRoute(o *manifest.Object) *route {
 	r := &route{obj: o, kind: edgeTraefik, hostsField: "spec.routes"}
 	eps := stringsIn(o.Unstructured.Object, "spec", "entryPoints")
 	r.middlewares = e.entryPointMiddlewares(eps)
-	for _, rt := range nestedSlice(o, "spec", "routes") {
+	routes := nestedSlice(o, "spec", "routes")
+	// A route whose middlewares include a redirectScheme to https answers
+	// every request with the redirect and never calls its service
+	// (https://doc.traefik.io/traefik/middlewares/http/redirectscheme/), so
+	// an IngressRoute of only such routes serves nothing, like an HTTPRoute
+	// of RequestRedirect rules.
+	r.redirectOnly = len(routes) > 0
+	for _, rt := range routes {
 		rm := asMap(rt)
 		r.hosts = append(r.hosts, hostsOfMatch(stringIn(rm, "match"))...)
+		var own []*manifest.Object
 		for _, mw := range sliceIn(rm, "middlewares") {
 			mm := asMap(mw)
 			ns := stringIn(mm, "namespace")
 			if ns == "" {
 				ns = o.Namespace
 			}
-			r.middlewares = append(r.middlewares, e.middleware(ns, stringIn(mm, "name"), 0)...)
+			own = append(own, e.middleware(ns, stringIn(mm, "name"), 0)...)
 		}
+		r.middlewares = append(r.middlewares, own...)
+		r.redirectOnly = r.redirectOnly && redirectsToHTTPS(own)
 	}
 	_, hasTLS := nested(o, "spec", "tls")
 	if s := nestedString(o, "spec", "tls", "secretName"); s != "" {
@@ -404,6 +415,17 @@ func (e *edge) listeners(ns, name, section string) []listener {
 		}
 	}
 	return out
+}
+
+// redirectsToHTTPS reports whether a redirectScheme Middleware to https is
+// among the middlewares.
+func redirectsToHTTPS(mws []*manifest.Object) bool {
+	for _, u := range mwSpecs(mws, "redirectScheme") {
+		if strings.EqualFold(stringIn(u.spec, "scheme"), "https") {
+			return true
+		}
+	}
+	return false
 }
 
 // mwSpec returns the middlewares' specs of one type ("headers", "rateLimit", ...).

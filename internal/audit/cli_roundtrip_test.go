@@ -1,0 +1,120 @@
+package audit_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"budnet/internal/cli"
+)
+
+// TestCLIRoundTrip is issue 3's proof through the command line: for the
+// embedded Bud model and the two example platforms, `budnet generate -o DIR`
+// followed by `budnet audit -f DIR -f examples/<x>-reference --platform
+// MODEL --fail-on low` exits 0. A model with host egress flows and no
+// egress gateway is generated with --cni cilium, since only an FQDN policy
+// can enforce a host allowlist (BUD-8.2-01 rightly fails otherwise).
+//
+// gaps lists the checks that still fail with the side that has to change;
+// a listed gap that passes fails the test, so the list only shrinks.
+func TestCLIRoundTrip(t *testing.T) {
+	examples := filepath.Join("..", "..", "examples")
+	tests := []struct {
+		name      string
+		model     string // empty: the embedded model
+		reference string
+		cni       string
+		gaps      map[string]string
+	}{
+		{name: "embedded bud", reference: "bud-reference"},
+		{
+			name: "minimal", model: "minimal.yaml", reference: "minimal-reference", cni: "cilium",
+			gaps: map[string]string{
+				"BUD-10.1-01": "model: declares no spec.monitoring.namespace and no prometheus workload, so generate has nowhere to put the PrometheusRule",
+			},
+		},
+		{
+			name: "egress gateway", model: "egress-gateway.yaml", reference: "egress-gateway-reference",
+			gaps: map[string]string{
+				"BUD-3.1-03":  "model: postgresql shares the namespace bud with the applications, and its spec.ignore names BUD-3.1-01 (which passes) instead of BUD-3.1-03",
+				"BUD-10.1-01": "model: declares no spec.monitoring.namespace and no prometheus workload, so generate has nowhere to put the PrometheusRule",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			gen := []string{"generate", "-o", out}
+			audit := []string{"audit", "-f", out, "-f", filepath.Join(examples, tt.reference), "--fail-on", "low", "-o", "json"}
+			if tt.model != "" {
+				model := filepath.Join(examples, "platforms", tt.model)
+				gen = append(gen, "--platform", model)
+				audit = append(audit, "--platform", model)
+			}
+			if tt.cni != "" {
+				gen = append(gen, "--cni", tt.cni)
+			}
+			if code, _, stderr := run(t, gen...); code != cli.ExitOK {
+				t.Fatalf("generate exits %d: %s", code, stderr)
+			}
+			code, stdout, stderr := run(t, audit...)
+			failing := failingChecks(t, stdout)
+			for id, why := range failing {
+				if _, known := tt.gaps[id]; !known {
+					t.Errorf("%s fails: %s", id, why)
+				}
+			}
+			for id, reason := range tt.gaps {
+				if _, still := failing[id]; !still {
+					t.Errorf("%s passes now; remove it from the gaps (%s)", id, reason)
+				}
+			}
+			want := cli.ExitOK
+			if len(tt.gaps) > 0 {
+				want = cli.ExitFindings
+			}
+			if code != want {
+				t.Errorf("audit exits %d, want %d (failing: %v); stderr: %s", code, want, slices.Sorted(maps.Keys(failing)), stderr)
+			}
+		})
+	}
+}
+
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = cli.Execute(context.Background(), args, cli.Streams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	return code, out.String(), errOut.String()
+}
+
+// failingChecks reads audit's JSON report: check ID to the first failing
+// finding's subject and message.
+func failingChecks(t *testing.T, report string) map[string]string {
+	t.Helper()
+	var doc struct {
+		Findings []struct {
+			CheckID, Status, Subject, Message string
+		}
+	}
+	if err := json.Unmarshal([]byte(report), &doc); err != nil {
+		t.Fatalf("audit -o json: %v", err)
+	}
+	if len(doc.Findings) == 0 {
+		t.Fatal("audit reported no findings at all")
+	}
+	out := map[string]string{}
+	for _, f := range doc.Findings {
+		if f.Status != "fail" && f.Status != "partial" {
+			continue
+		}
+		if _, seen := out[f.CheckID]; !seen {
+			out[f.CheckID] = f.Subject + ": " + f.Message
+		}
+	}
+	return out
+}

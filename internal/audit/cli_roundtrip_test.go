@@ -18,7 +18,9 @@ import (
 // followed by `budnet audit -f DIR -f examples/<x>-reference --platform
 // MODEL --fail-on low` exits 0. A model with host egress flows and no
 // egress gateway is generated with --cni cilium, since only an FQDN policy
-// can enforce a host allowlist (BUD-8.2-01 rightly fails otherwise).
+// can enforce a host allowlist (BUD-8.2-01 rightly fails otherwise). The
+// embedded model also runs with the two other edges, whose WAF, redirect
+// and limits the edge checks judge differently.
 //
 // gaps lists the checks that still fail with the side that has to change;
 // a listed gap that passes fails the test, so the list only shrinks.
@@ -29,9 +31,12 @@ func TestCLIRoundTrip(t *testing.T) {
 		model     string // empty: the embedded model
 		reference string
 		cni       string
+		edge      string
 		gaps      map[string]string
 	}{
 		{name: "embedded bud", reference: "bud-reference"},
+		{name: "embedded bud, traefik edge", reference: "bud-reference", edge: "traefik"},
+		{name: "embedded bud, nginx edge", reference: "bud-reference", edge: "nginx"},
 		{
 			name: "minimal", model: "minimal.yaml", reference: "minimal-reference", cni: "cilium",
 			gaps: map[string]string{
@@ -58,6 +63,9 @@ func TestCLIRoundTrip(t *testing.T) {
 			}
 			if tt.cni != "" {
 				gen = append(gen, "--cni", tt.cni)
+			}
+			if tt.edge != "" {
+				gen = append(gen, "--edge", tt.edge)
 			}
 			if code, _, stderr := run(t, gen...); code != cli.ExitOK {
 				t.Fatalf("generate exits %d: %s", code, stderr)

@@ -3,6 +3,7 @@ package allowlist
 import (
 	"errors"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -204,4 +205,58 @@ func FuzzNormalizeHost(f *testing.F) {
 			t.Fatalf("not idempotent: %q -> %q -> %v, %v", s, h.Name, again, err)
 		}
 	})
+}
+
+// atonPartByParseUint is parseAtonPart as it was before digitsIn answered
+// non-numeric labels early: the reference the fast path must agree with.
+func atonPartByParseUint(p string) (uint64, bool) {
+	if p == "" {
+		return 0, false
+	}
+	base := 10
+	switch {
+	case len(p) >= 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X'):
+		base, p = 16, p[2:]
+		if p == "" {
+			return 0, true
+		}
+	case len(p) > 1 && p[0] == '0':
+		base, p = 8, p[1:]
+	}
+	v, err := strconv.ParseUint(p, base, 64)
+	if err != nil {
+		var ne *strconv.NumError
+		if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) {
+			return 1 << 40, true
+		}
+		return 0, false
+	}
+	return min(v, 1<<40), true
+}
+
+// TestParseAtonPartMatchesParseUint compares every string of up to four
+// characters over an alphabet of digits, hex letters, base prefixes, signs
+// and separators, plus long and overflowing spellings.
+func TestParseAtonPartMatchesParseUint(t *testing.T) {
+	const alphabet = "0179afgAFxX+-_ ."
+	inputs := []string{"99999999999999999999999", "0x1ffffffffffffffffff", "0777777777777777777777777",
+		"4294967296", "0xffffffff", "037777777777", "openai", "api", "example", "127", "0x7f", "0177"}
+	var gen func(prefix string, n int)
+	gen = func(prefix string, n int) {
+		inputs = append(inputs, prefix)
+		if n == 0 {
+			return
+		}
+		for i := 0; i < len(alphabet); i++ {
+			gen(prefix+alphabet[i:i+1], n-1)
+		}
+	}
+	gen("", 4)
+	for _, in := range inputs {
+		gv, gok := parseAtonPart(in)
+		wv, wok := atonPartByParseUint(in)
+		if gv != wv || gok != wok {
+			t.Errorf("parseAtonPart(%q) = %d, %v; ParseUint reference %d, %v", in, gv, gok, wv, wok)
+		}
+	}
 }

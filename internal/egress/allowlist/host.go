@@ -242,6 +242,13 @@ func parseAtonPart(p string) (uint64, bool) {
 	case len(p) > 1 && p[0] == '0':
 		base, p = 8, p[1:]
 	}
+	// Every ordinary host name label reaches this point, and ParseUint's
+	// syntax error is two allocations; a label with a character that is not
+	// a digit in base is exactly what ParseUint refuses with ErrSyntax, so
+	// answer it here and leave ParseUint only the range check.
+	if !digitsIn(p, base) {
+		return 0, false
+	}
 	v, err := strconv.ParseUint(p, base, 64)
 	if err != nil {
 		var ne *strconv.NumError
@@ -254,6 +261,28 @@ func parseAtonPart(p string) (uint64, bool) {
 		v = 1 << 40
 	}
 	return v, true
+}
+
+// digitsIn reports whether s is all digits of base 8, 10 or 16.
+func digitsIn(s string, base int) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		var d int
+		switch {
+		case c >= '0' && c <= '9':
+			d = int(c - '0')
+		case c >= 'a' && c <= 'f':
+			d = int(c-'a') + 10
+		case c >= 'A' && c <= 'F':
+			d = int(c-'A') + 10
+		default:
+			return false
+		}
+		if d >= base {
+			return false
+		}
+	}
+	return true
 }
 
 func allDigits(s string) bool {

@@ -25,6 +25,8 @@ type alertFamily struct {
 	// (a 5xx code filter, a 403 status filter).
 	matcher func(*labels.Matcher) bool
 	words   []string // words of alert names that suggest the family
+	// dapr families apply only where Dapr runs.
+	dapr bool
 }
 
 func codeFilter(prefix ...string) func(*labels.Matcher) bool {
@@ -62,11 +64,11 @@ var alertFamilies = []alertFamily{
 	{name: "dapr-mtls-failure", what: "Dapr mTLS failures",
 		metrics: []string{"dapr_runtime_mtls_init_fail_total", "dapr_runtime_mtls_workload_cert_rotated_fail_total",
 			"dapr_sentry_cert_sign_failure_total", "dapr_sentry_servercert_issue_failed_total"},
-		words: []string{"mtls", "sentry", "cert"}},
+		words: []string{"mtls", "sentry", "cert"}, dapr: true},
 	{name: "dapr-policy-violation", what: "Dapr access-policy violations (HTTP 403, gRPC PermissionDenied)",
 		metrics: []string{"dapr_http_server_request_count", "dapr_grpc_io_server_completed_rpcs",
 			"dapr_runtime_service_invocation_res_sent_total", "dapr_runtime_service_invocation_res_recv_total"},
-		matcher: codeFilter("403", "PermissionDenied", "PERMISSION_DENIED"), words: []string{"policy", "acl", "access", "denied"}},
+		matcher: codeFilter("403", "PermissionDenied", "PERMISSION_DENIED"), words: []string{"policy", "acl", "access", "denied"}, dapr: true},
 	{name: "database-connection", what: "database connections refused or failing TLS",
 		metrics: []string{"pg_up", "redis_up", "mongodb_up", "mysql_up", "kafka_brokers", "probe_success", "probe_ssl_earliest_cert_expiry",
 			"redis_rejected_connections_total", "pg_stat_database_numbackends"},
@@ -118,10 +120,34 @@ func runAlerts(c *Context) []Result {
 			}
 		}
 	}
+	dapr := usesDapr(c.Inventory)
 	for _, f := range alertFamilies {
+		if f.dapr && !dapr {
+			// A platform without Dapr exports no Dapr metrics: an alert on them
+			// could never fire, and demanding one would only teach users to
+			// add dead rules.
+			out = append(out, res(StatusNotApplicable, f.name, "no workload runs a Dapr sidecar, so there are no "+f.what+" to alert on"))
+			continue
+		}
 		out = append(out, familyResult(f, rules))
 	}
 	return out
+}
+
+// usesDapr reports whether any workload gets a Dapr sidecar or any Dapr
+// object (Configuration, Component) is deployed.
+func usesDapr(inv *manifest.Inventory) bool {
+	for _, w := range inv.Workloads {
+		if w.Dapr != nil {
+			return true
+		}
+	}
+	for _, o := range inv.Objects {
+		if strings.HasPrefix(o.APIVersion, "dapr.io/") {
+			return true
+		}
+	}
+	return false
 }
 
 func familyResult(f alertFamily, rules []alertRule) Result {

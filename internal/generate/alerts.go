@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -57,7 +58,9 @@ const (
 	metricRedisUp       = "redis_up"
 	metricCertReady     = "certmanager_certificate_ready_status"
 	metricCertExpiry    = "certmanager_certificate_expiration_timestamp_seconds"
-	daprCallLocal       = "/dapr.proto.internals.v1.ServiceInvocation/CallLocal.*"
+	// cAdvisor, exported by the kubelet.
+	metricPodTransmit = "container_network_transmit_bytes_total"
+	daprCallLocal     = "/dapr.proto.internals.v1.ServiceInvocation/CallLocal.*"
 )
 
 // Rule is one alerting rule of the PrometheusRule, in rulefmt's shape.
@@ -130,8 +133,43 @@ func AlertRules(p *platform.Platform, o Options) []Rule {
 	rules = append(rules, databaseRules(p)...)
 	if p.Spec.EgressGateway.Enabled {
 		rules = append(rules, egressAlertRules(p)...)
+	} else if r, ok := podEgressVolumeRule(p); ok {
+		rules = append(rules, r)
 	}
 	return rules
+}
+
+// defaultEgressBytesPerSecond is the volume per pod that counts as unusual
+// when the model sets none: 10 MiB/s.
+const defaultEgressBytesPerSecond = 10 << 20
+
+// podEgressVolumeRule watches egress volume where no egress gateway counts
+// it: the kubelet's cAdvisor exports container_network_transmit_bytes_total
+// per pod. It counts everything the pod sends, in-cluster traffic too, so it
+// is scoped to the namespaces of workloads the model lets leave the cluster.
+func podEgressVolumeRule(p *platform.Platform) (Rule, bool) {
+	var zones []string
+	for _, f := range p.Spec.Flows.Egress {
+		for _, w := range p.Select(f.From) {
+			if !slices.Contains(zones, w.Zone) {
+				zones = append(zones, w.Zone)
+			}
+		}
+	}
+	if len(zones) == 0 {
+		return Rule{}, false
+	}
+	slices.Sort(zones)
+	limit := p.Spec.Monitoring.EgressBytesPerSecond
+	if limit <= 0 {
+		limit = defaultEgressBytesPerSecond
+	}
+	return Rule{Alert: "BudPodEgressVolumeHigh", Severity: "warning", For: "10m",
+		Expr: fmt.Sprintf(`sum by (namespace, pod) (rate(%s{namespace=~"%s"}[5m])) > %d`,
+			metricPodTransmit, strings.Join(zones, "|"), limit),
+		Summary: "Unusual egress volume",
+		Description: fmt.Sprintf("{{ $labels.namespace }}/{{ $labels.pod }} sends {{ $value | humanize }}B/s, above the expected %d B/s: a possible exfiltration. "+
+			"Without the egress gateway this counts all traffic the pod sends.", limit)}, true
 }
 
 // ingressErrorRule fires when the edge's share of 5xx responses stays above

@@ -84,6 +84,7 @@ type alertCase struct {
 	name  string
 	alert string
 	edge  platform.EdgeKind
+	model string // empty: the embedded model
 	bad   string
 	good  string
 }
@@ -122,6 +123,12 @@ func alertCases() []alertCase {
 			// 15s steps: 300 MB a step is 20 MB/s, above the model's 10 MiB/s.
 			bad:  `budnet_egress_bytes_total{source="budgateway",destination="api.openai.com",direction="sent"} 0+300000000x400`,
 			good: `budnet_egress_bytes_total{source="budgateway",destination="api.openai.com",direction="sent"} 0+15000000x400`},
+		{name: "pod egress volume without the gateway", alert: "BudPodEgressVolumeHigh", model: "../../examples/platforms/minimal.yaml",
+			// 15s steps: 300 MB a step is 20 MB/s, above the default 10 MiB/s; a
+			// namespace with no egress flow is not watched.
+			bad: `container_network_transmit_bytes_total{namespace="shop",pod="api-7d9f",interface="eth0"} 0+300000000x400`,
+			good: `container_network_transmit_bytes_total{namespace="shop",pod="api-7d9f",interface="eth0"} 0+15000000x400` + "\n" +
+				`container_network_transmit_bytes_total{namespace="shop-data",pod="postgresql-0",interface="eth0"} 0+300000000x400`},
 		{name: "egress denied", alert: "BudEgressDenied",
 			bad:  `budnet_egress_requests_total{source="budapp",destination="unlisted",decision="deny",reason="not_allowed"} 0x70 1x330`,
 			good: `budnet_egress_requests_total{source="budapp",destination="api.openai.com",decision="allow",reason="allowed"} 0+1x400`},
@@ -137,7 +144,7 @@ func TestAlertRules(t *testing.T) {
 			if tc.edge == "" {
 				o.Edge = platform.EdgeGatewayAPI
 			}
-			data := ruleGroups(t, loadModel(t, ""), o)
+			data := ruleGroups(t, loadModel(t, tc.model), o)
 			if !strings.Contains(string(data), "alert: "+tc.alert) {
 				t.Fatalf("no alert %s", tc.alert)
 			}
@@ -150,9 +157,11 @@ func TestAlertRules(t *testing.T) {
 		})
 		covered[tc.alert] = true
 	}
-	for _, r := range generate.AlertRules(loadModel(t, ""), generate.Options{}) {
-		if !covered[r.Alert] {
-			t.Errorf("alert %s has no rule unit test", r.Alert)
+	for _, model := range []string{"", "../../examples/platforms/minimal.yaml", "../../examples/platforms/egress-gateway.yaml"} {
+		for _, r := range generate.AlertRules(loadModel(t, model), generate.Options{}) {
+			if !covered[r.Alert] {
+				t.Errorf("alert %s (model %q) has no rule unit test", r.Alert, model)
+			}
 		}
 	}
 }

@@ -1,10 +1,7 @@
 package cli
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,27 +11,10 @@ import (
 	"budnet/internal/platform"
 )
 
-// runPlatformCmd runs `platform args...` and maps the result to an exit code
-// as Execute does.
+// runPlatformCmd runs `budnet platform args...` through the real command tree.
 func runPlatformCmd(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	cmd := newPlatformCommand(Streams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut})
-	cmd.SetArgs(args)
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	err := cmd.ExecuteContext(context.Background())
-	code := ExitOK
-	var exitErr *ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &exitErr):
-		code = exitErr.Code
-	default:
-		code = ExitUsage
-	}
-	return code, out.String(), errOut.String()
+	return run(t, stdin, append([]string{"platform"}, args...)...)
 }
 
 func TestPlatformShowYAMLIsTheEmbeddedFile(t *testing.T) {

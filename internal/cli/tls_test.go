@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"bytes"
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -21,31 +18,10 @@ import (
 	"budnet/internal/tlsprobe"
 )
 
-// runTLS runs `tls check args...` and returns the exit code, stdout, and
-// stderr followed by the returned error's text, the way Execute maps and
-// prints errors.
+// runTLS runs `budnet tls check args...` through the real command tree.
 func runTLS(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	cmd := newTLSCommand(Streams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
-	cmd.SetArgs(append([]string{"check"}, args...))
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	err := cmd.ExecuteContext(context.Background())
-	code := ExitOK
-	var exitErr *ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &exitErr):
-		code = exitErr.Code
-	default:
-		code = ExitUsage
-	}
-	if err != nil {
-		errOut.WriteString("error: " + err.Error() + "\n")
-	}
-	return code, out.String(), errOut.String()
+	return run(t, "", append([]string{"tls", "check"}, args...)...)
 }
 
 // tlsServer starts an HTTPS test server with cfg and writes its certificate

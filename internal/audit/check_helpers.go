@@ -172,8 +172,7 @@ func modelOf(inv *manifest.Inventory, p *platform.Platform) map[*manifest.Worklo
 	for _, w := range inv.Workloads {
 		for i := range p.Spec.Workloads {
 			mw := &p.Spec.Workloads[i]
-			byApp := mw.Dapr != nil && w.Labels["dapr.io/app-id"] == mw.Dapr.AppID
-			if hasLabels(w.Labels, mw.PodLabels) || byApp {
+			if implements(w, mw) {
 				out[w] = mw
 				break
 			}
@@ -186,25 +185,22 @@ func modelOf(inv *manifest.Inventory, p *platform.Platform) map[*manifest.Worklo
 func matching(inv *manifest.Inventory, mw *platform.Workload) []*manifest.Workload {
 	var out []*manifest.Workload
 	for _, w := range inv.Workloads {
-		if hasLabels(w.Labels, mw.PodLabels) || (mw.Dapr != nil && w.Labels["dapr.io/app-id"] == mw.Dapr.AppID) {
+		if implements(w, mw) {
 			out = append(out, w)
 		}
 	}
 	return out
 }
 
-// reachName is the name reach gives a workload: a Pod with a controller is
-// reported as its owner.
-func reachName(w *manifest.Workload) string {
-	if w.Kind == "Pod" && w.Owner != nil {
-		return w.Namespace + "/" + w.Owner.Name + "[" + w.Owner.Kind + "]"
-	}
-	return w.Ref()
+// implements reports whether w carries mw's pod labels or the app id label
+// the Dapr injector gives mw's pods.
+func implements(w *manifest.Workload, mw *platform.Workload) bool {
+	return hasLabels(w.Labels, mw.PodLabels) || (mw.Dapr != nil && w.Labels["dapr.io/app-id"] == mw.Dapr.AppID)
 }
 
 // podIndex is the engine pod of a manifest workload.
 func podIndex(in *reach.Input, w *manifest.Workload) (int, bool) {
-	rw, ok := in.Workload(reachName(w))
+	rw, ok := in.Workload(reach.WorkloadName(w))
 	if !ok {
 		return 0, false
 	}

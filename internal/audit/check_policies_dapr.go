@@ -8,6 +8,7 @@ import (
 	"budnet/internal/manifest"
 	"budnet/internal/netpol"
 	"budnet/internal/platform"
+	"budnet/internal/reach"
 )
 
 // Guide section 3.2, "Allow Dapr Sidecar Communication": the guide opens
@@ -50,7 +51,7 @@ func runDaprPorts(c *Context) []Result {
 	var targets []daprTarget
 	for _, w := range dapr {
 		if i, ok := podIndex(rv.Input, w); ok {
-			targets = append(targets, daprTarget{name: reachName(w) + " dapr-internal", pod: i, proto: corev1.ProtocolTCP, port: w.Dapr.InternalGRPCPort})
+			targets = append(targets, daprTarget{name: reach.WorkloadName(w) + " dapr-internal", pod: i, proto: corev1.ProtocolTCP, port: w.Dapr.InternalGRPCPort})
 		}
 	}
 	targets = append(targets, controlPlaneTargets(c)...)
@@ -71,7 +72,7 @@ func runDaprPorts(c *Context) []Result {
 				pols = appendAll(pols, policyStrings(v.Egress.Isolating), policyStrings(v.Ingress.Isolating))
 			}
 		}
-		name := reachName(w)
+		name := reach.WorkloadName(w)
 		if len(blocked) == 0 {
 			out = append(out, res(StatusPass, name, "reaches every other sidecar's dapr-internal port and the Dapr control plane"))
 			continue
@@ -112,7 +113,7 @@ func controlPlaneTargets(c *Context) []daprTarget {
 						}
 						port = np.Port
 					}
-					out = append(out, daprTarget{name: reachName(w), pod: i, proto: protocolOf(pt.Protocol), port: port})
+					out = append(out, daprTarget{name: reach.WorkloadName(w), pod: i, proto: protocolOf(pt.Protocol), port: port})
 				}
 			}
 		}

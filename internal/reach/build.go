@@ -71,7 +71,7 @@ func Build(inv *manifest.Inventory) *Input {
 		in.Cluster.Namespaces = append(in.Cluster.Namespaces, netpol.Namespace{Name: ns.Name, Labels: ns.Labels})
 	}
 	for _, w := range inv.Workloads {
-		name := workloadName(w)
+		name := WorkloadName(w)
 		pod := netpol.Pod{
 			Namespace:   w.Namespace,
 			Name:        w.Name,
@@ -114,7 +114,10 @@ func (in *Input) Pods() int {
 // Policies is the NetworkPolicies of the input.
 func (in *Input) Policies() []*networkingv1.NetworkPolicy { return in.Cluster.Policies }
 
-func workloadName(w *manifest.Workload) string {
+// WorkloadName is the name reach reports a manifest workload under: the
+// object itself ("ns/name[Deployment]"), or, for a Pod with a controller
+// owner, that owner ("ns/name[ReplicaSet]").
+func WorkloadName(w *manifest.Workload) string {
 	if w.Kind == "Pod" && w.Owner != nil {
 		return w.Namespace + "/" + w.Owner.Name + "[" + w.Owner.Kind + "]"
 	}

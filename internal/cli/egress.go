@@ -182,7 +182,7 @@ func (o *EgressServeOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("register metrics: %w", err)
 	}
-	deps := egress.Deps{Logger: o.logger, Audit: slog.New(slog.NewJSONHandler(o.streams.Out, nil)), Metrics: metrics}
+	deps := egress.Deps{Logger: o.logger, Audit: o.streams.Out, Metrics: metrics}
 	var podsSynced func() bool
 	if o.Kube {
 		idx, err := o.podIndex()

@@ -1,8 +1,6 @@
 package egress
 
 import (
-	"context"
-	"log/slog"
 	"net/netip"
 	"time"
 
@@ -11,7 +9,7 @@ import (
 )
 
 // Audit attribute keys: one JSON line per CONNECT tunnel or plain HTTP request,
-// written with slog's JSON handler. docs/egress.md documents them.
+// in log/slog's JSON handler format (see auditLog). docs/egress.md documents them.
 const (
 	AuditMessage     = "egress"
 	AuditSource      = "source"       // workload or ""
@@ -74,28 +72,9 @@ func (s *Server) emit(r *record) {
 			s.metrics.Bytes(r.sourceLabel(), r.destinationLabel(), r.sent, r.received)
 		}
 	}
-	if !s.audit.Enabled(context.Background(), slog.LevelInfo) {
-		return
+	if s.audit != nil {
+		s.audit.write(r, time.Now())
 	}
-	attrs := [...]slog.Attr{
-		slog.String(AuditSource, r.id.Workload),
-		slog.String(AuditIDMethod, r.id.Method.String()),
-		slog.String(AuditIDDetail, r.id.Detail),
-		slog.String(AuditSourceAddr, addrPortString(r.srcAddr)),
-		slog.String(AuditMethod, r.method),
-		slog.String(AuditRequested, r.requested),
-		slog.String(AuditResolved, addrPortString(r.resolved)),
-		slog.String(AuditDecision, r.decision.String()),
-		slog.String(AuditReason, r.reason.String()),
-		slog.String(AuditRule, r.rule),
-		slog.String(AuditDestination, r.destination),
-		slog.String(AuditDetail, r.detail),
-		slog.Int(AuditStatus, r.status),
-		slog.Int64(AuditSent, r.sent),
-		slog.Int64(AuditReceived, r.received),
-		slog.Float64(AuditDuration, float64(time.Since(r.start).Microseconds())/1000),
-	}
-	s.audit.LogAttrs(context.Background(), slog.LevelInfo, AuditMessage, attrs[:]...)
 }
 
 func addrPortString(a netip.AddrPort) string {

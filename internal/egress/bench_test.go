@@ -2,25 +2,30 @@ package egress
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"budnet/internal/egress/allowlist"
 )
 
-// The benchmarks run on loopback only, in this process, with the production
-// code path: JSON audit lines (to io.Discard), Prometheus metrics on a private
-// registry, the allowlist and the guard (loopback exempted, as in all tests).
-// Run them with:
+// The benchmarks run on loopback only. Clients and origins run in this
+// process; the gateway runs both in a child process (this test binary
+// re-executed, as deployed: its own process and scheduler) and in this
+// process ("-inproc" sub-benchmarks, for profiling), with the production path
+// described at benchServer. Run them with:
 //
 //	go test ./internal/egress/ -run '^$' -bench . -benchtime 3s -count 1
 //
@@ -61,18 +66,84 @@ func startSink(tb testing.TB) netip.AddrPort {
 	return ln.Addr().(*net.TCPAddr).AddrPort()
 }
 
-func benchProxy(tb testing.TB, port uint16) *proxyEnv {
-	res := newResolver(map[string][]string{"sink.example": {"127.0.0.1"}, "plain.example": {"127.0.0.1"}})
-	spec := baseSpec(port, testGuardDenied())
+// benchServer builds the gateway the benchmarks measure, with the production
+// path: JSON audit lines, Prometheus metrics on a private registry, the
+// allowlist and the guard (loopback exempted, as in all tests). The
+// benchmark names resolve to loopback and every port in ports is allowed.
+func benchServer(ports ...uint16) (*Server, error) {
+	spec := baseSpec(ports[0], testGuardDenied())
+	for _, p := range ports[1:] {
+		spec.Rules[0].Ports = append(spec.Rules[0].Ports, allowlist.PortRange{From: p, To: p})
+	}
 	spec.Rules[0].Hosts = append(spec.Rules[0].Hosts, "sink.example")
+	pol, err := NewPolicy(spec)
+	if err != nil {
+		return nil, err
+	}
 	m, err := NewPromMetrics(prometheus.NewRegistry())
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
-	env := startProxy(tb, proxyOpts{spec: spec, resolver: res, metrics: m,
-		cfg: Config{MaxTunnels: 20000, MaxTunnelsPerSource: 20000}})
-	env.srv.audit = slog.New(slog.NewJSONHandler(io.Discard, nil))
-	return env
+	return NewServer(Config{MaxTunnels: 20000, MaxTunnelsPerSource: 20000}, pol, Deps{
+		Audit:    io.Discard,
+		Metrics:  m,
+		Resolver: newResolver(map[string][]string{"sink.example": {"127.0.0.1"}, "plain.example": {"127.0.0.1"}}),
+	})
+}
+
+// Where the benchmarked gateway runs. "process" is how it is deployed and
+// how the issue measured smokescreen and squid: its own process, with its
+// own Go scheduler. "inproc" shares this process (and GOMAXPROCS) with the
+// benchmark's clients and origin, which suits profiling but lets the
+// client's and origin's goroutines hold the proxy's Ps.
+var proxyPlacements = []string{"process", "inproc"}
+
+// benchProxy starts the gateway in the given placement, or a floor helper
+// ("floor-connect", "floor-relay"), and returns its listening address and,
+// unless in process, the child, whose CPU time measureProxyCPU reports per
+// operation.
+func benchProxy(b *testing.B, placement string, ports ...uint16) (string, *benchChild) {
+	b.Helper()
+	if placement != "inproc" {
+		list := make([]string, len(ports))
+		for i, p := range ports {
+			list[i] = strconv.Itoa(int(p))
+		}
+		mode := "proxy"
+		if placement != "process" {
+			mode = placement // a floor-* helper
+		}
+		child := startBenchChild(b, mode, benchPortsEnv+"="+strings.Join(list, ","))
+		return child.addr, child
+	}
+	srv, err := benchServer(ports...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = srv.Serve(ctx, ln); close(done) }()
+	b.Cleanup(func() { cancel(); <-done })
+	return ln.Addr().String(), nil
+}
+
+// measureProxyCPU runs f and, for a gateway in its own process, reports the
+// gateway's CPU time (user and system) per operation: unlike rates and
+// latencies on a shared two-core machine, it hardly depends on what else runs.
+func measureProxyCPU(b *testing.B, child *benchChild, f func()) {
+	if child == nil {
+		f()
+		return
+	}
+	before := child.stats(b)["cpu_us"]
+	f()
+	b.StopTimer()
+	after := child.stats(b)["cpu_us"]
+	b.ReportMetric(float64(after-before)/float64(b.N), "proxy-cpu-µs/op")
 }
 
 // openStream returns a connection to the sink, direct or through a tunnel.
@@ -102,17 +173,20 @@ func finish(c net.Conn) {
 const streamChunk = 256 << 10
 
 // BenchmarkThroughput streams to a discarding sink over 1 and 16 parallel
-// connections, directly and through CONNECT tunnels.
+// connections, directly and through CONNECT tunnels ("tunnel": the gateway
+// in its own process; "tunnel-inproc": in this one).
 func BenchmarkThroughput(b *testing.B) {
 	sink := startSink(b)
-	env := benchProxy(b, sink.Port())
+	proxies, children := map[string]string{"direct": ""}, map[string]*benchChild{}
+	for _, pl := range proxyPlacements {
+		via := viaName("tunnel", pl)
+		proxies[via], children[via] = benchProxy(b, pl, sink.Port())
+	}
+	proxies["floor"], children["floor"] = benchProxy(b, "floor-connect", sink.Port())
 	for _, streams := range []int{1, 16} {
-		for _, via := range []string{"direct", "tunnel"} {
+		for _, via := range []string{"direct", "floor", "tunnel", "tunnel-inproc"} {
 			b.Run(fmt.Sprintf("%s/streams=%d", via, streams), func(b *testing.B) {
-				proxy := ""
-				if via == "tunnel" {
-					proxy = env.addr
-				}
+				proxy := proxies[via]
 				conns := make([]net.Conn, streams)
 				for i := range conns {
 					conns[i] = openStream(b, proxy, sink)
@@ -120,29 +194,40 @@ func BenchmarkThroughput(b *testing.B) {
 				buf := make([]byte, streamChunk)
 				b.SetBytes(streamChunk)
 				b.ResetTimer()
-				var wg sync.WaitGroup
-				per := b.N / streams
-				for i, c := range conns {
-					n := per
-					if i == 0 {
-						n += b.N % streams
-					}
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for j := 0; j < n; j++ {
-							if _, err := c.Write(buf); err != nil {
-								b.Error(err)
-								return
-							}
+				measureProxyCPU(b, children[via], func() {
+					var wg sync.WaitGroup
+					per := b.N / streams
+					for i, c := range conns {
+						n := per
+						if i == 0 {
+							n += b.N % streams
 						}
-						finish(c)
-					}()
-				}
-				wg.Wait()
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							for j := 0; j < n; j++ {
+								if _, err := c.Write(buf); err != nil {
+									b.Error(err)
+									return
+								}
+							}
+							finish(c)
+						}()
+					}
+					wg.Wait()
+				})
 			})
 		}
 	}
+}
+
+// viaName names a sub-benchmark: the deployed placement (its own process)
+// gets the plain name.
+func viaName(via, placement string) string {
+	if placement == "process" {
+		return via
+	}
+	return via + "-" + placement
 }
 
 // BenchmarkConnectLatency measures CONNECT-to-200 on fresh client
@@ -150,32 +235,42 @@ func BenchmarkThroughput(b *testing.B) {
 // reports the median and 99th percentile.
 func BenchmarkConnectLatency(b *testing.B) {
 	sink := startSink(b)
-	env := benchProxy(b, sink.Port())
 	req := []byte(fmt.Sprintf("CONNECT sink.example:%d HTTP/1.1\r\nHost: sink.example:%d\r\n\r\n", sink.Port(), sink.Port()))
-	durs := make([]time.Duration, 0, b.N)
-	buf := make([]byte, 128)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		c, err := net.Dial("tcp", env.addr)
-		if err != nil {
-			b.Fatal(err)
+	for _, pl := range append([]string{"floor-connect"}, proxyPlacements...) {
+		addr, child := benchProxy(b, pl, sink.Port())
+		name := viaName("tunnel", pl)
+		if pl == "floor-connect" {
+			name = "floor"
 		}
-		t0 := time.Now()
-		if _, err := c.Write(req); err != nil {
-			b.Fatal(err)
-		}
-		n, err := io.ReadAtLeast(c, buf, len(connectEstablished))
-		d := time.Since(t0)
-		if err != nil || string(buf[:n]) != connectEstablished {
-			b.Fatalf("CONNECT answer %q %v", buf[:n], err)
-		}
-		durs = append(durs, d)
-		c.Close()
+		b.Run(name, func(b *testing.B) {
+			durs := make([]time.Duration, 0, b.N)
+			buf := make([]byte, 128)
+			b.ResetTimer()
+			measureProxyCPU(b, child, func() {
+				for i := 0; i < b.N; i++ {
+					c, err := net.Dial("tcp", addr)
+					if err != nil {
+						b.Fatal(err)
+					}
+					t0 := time.Now()
+					if _, err := c.Write(req); err != nil {
+						b.Fatal(err)
+					}
+					n, err := io.ReadAtLeast(c, buf, len(connectEstablished))
+					d := time.Since(t0)
+					if err != nil || string(buf[:n]) != connectEstablished {
+						b.Fatalf("CONNECT answer %q %v", buf[:n], err)
+					}
+					durs = append(durs, d)
+					c.Close()
+				}
+			})
+			b.StopTimer()
+			slices.Sort(durs)
+			b.ReportMetric(float64(durs[len(durs)/2].Nanoseconds())/1e3, "p50-µs")
+			b.ReportMetric(float64(durs[len(durs)*99/100].Nanoseconds())/1e3, "p99-µs")
+		})
 	}
-	b.StopTimer()
-	slices.Sort(durs)
-	b.ReportMetric(float64(durs[len(durs)/2].Nanoseconds())/1e3, "p50-µs")
-	b.ReportMetric(float64(durs[len(durs)*99/100].Nanoseconds())/1e3, "p99-µs")
 }
 
 // BenchmarkPlainHTTP sends keep-alive GETs over 16 client connections,
@@ -190,43 +285,48 @@ func BenchmarkPlainHTTP(b *testing.B) {
 	go func() { _ = srv.Serve(ln) }()
 	b.Cleanup(func() { srv.Close() })
 	port := ln.Addr().(*net.TCPAddr).Port
-	env := benchProxy(b, uint16(port))
-	for _, via := range []string{"direct", "proxy"} {
+	proxies, children := map[string]string{"direct": ln.Addr().String()}, map[string]*benchChild{}
+	for _, pl := range proxyPlacements {
+		via := viaName("proxy", pl)
+		proxies[via], children[via] = benchProxy(b, pl, uint16(port))
+	}
+	proxies["floor"], children["floor"] = benchProxy(b, "floor-relay", uint16(port))
+	for _, via := range []string{"direct", "floor", "proxy", "proxy-inproc"} {
 		b.Run(via+"/conns=16", func(b *testing.B) {
-			target, dial, req := ln.Addr().String(), ln.Addr().String(), "GET / HTTP/1.1\r\nHost: plain.example\r\n\r\n"
-			if via == "proxy" {
-				dial = env.addr
+			dial, req := proxies[via], "GET / HTTP/1.1\r\nHost: plain.example\r\n\r\n"
+			if via != "direct" && via != "floor" {
 				req = fmt.Sprintf("GET http://plain.example:%d/ HTTP/1.1\r\nHost: plain.example:%d\r\n\r\n", port, port)
 			}
-			_ = target
 			b.SetParallelism(max(1, 16/runtimeProcs()))
 			start := time.Now()
-			b.RunParallel(func(pb *testing.PB) {
-				c, err := net.Dial("tcp", dial)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				defer c.Close()
-				br := bufio.NewReader(c)
-				rb := []byte(req)
-				for pb.Next() {
-					if _, err := c.Write(rb); err != nil {
-						b.Error(err)
-						return
-					}
-					resp, err := http.ReadResponse(br, nil)
+			measureProxyCPU(b, children[via], func() {
+				b.RunParallel(func(pb *testing.PB) {
+					c, err := net.Dial("tcp", dial)
 					if err != nil {
 						b.Error(err)
 						return
 					}
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != 200 {
-						b.Errorf("status %d", resp.StatusCode)
-						return
+					defer c.Close()
+					br := bufio.NewReader(c)
+					rb := []byte(req)
+					for pb.Next() {
+						if _, err := c.Write(rb); err != nil {
+							b.Error(err)
+							return
+						}
+						resp, err := http.ReadResponse(br, nil)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode != 200 {
+							b.Errorf("status %d", resp.StatusCode)
+							return
+						}
 					}
-				}
+				})
 			})
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 		})

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -110,11 +111,11 @@ var (
 	_ Dialer   = (*net.Dialer)(nil)
 )
 
-// Deps are the server's collaborators. Logger and Audit default to discarding;
+// Deps are the server's collaborators. Logger and Audit (nil) default to discarding;
 // Metrics to a no-op; Resolver and Dialer to the standard library's.
 type Deps struct {
 	Logger   *slog.Logger // operational messages
-	Audit    *slog.Logger // one JSON line per connection or plain-HTTP request
+	Audit    io.Writer    // one JSON line per connection or plain-HTTP request, one Write each
 	Metrics  Metrics
 	Resolver Resolver
 	Dialer   Dialer

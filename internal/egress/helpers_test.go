@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -165,7 +164,7 @@ func startProxy(t testing.TB, o proxyOpts) *proxyEnv {
 	}
 	audit := &syncBuffer{}
 	srv, err := NewServer(o.cfg, pol, Deps{
-		Audit:    slog.New(slog.NewJSONHandler(audit, nil)),
+		Audit:    audit,
 		Resolver: o.resolver,
 		Metrics:  o.metrics,
 	})

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -17,8 +16,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // benchChildEnv makes the test binary act as a benchmark helper process
@@ -26,6 +23,9 @@ import (
 // separate processes: 10,000 tunnels are 20,000 sockets in the proxy alone,
 // and the hard descriptor limit here is about 20,000 per process.
 const benchChildEnv = "BUDNET_EGRESS_BENCH_CHILD"
+
+// benchPortsEnv lists, comma-separated, the ports a proxy child allows.
+const benchPortsEnv = "BUDNET_EGRESS_BENCH_PORTS"
 
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(benchChildEnv); mode != "" {
@@ -47,21 +47,24 @@ func runBenchChild(mode string, in io.Reader, out io.Writer) int {
 	switch mode {
 	case "sink":
 		go holdConns(ln)
-	case "proxy":
-		sinkPort, _ := strconv.Atoi(os.Getenv("BUDNET_EGRESS_BENCH_SINK_PORT"))
-		spec := baseSpec(uint16(sinkPort), testGuardDenied())
-		spec.Rules[0].Hosts = append(spec.Rules[0].Hosts, "sink.example")
-		pol, err := NewPolicy(spec)
+	case "floor-connect", "floor-relay":
+		ports, err := benchPorts()
 		if err != nil {
 			fmt.Fprintln(out, "error", err)
 			return 1
 		}
-		m, _ := NewPromMetrics(prometheus.NewRegistry())
-		srv, err = NewServer(Config{MaxTunnels: 20000, MaxTunnelsPerSource: 20000}, pol, Deps{
-			Audit:    slog.New(slog.NewJSONHandler(io.Discard, nil)),
-			Metrics:  m,
-			Resolver: newResolver(map[string][]string{"sink.example": {"127.0.0.1"}}),
-		})
+		if mode == "floor-connect" {
+			go serveFloorConnect(ln, ports[0])
+		} else {
+			go serveFloorRelay(ln, ports[0])
+		}
+	case "proxy":
+		ports, err := benchPorts()
+		if err != nil {
+			fmt.Fprintln(out, "error", err)
+			return 1
+		}
+		srv, err = benchServer(ports...)
 		if err != nil {
 			fmt.Fprintln(out, "error", err)
 			return 1
@@ -79,6 +82,7 @@ func runBenchChild(mode string, in io.Reader, out io.Writer) int {
 		if sc.Text() != "stats" {
 			continue
 		}
+		cpu := cpuMicros() // before the collections below, which are not the proxy's work
 		// A few collections, as a long-running gateway gets between bursts:
 		// each one may halve the stacks of parked goroutines.
 		for i := 0; i < 3; i++ {
@@ -91,10 +95,23 @@ func runBenchChild(mode string, in io.Reader, out io.Writer) int {
 		}
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		fmt.Fprintf(out, "stats rss_kb=%d fds=%d goroutines=%d tunnels=%d stack_kb=%d heap_kb=%d\n", rssKB(), countFDs(),
-			runtime.NumGoroutine(), tunnels, ms.StackInuse>>10, ms.HeapInuse>>10)
+		fmt.Fprintf(out, "stats rss_kb=%d fds=%d goroutines=%d tunnels=%d stack_kb=%d heap_kb=%d cpu_us=%d\n", rssKB(), countFDs(),
+			runtime.NumGoroutine(), tunnels, ms.StackInuse>>10, ms.HeapInuse>>10, cpu)
 	}
 	return 0
+}
+
+// benchPorts reads the ports a child proxies to from benchPortsEnv.
+func benchPorts() ([]uint16, error) {
+	var ports []uint16
+	for _, f := range strings.Split(os.Getenv(benchPortsEnv), ",") {
+		p, err := strconv.ParseUint(f, 10, 16)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", benchPortsEnv, err)
+		}
+		ports = append(ports, uint16(p))
+	}
+	return ports, nil
 }
 
 func holdConns(ln net.Listener) {
@@ -119,6 +136,15 @@ func raiseNoFile() uint64 {
 	lim.Cur = lim.Max
 	_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 	return lim.Cur
+}
+
+// cpuMicros is the process's user plus system CPU time so far.
+func cpuMicros() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return -1
+	}
+	return ru.Utime.Sec*1e6 + ru.Utime.Usec + ru.Stime.Sec*1e6 + ru.Stime.Usec
 }
 
 func rssKB() int {
@@ -216,7 +242,7 @@ func BenchmarkIdleTunnels(b *testing.B) {
 	hard := raiseNoFile()
 	sink := startBenchChild(b, "sink")
 	_, sinkPort, _ := net.SplitHostPort(sink.addr)
-	proxy := startBenchChild(b, "proxy", "BUDNET_EGRESS_BENCH_SINK_PORT="+sinkPort)
+	proxy := startBenchChild(b, "proxy", benchPortsEnv+"="+sinkPort)
 	before := proxy.stats(b)
 	n := min(10000, (int(hard)-before["fds"]-16)/2, int(hard)-200)
 	req := fmt.Sprintf("CONNECT sink.example:%s HTTP/1.1\r\nHost: sink.example:%s\r\n\r\n", sinkPort, sinkPort)

@@ -23,7 +23,7 @@ import (
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
-	audit    *slog.Logger
+	audit    *auditLog // nil: no audit lines
 	metrics  Metrics
 	resolver Resolver
 	dialer   Dialer
@@ -53,17 +53,16 @@ func NewServer(cfg Config, policy *Policy, deps Deps) (*Server, error) {
 	if policy == nil {
 		return nil, errors.New("egress: nil policy")
 	}
-	discard := slog.New(slog.DiscardHandler)
 	s := &Server{
-		cfg: cfg, log: deps.Logger, audit: deps.Audit, metrics: deps.Metrics,
+		cfg: cfg, log: deps.Logger, metrics: deps.Metrics,
 		resolver: deps.Resolver, dialer: deps.Dialer, pods: deps.Pods,
 		conns: map[*trackedConn]struct{}{}, perSource: map[string]int{}, pipes: newPipePool(),
 	}
 	if s.log == nil {
-		s.log = discard
+		s.log = slog.New(slog.DiscardHandler)
 	}
-	if s.audit == nil {
-		s.audit = discard
+	if deps.Audit != nil {
+		s.audit = &auditLog{w: deps.Audit}
 	}
 	if s.metrics == nil {
 		s.metrics = NopMetrics{}

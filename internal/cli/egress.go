@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"budnet/internal/egress"
+	"budnet/internal/egress/dnscache"
 	"budnet/internal/egress/identity"
 	"budnet/internal/egress/verdict"
 	"budnet/internal/platform"
@@ -38,6 +39,10 @@ name, and never a private, metadata or cluster address. See docs/egress.md.`,
 	return cmd
 }
 
+// dnsCacheEntries bounds the gateway's DNS cache: far more names than an
+// allowlist's wildcards are used for, and under a megabyte.
+const dnsCacheEntries = 10000
+
 // EgressServeOptions holds the flags of `budnet egress serve`.
 type EgressServeOptions struct {
 	Platform      string
@@ -50,6 +55,7 @@ type EgressServeOptions struct {
 	TLSKey        string
 	ClientCA      string
 	WatchInterval time.Duration
+	DNSCacheTTL   time.Duration
 	LogLevel      string
 	Limits        egress.Config
 
@@ -90,6 +96,7 @@ func newEgressServeCommand(streams Streams) *cobra.Command {
 	f.StringVar(&o.TLSKey, "tls-key", "", "private key for --tls-cert (PEM)")
 	f.StringVar(&o.ClientCA, "client-ca", "", "CA bundle verifying client certificates (mTLS identity; needs --tls-cert)")
 	f.DurationVar(&o.WatchInterval, "watch-interval", 10*time.Second, "how often to check --platform for changes (0 disables)")
+	f.DurationVar(&o.DNSCacheTTL, "dns-cache-ttl", 5*time.Second, "keep successful name lookups this long (0 disables); every request still checks the addresses")
 	f.StringVar(&o.LogLevel, "log-level", "info", "operational log level: debug, info, warn, error")
 	f.DurationVar(&o.Limits.HeaderTimeout, "header-timeout", o.Limits.HeaderTimeout, "time allowed for a request head (slowloris bound)")
 	f.DurationVar(&o.Limits.IdleTimeout, "idle-timeout", o.Limits.IdleTimeout, "close keep-alive connections and tunnels idle this long")
@@ -139,6 +146,9 @@ func (o *EgressServeOptions) Validate() error {
 	if o.WatchInterval < 0 {
 		errs = append(errs, errors.New("--watch-interval must not be negative"))
 	}
+	if o.DNSCacheTTL < 0 {
+		errs = append(errs, errors.New("--dns-cache-ttl must not be negative"))
+	}
 	if err := o.Limits.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -183,6 +193,9 @@ func (o *EgressServeOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("register metrics: %w", err)
 	}
 	deps := egress.Deps{Logger: o.logger, Audit: o.streams.Out, Metrics: metrics}
+	if o.DNSCacheTTL > 0 {
+		deps.Resolver = dnscache.New(net.DefaultResolver, o.DNSCacheTTL, dnsCacheEntries)
+	}
 	var podsSynced func() bool
 	if o.Kube {
 		idx, err := o.podIndex()

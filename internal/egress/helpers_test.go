@@ -150,6 +150,16 @@ type proxyOpts struct {
 	resolver *fakeResolver
 	metrics  Metrics
 	listener func(net.Listener) net.Listener
+	// wrapResolver, if set, puts something (the DNS cache) between the
+	// server and resolver.
+	wrapResolver func(Resolver) Resolver
+}
+
+func resolverFor(o proxyOpts) Resolver {
+	if o.wrapResolver != nil {
+		return o.wrapResolver(o.resolver)
+	}
+	return o.resolver
 }
 
 // startProxy runs a Server on a loopback port until the test ends.
@@ -165,7 +175,7 @@ func startProxy(t testing.TB, o proxyOpts) *proxyEnv {
 	audit := &syncBuffer{}
 	srv, err := NewServer(o.cfg, pol, Deps{
 		Audit:    audit,
-		Resolver: o.resolver,
+		Resolver: resolverFor(o),
 		Metrics:  o.metrics,
 	})
 	if err != nil {

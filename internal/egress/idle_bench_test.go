@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +39,21 @@ func TestMain(m *testing.M) {
 // process's resident memory, descriptors and goroutines.
 func runBenchChild(mode string, in io.Reader, out io.Writer) int {
 	raiseNoFile()
+	// BUDNET_EGRESS_BENCH_CPUPROFILE=FILE profiles the child (the gateway
+	// itself under "process" placement) until the benchmark ends.
+	if path := os.Getenv("BUDNET_EGRESS_BENCH_CPUPROFILE"); path != "" && mode != "sink" {
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintln(out, "error", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(out, "error", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintln(out, "error", err)

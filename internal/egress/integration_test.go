@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"budnet/internal/egress/allowlist"
+	"budnet/internal/egress/dnscache"
+	"budnet/internal/egress/guard"
 	"budnet/internal/egress/identity"
 	"budnet/internal/egress/verdict"
 )
@@ -143,6 +145,48 @@ func TestRebinding(t *testing.T) {
 	}
 	if n := res.count("rebind.example"); n != 2 {
 		t.Fatalf("resolved %d times for two CONNECTs", n)
+	}
+}
+
+// TestDNSCacheKeepsTheGuard runs the gateway with the DNS cache the CLI puts
+// in front of the resolver. A changed answer within the TTL is not seen (the
+// cached, checked address is dialled), and a cached answer is checked again
+// on every request: after a reload that denies its range, it is refused
+// without a new lookup.
+func TestDNSCacheKeepsTheGuard(t *testing.T) {
+	ca := newTestCA(t)
+	up := startTLSUpstream(t, ca, "rebind.example")
+	res := newResolver(nil)
+	res.set("rebind.example", []string{"127.0.0.1"}, []string{"10.0.0.7"})
+	env := startProxy(t, proxyOpts{spec: baseSpec(up.Port(), testGuardDenied()), resolver: res,
+		wrapResolver: func(r Resolver) Resolver { return dnscache.New(r, time.Hour, 100) }})
+	authority := fmt.Sprintf("rebind.example:%d", up.Port())
+	for i := 0; i < 2; i++ {
+		c, resp := connectVia(t, env.addr, authority, "")
+		if resp.StatusCode != 200 {
+			t.Fatalf("CONNECT %d got %d", i, resp.StatusCode)
+		}
+		if body, err := tlsGet(t, c, ca, "rebind.example"); err != nil || !strings.HasPrefix(body, "hello rebind.example") {
+			t.Fatalf("tunnel %d: %q %v", i, body, err)
+		}
+		c.Close()
+	}
+	if n := res.count("rebind.example"); n != 1 {
+		t.Fatalf("resolved %d times for two CONNECTs within the TTL, want 1", n)
+	}
+	pol, err := NewPolicy(baseSpec(up.Port(), guard.DefaultDenied())) // loopback denied again
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.srv.SetPolicy(pol)
+	c, resp := connectVia(t, env.addr, authority, "")
+	c.Close()
+	if resp.StatusCode != 403 || resp.Header.Get("X-Budnet-Egress-Reason") != verdict.ReasonDeniedAddress.String() {
+		t.Fatalf("cached loopback answer after the reload got %d %s, want 403 %s", resp.StatusCode,
+			resp.Header.Get("X-Budnet-Egress-Reason"), verdict.ReasonDeniedAddress)
+	}
+	if n := res.count("rebind.example"); n != 1 {
+		t.Fatalf("resolved %d times, want the cached answer re-checked (1)", n)
 	}
 }
 

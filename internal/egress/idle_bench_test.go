@@ -39,10 +39,10 @@ func TestMain(m *testing.M) {
 // process's resident memory, descriptors and goroutines.
 func runBenchChild(mode string, in io.Reader, out io.Writer) int {
 	raiseNoFile()
-	// BUDNET_EGRESS_BENCH_CPUPROFILE=FILE profiles the child (the gateway
-	// itself under "process" placement) until the benchmark ends.
+	// BUDNET_EGRESS_BENCH_CPUPROFILE=FILE profiles each gateway or floor
+	// child into FILE.<mode>.<pid> until its benchmark ends.
 	if path := os.Getenv("BUDNET_EGRESS_BENCH_CPUPROFILE"); path != "" && mode != "sink" {
-		f, err := os.Create(path)
+		f, err := os.Create(fmt.Sprintf("%s.%s.%d", path, mode, os.Getpid()))
 		if err != nil {
 			fmt.Fprintln(out, "error", err)
 			return 1

@@ -259,6 +259,55 @@ func TestPlainHTTP(t *testing.T) {
 	}
 }
 
+// TestKeepAliveReidentifiesAfterReload: identity is kept per connection, but
+// a reload that maps the caller's address to another workload applies to the
+// next request on an open keep-alive connection.
+func TestKeepAliveReidentifiesAfterReload(t *testing.T) {
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	res := newResolver(map[string][]string{"plain.example": {"127.0.0.1"}})
+	env := startProxy(t, proxyOpts{spec: baseSpec(port, testGuardDenied()), resolver: res})
+	c, err := net.Dial("tcp", env.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	get := func() *http.Response {
+		t.Helper()
+		fmt.Fprintf(c, "GET http://plain.example:%d/ HTTP/1.1\r\nHost: plain.example:%d\r\n\r\n", port, port)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if resp := get(); resp.StatusCode != 200 {
+		t.Fatalf("first request %d", resp.StatusCode)
+	}
+	spec := baseSpec(port, testGuardDenied())
+	spec.Identity.Workloads = append(spec.Identity.Workloads, identity.Workload{Name: "grafana", Namespace: "bud-monitoring", ServiceAccount: "grafana"})
+	spec.Identity.Sources = []identity.SourceCIDR{{Prefix: netip.MustParsePrefix("127.0.0.0/8"), Workload: "grafana"}}
+	pol, err := NewPolicy(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.srv.SetPolicy(pol)
+	resp := get()
+	if resp.StatusCode != 403 || resp.Header.Get("X-Budnet-Egress-Reason") != verdict.ReasonHostNotAllowed.String() {
+		t.Fatalf("after the reload the same connection got %d %s, want 403 %s (caller now grafana)", resp.StatusCode,
+			resp.Header.Get("X-Budnet-Egress-Reason"), verdict.ReasonHostNotAllowed)
+	}
+}
+
 // TestReportMode lets allowlist denials through as would_deny but keeps the
 // address guard.
 func TestReportMode(t *testing.T) {

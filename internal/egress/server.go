@@ -193,6 +193,13 @@ func (s *Server) serveRequests(ctx context.Context, c *trackedConn, peer peerInf
 	br, lim := hr.br, hr.lim
 	fw := &forwarder{s: s, client: c.Conn, br: br, tp: textproto.NewReader(br)}
 	defer fw.closeUpstream()
+	// Identity belongs to the connection (a pod that later takes over the
+	// caller's IP cannot own an established TCP connection), so a keep-alive
+	// connection is identified once, and again only when a reload swaps the
+	// policy or while the caller is still unknown (the pod informer may learn
+	// its IP later).
+	var id identity.Identity
+	var idFor *Policy
 	for first := true; ; first = false {
 		if !first {
 			c.idle.Store(true)
@@ -211,7 +218,10 @@ func (s *Server) serveRequests(ctx context.Context, c *trackedConn, peer peerInf
 		lim.limited = false
 		rec := &record{start: time.Now(), srcAddr: peer.addrPort}
 		pol := s.policy.Load()
-		rec.id = pol.Identity.Identify(peer.Peer, s.pods)
+		if pol != idFor || !id.Known() {
+			id, idFor = pol.Identity.Identify(peer.Peer, s.pods), pol
+		}
+		rec.id = id
 		if err != nil {
 			s.headError(c.Conn, rec, err)
 			return nil

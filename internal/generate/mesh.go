@@ -1,9 +1,11 @@
 package generate
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -125,6 +127,20 @@ func invocationGrants(p *platform.Platform) []grant {
 	return out
 }
 
+// rowIndex is the flow index in a ModelRow string "spec.flows.internal[N] (name)".
+func rowIndex(row string) int {
+	_, rest, ok := strings.Cut(row, "[")
+	if !ok {
+		return -1
+	}
+	digits, _, _ := strings.Cut(rest, "]")
+	n, err := strconv.Atoi(digits)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
 func hasPortName(ports []platform.Port, name string) bool {
 	return slices.ContainsFunc(ports, func(pt platform.Port) bool { return pt.Name == name })
 }
@@ -180,7 +196,9 @@ func accessControl(p *platform.Platform, zone string, grants []grant) *unstructu
 	}
 	row := "spec.mesh"
 	if len(rows) > 0 {
-		slices.Sort(rows)
+		// In model order (grants follow the flows): a plain string sort would
+		// put internal[10] before internal[6].
+		slices.SortStableFunc(rows, func(a, b string) int { return cmp.Compare(rowIndex(a), rowIndex(b)) })
 		row = strings.Join(slices.Compact(rows), "; ")
 	}
 	return Object(apiDapr, kindConfiguration, zone, DaprAccessConfiguration, row,

@@ -305,5 +305,5 @@ func (o *EgressServeOptions) podIndex() (*identity.PodIndex, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
-	return identity.NewPodIndex(client, 10*time.Minute), nil
+	return identity.NewPodIndex(client, 10*time.Minute, o.logger), nil
 }

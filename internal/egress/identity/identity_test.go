@@ -123,7 +123,7 @@ func pod(ns, name, ip, sa string, labels map[string]string) *corev1.Pod {
 // fake clientset: initial list, add, IP change, host network, delete.
 func TestPodIndexInformer(t *testing.T) {
 	client := fake.NewClientset(pod("bud-system", "gw-0", "10.244.0.5", "budgateway", map[string]string{"app": "budgateway"}))
-	idx := NewPodIndex(client, 0)
+	idx := NewPodIndex(client, 0, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- idx.Run(ctx) }()

@@ -2,12 +2,16 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/netip"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -20,6 +24,7 @@ import (
 type PodIndex struct {
 	client kubernetes.Interface
 	resync time.Duration
+	log    *slog.Logger
 
 	mu    sync.RWMutex
 	byIP  map[netip.Addr]podEntry
@@ -36,11 +41,16 @@ type podEntry struct {
 
 var _ PodLookup = (*PodIndex)(nil)
 
-// NewPodIndex returns an index fed from client once Run starts.
-func NewPodIndex(client kubernetes.Interface, resync time.Duration) *PodIndex {
+// NewPodIndex returns an index fed from client once Run starts. Failed lists
+// and watches are logged to log (nil discards them).
+func NewPodIndex(client kubernetes.Interface, resync time.Duration, log *slog.Logger) *PodIndex {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &PodIndex{
 		client: client,
 		resync: resync,
+		log:    log,
 		byIP:   map[netip.Addr]podEntry{},
 		byKey:  map[string][]netip.Addr{},
 	}
@@ -59,6 +69,9 @@ func (x *PodIndex) Run(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("pod index: add handler: %w", err)
 	}
+	if err := inf.SetWatchErrorHandlerWithContext(x.watchError); err != nil {
+		return fmt.Errorf("pod index: set watch error handler: %w", err)
+	}
 	x.syncedMu.Lock()
 	x.synced = inf.HasSynced
 	x.syncedMu.Unlock()
@@ -72,6 +85,21 @@ func (x *PodIndex) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	return nil
+}
+
+// watchError replaces client-go's default handler, which logs through klog
+// outside the gateway's JSON log. The informer retries either way, by listing
+// again with backoff, so a gateway without watch permission keeps working
+// with identities up to a backoff stale; the warning is how anyone finds out.
+func (x *PodIndex) watchError(ctx context.Context, _ *cache.Reflector, err error) {
+	switch {
+	case ctx.Err() != nil, errors.Is(err, io.EOF):
+		// shutting down, or the watch closed normally
+	case apierrors.IsResourceExpired(err), apierrors.IsGone(err), errors.Is(err, io.ErrUnexpectedEOF):
+		x.log.Debug("pod watch closed; listing again", "err", err)
+	default:
+		x.log.Warn("pod list or watch failed; pod identities may be stale until it recovers", "err", err)
+	}
 }
 
 // Synced reports whether the first list has been applied; /readyz uses it.

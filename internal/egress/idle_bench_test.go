@@ -195,6 +195,12 @@ type benchChild struct {
 func startBenchChild(b *testing.B, mode string, env ...string) *benchChild {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	// BUDNET_EGRESS_BENCH_CHILD_CPUS=LIST pins the children to those CPUs
+	// (taskset -c LIST): run the benchmark itself under taskset on the
+	// other CPUs to measure a gateway with cores of its own.
+	if cpus := os.Getenv("BUDNET_EGRESS_BENCH_CHILD_CPUS"); cpus != "" {
+		cmd = exec.Command("taskset", "-c", cpus, os.Args[0], "-test.run=^$")
+	}
 	cmd.Env = append(append(os.Environ(), benchChildEnv+"="+mode), env...)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()

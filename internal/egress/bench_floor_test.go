@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"strconv"
 )
 
 // The floors are the least a forward proxy in Go can do for each benchmark,
@@ -18,41 +17,49 @@ import (
 // serveFloorConnect answers every CONNECT by dialling 127.0.0.1:port and
 // relaying.
 func serveFloorConnect(ln net.Listener, port uint16) {
-	upstream := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port).String()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			defer c.Close()
-			br := bufio.NewReader(c)
-			for {
-				line, err := br.ReadSlice('\n')
-				if err != nil {
-					return
-				}
-				if len(line) <= 2 { // the blank line ending the head
-					break
-				}
-			}
-			up, err := net.Dial("tcp", upstream)
+	acceptEach(ln, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			line, err := br.ReadSlice('\n')
 			if err != nil {
 				return
 			}
-			defer up.Close()
-			if _, err := io.WriteString(c, connectEstablished); err != nil {
-				return
+			if len(line) <= 2 { // the blank line ending the head
+				break
 			}
-			floorRelay(c, up)
-		}()
-	}
+		}
+		up, err := net.Dial("tcp", loopbackPort(port))
+		if err != nil {
+			return
+		}
+		defer up.Close()
+		if _, err := io.WriteString(c, connectEstablished); err != nil {
+			return
+		}
+		floorRelay(c, up)
+	})
 }
 
 // serveFloorRelay relays every connection to 127.0.0.1:port byte for byte:
 // the two extra hops any proxy adds to a plain HTTP exchange.
 func serveFloorRelay(ln net.Listener, port uint16) {
-	upstream := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port)))
+	acceptEach(ln, func(c net.Conn) {
+		up, err := net.Dial("tcp", loopbackPort(port))
+		if err != nil {
+			return
+		}
+		defer up.Close()
+		floorRelay(c, up)
+	})
+}
+
+func loopbackPort(port uint16) string {
+	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port).String()
+}
+
+// acceptEach serves every accepted connection in its own goroutine and
+// closes it afterwards, until ln is closed.
+func acceptEach(ln net.Listener, serve func(net.Conn)) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -60,12 +67,7 @@ func serveFloorRelay(ln net.Listener, port uint16) {
 		}
 		go func() {
 			defer c.Close()
-			up, err := net.Dial("tcp", upstream)
-			if err != nil {
-				return
-			}
-			defer up.Close()
-			floorRelay(c, up)
+			serve(c)
 		}()
 	}
 }

@@ -203,6 +203,32 @@ func startProxy(t testing.TB, o proxyOpts) *proxyEnv {
 	return env
 }
 
+// startOrigin serves srv on a loopback port until the test ends.
+func startOrigin(t testing.TB, srv *http.Server) uint16 {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	return uint16(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// dialPlainProxy starts a proxy that lets budgateway (this test) reach
+// plain.example, resolving to loopback, on port, and connects to it.
+func dialPlainProxy(t testing.TB, port uint16) (*proxyEnv, net.Conn, *bufio.Reader) {
+	t.Helper()
+	res := newResolver(map[string][]string{"plain.example": {"127.0.0.1"}})
+	env := startProxy(t, proxyOpts{spec: baseSpec(port, testGuardDenied()), resolver: res})
+	c, err := net.Dial("tcp", env.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return env, c, bufio.NewReader(c)
+}
+
 // testCA issues certificates for test servers and clients.
 type testCA struct {
 	cert *x509.Certificate

@@ -207,22 +207,8 @@ func TestPlainHTTP(t *testing.T) {
 			}
 		},
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-	port := uint16(ln.Addr().(*net.TCPAddr).Port)
-	res := newResolver(map[string][]string{"plain.example": {"127.0.0.1"}})
-	env := startProxy(t, proxyOpts{spec: baseSpec(port, testGuardDenied()), resolver: res})
-
-	c, err := net.Dial("tcp", env.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	br := bufio.NewReader(c)
+	port := startOrigin(t, srv)
+	env, c, br := dialPlainProxy(t, port)
 	reqs := []struct {
 		name, raw, want string
 	}{
@@ -264,21 +250,8 @@ func TestPlainHTTP(t *testing.T) {
 // next request on an open keep-alive connection.
 func TestKeepAliveReidentifiesAfterReload(t *testing.T) {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-	port := uint16(ln.Addr().(*net.TCPAddr).Port)
-	res := newResolver(map[string][]string{"plain.example": {"127.0.0.1"}})
-	env := startProxy(t, proxyOpts{spec: baseSpec(port, testGuardDenied()), resolver: res})
-	c, err := net.Dial("tcp", env.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	br := bufio.NewReader(c)
+	port := startOrigin(t, srv)
+	env, c, br := dialPlainProxy(t, port)
 	get := func() *http.Response {
 		t.Helper()
 		fmt.Fprintf(c, "GET http://plain.example:%d/ HTTP/1.1\r\nHost: plain.example:%d\r\n\r\n", port, port)

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"strings"
 
 	"budnet/internal/manifest"
 	"budnet/internal/reach"
@@ -31,6 +32,17 @@ func checkBroken() Check {
 			return discrepancies(c, func(d *reach.Diff) []reach.Discrepancy { return d.Broken }, "intended but blocked", fqdnCarrier)
 		},
 	}
+}
+
+// portsPhrase reads a netpol.PortSet string in a sentence.
+func portsPhrase(ports string) string {
+	if ports == "all" {
+		return "all ports"
+	}
+	if strings.ContainsRune(ports, ',') {
+		return "ports " + ports
+	}
+	return "port " + ports
 }
 
 // discrepancies turns the diff's picked list into findings. carrier, when
@@ -66,10 +78,9 @@ func discrepancies(c *Context, pick func(*reach.Diff) []reach.Discrepancy, what 
 				continue
 			}
 		}
-		msg := conn + " : " + ports + " is " + what
-		if d.Reason != "" {
-			msg = conn + " : " + ports
-		}
+		// The subject already names the connection; the message says what is
+		// wrong with it.
+		msg := what + " on " + portsPhrase(ports)
 		if d.Flow != "" {
 			msg += fmt.Sprintf(" (flow %s", d.Flow)
 			if d.Guide != "" {
@@ -77,10 +88,9 @@ func discrepancies(c *Context, pick func(*reach.Diff) []reach.Discrepancy, what 
 			}
 			msg += ")"
 		}
-		if d.Reason != "" {
-			msg += ": " + d.Reason
-		}
-		out = append(out, res(StatusFail, conn, msg, Evidence{Connection: conn + " : " + ports, Policies: d.Policies, Detail: d.Reason}))
+		// The engine's explanation is the evidence, not the message.
+		why := strings.TrimPrefix(d.Reason, what+": ")
+		out = append(out, res(StatusFail, conn, msg, Evidence{Connection: conn + " : " + ports, Policies: d.Policies, Detail: why}))
 	}
 	return out
 }

@@ -131,7 +131,7 @@ func idempotent(method string) bool {
 func wantsClose(h http.Header) bool {
 	for _, k := range []string{"Connection", "Proxy-Connection"} {
 		for _, v := range h.Values(k) {
-			for _, tok := range strings.Split(v, ",") {
+			for tok := range strings.SplitSeq(v, ",") {
 				if strings.EqualFold(strings.TrimSpace(tok), "close") {
 					return true
 				}
@@ -241,7 +241,7 @@ func buildOutgoing(head *requestHead, u *url.URL, br *bufio.Reader) (*http.Reque
 		out.URL.Path = "/"
 	}
 	for _, c := range h.Values("Connection") {
-		for _, name := range strings.Split(c, ",") {
+		for name := range strings.SplitSeq(c, ",") {
 			if name = strings.TrimSpace(name); name != "" {
 				h.Del(name)
 			}
@@ -283,7 +283,7 @@ func buildOutgoing(head *requestHead, u *url.URL, br *bufio.Reader) (*http.Reque
 func parseContentLength(vals []string) (int64, error) {
 	var n int64 = -1
 	for _, v := range vals {
-		for _, part := range strings.Split(v, ",") {
+		for part := range strings.SplitSeq(v, ",") {
 			part = strings.TrimSpace(part)
 			m, err := strconv.ParseInt(part, 10, 64)
 			if err != nil || m < 0 || (part != "0" && part[0] == '0') || part[0] == '+' {

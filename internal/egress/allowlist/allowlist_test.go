@@ -183,11 +183,18 @@ func TestParseHostPort(t *testing.T) {
 // and only yields LDH names or valid addresses.
 func FuzzNormalizeHost(f *testing.F) {
 	for _, s := range []string{"api.openai.com", "API.OPENAI.COM.", "bücher.example", "xn--bcher-kva.example",
-		"2130706433", "0x7f.1", "0177.0.0.1", "::ffff:127.0.0.1", "fe80::1%eth0", "ａｐｉ.openai.com", "a..b", "1.2.3.4.5", "0x", "09"} {
+		"2130706433", "0x7f.1", "0177.0.0.1", "::ffff:127.0.0.1", "fe80::1%eth0", "ａｐｉ.openai.com", "a..b", "1.2.3.4.5", "0x", "09", "192.0.2.1", "127.0.0.1."} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		h, err := NormalizeHost(s)
+		// digitsAndDots only skips ParseAddr where it cannot succeed: every
+		// address ParseAddr reads without a zone must come back as that address.
+		if a, perr := netip.ParseAddr(s); perr == nil && a.Zone() == "" {
+			if err != nil || h.Addr != a {
+				t.Fatalf("%q parses as %v but normalised to %v, %v", s, a, h, err)
+			}
+		}
 		if err != nil {
 			return
 		}

@@ -127,8 +127,12 @@ func NormalizeHost(s string) (Host, error) {
 		}
 		return Host{Addr: a}, nil
 	}
-	if a, err := netip.ParseAddr(s); err == nil {
-		return Host{Addr: a}, nil
+	// Without a colon only dotted-decimal IPv4 can parse; asking ParseAddr
+	// about every host name allocated its error on every request.
+	if digitsAndDots(s) {
+		if a, err := netip.ParseAddr(s); err == nil {
+			return Host{Addr: a}, nil
+		}
 	}
 	name := strings.TrimSuffix(s, ".")
 	var err error
@@ -292,4 +296,15 @@ func allDigits(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// digitsAndDots reports whether s holds only ASCII digits and dots, the only
+// bytes of an IPv4 address netip.ParseAddr accepts.
+func digitsAndDots(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c != '.' && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }

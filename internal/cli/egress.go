@@ -35,7 +35,7 @@ func newEgressCommand(streams Streams) *cobra.Command {
 lets each workload reach only the external hosts the platform model's egress flows
 name, and never a private, metadata or cluster address. See docs/egress.md.`,
 	}
-	cmd.AddCommand(newEgressServeCommand(streams))
+	cmd.AddCommand(newEgressServeCommand(streams), newEgressCheckCommand(streams))
 	return cmd
 }
 
@@ -157,13 +157,7 @@ func (o *EgressServeOptions) Validate() error {
 
 // loadPolicy reads the model and compiles it, applying --mode.
 func (o *EgressServeOptions) loadPolicy() (*egress.Policy, error) {
-	var p *platform.Platform
-	var err error
-	if o.Platform == "" {
-		p, err = platform.Default()
-	} else {
-		p, err = platform.Load(o.Platform)
-	}
+	p, err := loadModel(o.Platform)
 	if err != nil {
 		return nil, err
 	}

@@ -11,50 +11,76 @@ import (
 
 	"budnet/internal/egress/allowlist"
 	"budnet/internal/egress/guard"
+	"budnet/internal/egress/identity"
 	"budnet/internal/egress/verdict"
 )
 
-// authorize decides whether rec's caller may reach authority and, if so,
-// returns the one address to dial. It resolves the name exactly once and the
-// caller dials exactly the returned address, so a DNS answer that changes
-// between check and connect (rebinding) cannot redirect the connection.
-func (s *Server) authorize(ctx context.Context, pol *Policy, rec *record, authority string) (netip.AddrPort, bool) {
-	rec.requested = authority
+// Decision is what the gateway decides for one requested authority: the
+// audit record's decision fields, and the one address to dial.
+type Decision struct {
+	Target      string // normalised host:port, once the authority parsed
+	Decision    verdict.Decision
+	Reason      verdict.Reason
+	Rule        string         // the egress flow that allowed it
+	Destination string         // the allowlist pattern or CIDR that matched
+	Detail      string         // why, for a refusal
+	Resolved    netip.AddrPort // the checked address to dial, or the refused one
+	// Unresolved is set when no resolver was given and the host is a name:
+	// only the allowlist was consulted, not the address guard.
+	Unresolved bool
+}
+
+// Allowed reports whether the request may proceed (allowed, or denied only in
+// report mode).
+func (d Decision) Allowed() bool { return d.Decision != verdict.Deny }
+
+// Decide checks a request from the caller id to authority against pol: the
+// allowlist, then (unless resolver is nil) the name resolved exactly once
+// within timeout and every answer checked by the address guard. The gateway
+// dials exactly Resolved, so a DNS answer that changes between check and
+// connect (rebinding) cannot redirect the connection. `budnet egress check`
+// calls it with the same policy the gateway would load.
+func Decide(ctx context.Context, pol *Policy, resolver Resolver, timeout time.Duration, id identity.Identity, authority string) Decision {
+	var d Decision
 	host, port, err := allowlist.ParseHostPort(authority)
 	if err != nil {
-		s.hostRefused(pol, rec, err)
-		return netip.AddrPort{}, false
+		hostRefused(pol, &d, err)
+		return d
 	}
-	rec.target = net.JoinHostPort(host.String(), strconv.Itoa(int(port)))
+	d.Target = net.JoinHostPort(host.String(), strconv.Itoa(int(port)))
 	switch {
-	case !rec.id.Known() && pol.DefaultAllow:
-		rec.reason, rec.rule = verdict.ReasonDefaultAllow, "default"
-	case !rec.id.Known():
-		rec.reason = verdict.ReasonUnidentified
+	case !id.Known() && pol.DefaultAllow:
+		d.Reason, d.Rule = verdict.ReasonDefaultAllow, "default"
+	case !id.Known():
+		d.Reason = verdict.ReasonUnidentified
 	default:
-		m := pol.Allowlist.Check(rec.id.Workload, host, port)
+		m := pol.Allowlist.Check(id.Workload, host, port)
 		if m.Allowed() {
-			rec.rule, rec.destination = m.Rule.Name, m.Pattern
+			d.Rule, d.Destination = m.Rule.Name, m.Pattern
 		} else {
-			rec.reason = m.Reason
+			d.Reason = m.Reason
 		}
 	}
-	if rec.reason.Relaxable() {
+	if d.Reason.Relaxable() {
 		if pol.Mode == verdict.Enforce {
-			rec.decision = verdict.Deny
-			return netip.AddrPort{}, false
+			d.Decision = verdict.Deny
+			return d
 		}
-		rec.decision = verdict.WouldDeny
+		d.Decision = verdict.WouldDeny
 	}
 	addrs := []netip.Addr{host.Addr}
 	if !host.IsIP() {
-		rctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
-		addrs, err = s.resolver.LookupNetIP(rctx, "ip", host.Name)
+		if resolver == nil {
+			d.Unresolved = true
+			return d
+		}
+		rctx, cancel := context.WithTimeout(ctx, timeout)
+		addrs, err = resolver.LookupNetIP(rctx, "ip", host.Name)
 		cancel()
 		if err != nil || len(addrs) == 0 {
-			rec.decision, rec.reason = verdict.Deny, verdict.ReasonResolveFailed
-			rec.detail = resolveDetail(host.Name, err)
-			return netip.AddrPort{}, false
+			d.Decision, d.Reason = verdict.Deny, verdict.ReasonResolveFailed
+			d.Detail = resolveDetail(host.Name, err)
+			return d
 		}
 		addrs = guard.NormalizeResolved(addrs)
 	}
@@ -63,29 +89,38 @@ func (s *Server) authorize(ctx context.Context, pol *Policy, rec *record, author
 	// kube API endpoints, say) cannot turn the gateway into a path into it.
 	res := pol.Guard.Check(addrs, nil)
 	if res.Denied() {
-		rec.decision, rec.reason = verdict.Deny, res.Reason
-		rec.resolved = netip.AddrPortFrom(res.Bad, port)
-		rec.detail = fmt.Sprintf("%s is in a denied range (%s); %d address(es) resolved", res.Bad, res.Range, len(addrs))
-		return netip.AddrPort{}, false
+		d.Decision, d.Reason = verdict.Deny, res.Reason
+		d.Resolved = netip.AddrPortFrom(res.Bad, port)
+		d.Detail = fmt.Sprintf("%s is in a denied range (%s); %d address(es) resolved", res.Bad, res.Range, len(addrs))
+		return d
 	}
-	rec.resolved = netip.AddrPortFrom(res.Addr, port)
-	return rec.resolved, true
+	d.Resolved = netip.AddrPortFrom(res.Addr, port)
+	return d
+}
+
+// authorize decides rec's request with Decide and records the outcome.
+func (s *Server) authorize(ctx context.Context, pol *Policy, rec *record, authority string) (netip.AddrPort, bool) {
+	d := Decide(ctx, pol, s.resolver, s.cfg.DialTimeout, rec.id, authority)
+	rec.requested = authority
+	rec.target, rec.decision, rec.reason, rec.rule = d.Target, d.Decision, d.Reason, d.Rule
+	rec.destination, rec.detail, rec.resolved = d.Destination, d.Detail, d.Resolved
+	return d.Resolved, d.Allowed()
 }
 
 // hostRefused records a host that failed parsing. A non-canonical IPv4
 // spelling is reported as the address it denotes when that address is denied,
 // so "2130706433" reads as loopback in the audit log.
-func (s *Server) hostRefused(pol *Policy, rec *record, err error) {
-	rec.decision, rec.reason, rec.detail = verdict.Deny, verdict.ReasonInvalidHost, err.Error()
+func hostRefused(pol *Policy, d *Decision, err error) {
+	d.Decision, d.Reason, d.Detail = verdict.Deny, verdict.ReasonInvalidHost, err.Error()
 	var he *allowlist.HostError
 	if !errors.As(err, &he) {
 		return
 	}
-	rec.reason = he.Reason
+	d.Reason = he.Reason
 	if he.Addr.IsValid() {
 		if name, denied := pol.Guard.DeniedRange(he.Addr, nil); denied {
-			rec.reason = verdict.ReasonDeniedAddress
-			rec.detail = fmt.Sprintf("%s (written %q) is in a denied range (%s)", he.Addr, he.Input, name)
+			d.Reason = verdict.ReasonDeniedAddress
+			d.Detail = fmt.Sprintf("%s (written %q) is in a denied range (%s)", he.Addr, he.Input, name)
 		}
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/dns/dnsmessage"
+	"budnet/internal/dnstest"
 )
 
 // stubResolver answers from a table, counts lookups, and can hold lookups
@@ -228,49 +228,11 @@ func TestCacheIsBounded(t *testing.T) {
 	}
 }
 
-// dnsServer answers A queries for every name with 192.0.2.1 and AAAA queries
-// with nothing, over UDP on loopback, and counts queries. It lets the tests
-// and the benchmark use the real Go resolver speaking real DNS.
+// dnsServer answers every name the tests ask with 192.0.2.1 over UDP on
+// loopback, so they use the real Go resolver speaking real DNS.
 func dnsServer(tb testing.TB) (addr string, queries *atomic.Int64) {
-	tb.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { pc.Close() })
-	queries = &atomic.Int64{}
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			var p dnsmessage.Parser
-			h, err := p.Start(buf[:n])
-			if err != nil {
-				continue
-			}
-			q, err := p.Question()
-			if err != nil {
-				continue
-			}
-			queries.Add(1)
-			b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionAvailable: true})
-			b.EnableCompression()
-			_ = b.StartQuestions()
-			_ = b.Question(q)
-			_ = b.StartAnswers()
-			if q.Type == dnsmessage.TypeA {
-				_ = b.AResource(dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 300}, dnsmessage.AResource{A: [4]byte{192, 0, 2, 1}})
-			}
-			msg, err := b.Finish()
-			if err == nil {
-				_, _ = pc.WriteTo(msg, from)
-			}
-		}
-	}()
-	return pc.LocalAddr().String(), queries
+	s := dnstest.Start(tb, map[string][]netip.Addr{"api.openai.com": {netip.MustParseAddr("192.0.2.1")}})
+	return s.Addr, &s.Queries
 }
 
 func goResolver(server string) *net.Resolver {

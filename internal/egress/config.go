@@ -28,6 +28,7 @@ type Config struct {
 	DialTimeout         time.Duration // resolve plus connect
 	DrainTimeout        time.Duration // on shutdown, how long established tunnels may finish
 	MaxHeaderBytes      int           // request line plus headers
+	MaxConnections      int           // concurrent client connections of any kind; beyond it new ones wait in the listen backlog
 	MaxTunnels          int           // concurrent CONNECT tunnels, all sources
 	MaxTunnelsPerSource int           // concurrent CONNECT tunnels per source workload (or IP if unidentified)
 }
@@ -40,6 +41,7 @@ func Defaults() Config {
 		DialTimeout:         10 * time.Second,
 		DrainTimeout:        30 * time.Second,
 		MaxHeaderBytes:      16 << 10,
+		MaxConnections:      20000,
 		MaxTunnels:          10000,
 		MaxTunnelsPerSource: 2000,
 	}
@@ -66,6 +68,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxTunnels == 0 {
 		c.MaxTunnels = d.MaxTunnels
 	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = max(d.MaxConnections, c.MaxTunnels)
+	}
 	if c.MaxTunnelsPerSource == 0 {
 		c.MaxTunnelsPerSource = d.MaxTunnelsPerSource
 	}
@@ -86,8 +91,11 @@ func (c Config) Validate() error {
 	if c.MaxHeaderBytes < 0 || (c.MaxHeaderBytes > 0 && c.MaxHeaderBytes < 512) {
 		errs = append(errs, fmt.Errorf("max header bytes must be at least 512, got %d", c.MaxHeaderBytes))
 	}
-	if c.MaxTunnels < 0 || c.MaxTunnelsPerSource < 0 {
-		errs = append(errs, errors.New("tunnel limits must not be negative"))
+	if c.MaxTunnels < 0 || c.MaxTunnelsPerSource < 0 || c.MaxConnections < 0 {
+		errs = append(errs, errors.New("connection and tunnel limits must not be negative"))
+	}
+	if c.MaxConnections > 0 && c.MaxTunnels > c.MaxConnections {
+		errs = append(errs, fmt.Errorf("tunnel limit %d exceeds connection limit %d: every tunnel is a connection", c.MaxTunnels, c.MaxConnections))
 	}
 	if c.MaxTunnels > 0 && c.MaxTunnelsPerSource > c.MaxTunnels {
 		errs = append(errs, fmt.Errorf("per-source tunnel limit %d exceeds overall limit %d", c.MaxTunnelsPerSource, c.MaxTunnels))

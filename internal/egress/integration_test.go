@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -456,5 +457,45 @@ func TestMTLSIdentity(t *testing.T) {
 	line := env.audit.waitAudit(t, authority)
 	if line[AuditSource] != "budgateway" || line[AuditIDMethod] != "certificate" {
 		t.Fatalf("audit %v", line)
+	}
+}
+
+// TestConnectionLimit: at MaxConnections the gateway stops accepting, so a
+// further client waits in the listen backlog, unanswered, until a slot frees.
+func TestConnectionLimit(t *testing.T) {
+	env := startProxy(t, proxyOpts{spec: baseSpec(443, testGuardDenied()), cfg: Config{MaxConnections: 2, MaxTunnels: 2, MaxTunnelsPerSource: 2}})
+	var idle []net.Conn
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", env.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		idle = append(idle, c)
+	}
+	for deadline := time.Now().Add(5 * time.Second); len(env.srv.slots) < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 2 idle connections taken", len(env.srv.slots))
+		}
+	}
+	waiting, err := net.Dial("tcp", env.addr) // the kernel completes the handshake; the gateway does not accept
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer waiting.Close()
+	fmt.Fprintf(waiting, "CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n")
+	_ = waiting.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if n, err := waiting.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a connection over the limit was served: read %d bytes, err %v", n, err)
+	}
+	idle[0].Close()
+	_ = waiting.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(waiting), nil)
+	if err != nil {
+		t.Fatalf("after a slot freed: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("X-Budnet-Egress-Reason") != verdict.ReasonHostNotAllowed.String() {
+		t.Fatalf("after a slot freed got %d %s", resp.StatusCode, resp.Header.Get("X-Budnet-Egress-Reason"))
 	}
 }

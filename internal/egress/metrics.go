@@ -15,6 +15,7 @@ const (
 	MetricRequests      = "budnet_egress_requests_total"        // counter: source, destination, decision, reason; tunnels count when established
 	MetricBytes         = "budnet_egress_bytes_total"           // counter: source, destination, direction; tunnels add as they relay
 	MetricActiveTunnels = "budnet_egress_active_tunnels"        // gauge
+	MetricActiveConns   = "budnet_egress_active_connections"    // gauge: client connections of any kind
 	MetricDialDuration  = "budnet_egress_dial_duration_seconds" // histogram
 	MetricReloads       = "budnet_egress_reloads_total"         // counter: result
 
@@ -46,6 +47,8 @@ type Metrics interface {
 	ByteCounters(source, destination string) (sent, received Counter)
 	TunnelOpened()
 	TunnelClosed()
+	ConnectionOpened()
+	ConnectionClosed()
 	Dial(d time.Duration)
 	Reload(ok bool)
 }
@@ -74,6 +77,12 @@ func (NopMetrics) TunnelOpened() {}
 // TunnelClosed implements Metrics.
 func (NopMetrics) TunnelClosed() {}
 
+// ConnectionOpened implements Metrics.
+func (NopMetrics) ConnectionOpened() {}
+
+// ConnectionClosed implements Metrics.
+func (NopMetrics) ConnectionClosed() {}
+
 // Dial implements Metrics.
 func (NopMetrics) Dial(time.Duration) {}
 
@@ -86,6 +95,7 @@ type PromMetrics struct {
 	requests *prometheus.CounterVec
 	bytes    *prometheus.CounterVec
 	active   prometheus.Gauge
+	conns    prometheus.Gauge
 	dial     prometheus.Histogram
 	reloads  *prometheus.CounterVec
 }
@@ -107,6 +117,10 @@ func NewPromMetrics(reg prometheus.Registerer) (*PromMetrics, error) {
 			Name: MetricActiveTunnels,
 			Help: "CONNECT tunnels currently open.",
 		}),
+		conns: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: MetricActiveConns,
+			Help: "Client connections currently open (tunnels, keep-alive and waiting for a request); at the connection limit new ones wait.",
+		}),
 		dial: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    MetricDialDuration,
 			Help:    "Time to connect to the checked destination address.",
@@ -117,7 +131,7 @@ func NewPromMetrics(reg prometheus.Registerer) (*PromMetrics, error) {
 			Help: "Allowlist reloads by result; on failure the previous allowlist stays in force.",
 		}, []string{LabelResult}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.bytes, m.active, m.dial, m.reloads} {
+	for _, c := range []prometheus.Collector{m.requests, m.bytes, m.active, m.conns, m.dial, m.reloads} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -154,6 +168,12 @@ func (m *PromMetrics) TunnelOpened() { m.active.Inc() }
 
 // TunnelClosed implements Metrics.
 func (m *PromMetrics) TunnelClosed() { m.active.Dec() }
+
+// ConnectionOpened implements Metrics.
+func (m *PromMetrics) ConnectionOpened() { m.conns.Inc() }
+
+// ConnectionClosed implements Metrics.
+func (m *PromMetrics) ConnectionClosed() { m.conns.Dec() }
 
 // Dial implements Metrics.
 func (m *PromMetrics) Dial(d time.Duration) { m.dial.Observe(d.Seconds()) }

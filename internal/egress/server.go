@@ -30,6 +30,7 @@ type Server struct {
 	pods     identity.PodLookup
 	policy   atomic.Pointer[Policy]
 	pipes    *pipePool // splice pipes shared by all tunnels (nil off Linux)
+	slots    chan struct{} // one per open client connection, up to MaxConnections
 
 	mu        sync.Mutex
 	conns     map[*trackedConn]struct{}
@@ -57,6 +58,7 @@ func NewServer(cfg Config, policy *Policy, deps Deps) (*Server, error) {
 		cfg: cfg, log: deps.Logger, metrics: deps.Metrics,
 		resolver: deps.Resolver, dialer: deps.Dialer, pods: deps.Pods,
 		conns: map[*trackedConn]struct{}{}, perSource: map[string]int{}, pipes: newPipePool(),
+		slots: make(chan struct{}, cfg.MaxConnections),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -102,8 +104,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	var acceptErr error
 	var backoff time.Duration
 	for {
+		// Take a connection slot before accepting: at the limit, new
+		// connections wait in the kernel's listen backlog rather than each
+		// costing a goroutine and a buffer here.
+		if !s.takeSlot(ctx) {
+			break
+		}
 		c, err := ln.Accept()
 		if err != nil {
+			<-s.slots
 			if ctx.Err() != nil {
 				break
 			}
@@ -128,6 +137,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.drain()
 	return acceptErr
+}
+
+// takeSlot waits for a free connection slot, logging when the limit is
+// reached; it returns false when ctx ends first.
+func (s *Server) takeSlot(ctx context.Context) bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+	}
+	s.log.Warn("egress connection limit reached; new connections wait in the listen backlog", "max_connections", cap(s.slots))
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func (s *Server) drain() {
@@ -160,11 +186,14 @@ func (s *Server) drain() {
 
 func (s *Server) serveConn(ctx context.Context, c *trackedConn) {
 	defer s.wg.Done()
+	s.metrics.ConnectionOpened()
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
 		c.Close()
+		s.metrics.ConnectionClosed()
+		<-s.slots
 	}()
 	peer, ok := s.handshake(c)
 	if !ok {

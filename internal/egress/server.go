@@ -29,7 +29,7 @@ type Server struct {
 	dialer   Dialer
 	pods     identity.PodLookup
 	policy   atomic.Pointer[Policy]
-	pipes    *pipePool // splice pipes shared by all tunnels (nil off Linux)
+	pipes    *pipePool     // splice pipes shared by all tunnels (nil off Linux)
 	slots    chan struct{} // one per open client connection, up to MaxConnections
 
 	mu        sync.Mutex

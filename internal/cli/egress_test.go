@@ -63,6 +63,7 @@ func TestEgressServeUsageErrors(t *testing.T) {
 		{name: "same listeners", args: []string{"serve", "--listen", ":1", "--admin-listen", ":1"}},
 		{name: "tiny header limit", args: []string{"serve", "--max-header-bytes", "10"}},
 		{name: "negative dns cache ttl", args: []string{"serve", "--dns-cache-ttl", "-1s"}},
+		{name: "per-address limit above the connection limit", args: []string{"serve", "--max-connections", "100", "--max-tunnels", "50", "--max-tunnels-per-source", "50", "--max-connections-per-address", "200"}},
 		{name: "more tunnels than connections", args: []string{"serve", "--max-connections", "100", "--max-tunnels", "200", "--max-tunnels-per-source", "50"}},
 		{name: "missing platform file", args: []string{"serve", "--platform", "/nonexistent.yaml", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}},
 	}

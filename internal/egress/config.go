@@ -29,6 +29,7 @@ type Config struct {
 	DrainTimeout        time.Duration // on shutdown, how long established tunnels may finish
 	MaxHeaderBytes      int           // request line plus headers
 	MaxConnections      int           // concurrent client connections of any kind; beyond it new ones wait in the listen backlog
+	MaxConnsPerAddress  int           // concurrent client connections from one IP address, counted before the caller is identified
 	MaxTunnels          int           // concurrent CONNECT tunnels, all sources
 	MaxTunnelsPerSource int           // concurrent CONNECT tunnels per source workload (or IP if unidentified)
 }
@@ -42,6 +43,7 @@ func Defaults() Config {
 		DrainTimeout:        30 * time.Second,
 		MaxHeaderBytes:      16 << 10,
 		MaxConnections:      20000,
+		MaxConnsPerAddress:  2000,
 		MaxTunnels:          10000,
 		MaxTunnelsPerSource: 2000,
 	}
@@ -71,6 +73,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxConnections == 0 {
 		c.MaxConnections = max(d.MaxConnections, c.MaxTunnels)
 	}
+	if c.MaxConnsPerAddress == 0 {
+		c.MaxConnsPerAddress = min(max(d.MaxConnsPerAddress, c.MaxTunnelsPerSource), c.MaxConnections)
+	}
 	if c.MaxTunnelsPerSource == 0 {
 		c.MaxTunnelsPerSource = d.MaxTunnelsPerSource
 	}
@@ -91,8 +96,11 @@ func (c Config) Validate() error {
 	if c.MaxHeaderBytes < 0 || (c.MaxHeaderBytes > 0 && c.MaxHeaderBytes < 512) {
 		errs = append(errs, fmt.Errorf("max header bytes must be at least 512, got %d", c.MaxHeaderBytes))
 	}
-	if c.MaxTunnels < 0 || c.MaxTunnelsPerSource < 0 || c.MaxConnections < 0 {
+	if c.MaxTunnels < 0 || c.MaxTunnelsPerSource < 0 || c.MaxConnections < 0 || c.MaxConnsPerAddress < 0 {
 		errs = append(errs, errors.New("connection and tunnel limits must not be negative"))
+	}
+	if c.MaxConnections > 0 && c.MaxConnsPerAddress > c.MaxConnections {
+		errs = append(errs, fmt.Errorf("per-address connection limit %d exceeds connection limit %d", c.MaxConnsPerAddress, c.MaxConnections))
 	}
 	if c.MaxConnections > 0 && c.MaxTunnels > c.MaxConnections {
 		errs = append(errs, fmt.Errorf("tunnel limit %d exceeds connection limit %d: every tunnel is a connection", c.MaxTunnels, c.MaxConnections))

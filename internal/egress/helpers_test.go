@@ -121,17 +121,33 @@ func (s *syncBuffer) lines(t *testing.T) []map[string]any {
 // waitAudit waits for an audit line whose requested field equals requested.
 func (s *syncBuffer) waitAudit(t *testing.T, requested string) map[string]any {
 	t.Helper()
+	return s.waitAuditSince(t, 0, requested)
+}
+
+// count is how many audit lines have been written, a mark for waitAuditSince.
+func (s *syncBuffer) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Count(s.b.String(), "\n")
+}
+
+// waitAuditSince waits for an audit line after the first mark lines whose
+// requested field equals requested. The gateway writes the line after its
+// answer, so without the mark a test that reads the answer can find an
+// earlier request's line for the same authority.
+func (s *syncBuffer) waitAuditSince(t *testing.T, mark int, requested string) map[string]any {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		lines := s.lines(t)
-		for i := len(lines) - 1; i >= 0; i-- {
+		for i := len(lines) - 1; i >= mark; i-- {
 			if lines[i][AuditRequested] == requested {
 				return lines[i]
 			}
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("no audit line for %q; have %v", requested, s.lines(t))
+	t.Fatalf("no audit line for %q after line %d; have %v", requested, mark, s.lines(t))
 	return nil
 }
 

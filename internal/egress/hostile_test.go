@@ -111,6 +111,7 @@ func TestHostile(t *testing.T) {
 			if !from.IsValid() {
 				from = netip.MustParseAddr("127.0.0.1")
 			}
+			mark := env.audit.count()
 			resp := rawExchange(t, env.addr, tc.raw, from)
 			status := tc.status
 			if status == 0 {
@@ -124,7 +125,7 @@ func TestHostile(t *testing.T) {
 				requested = strings.Fields(tc.raw)[1]
 			}
 			if requested != "" {
-				line := env.audit.waitAudit(t, requested)
+				line := env.audit.waitAuditSince(t, mark, requested)
 				if line[AuditDecision] != "deny" || line[AuditReason] != tc.want.String() {
 					t.Fatalf("audit line %v, want deny/%s", line, tc.want)
 				}

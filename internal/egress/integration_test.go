@@ -499,3 +499,66 @@ func TestConnectionLimit(t *testing.T) {
 		t.Fatalf("after a slot freed got %d %s", resp.StatusCode, resp.Header.Get("X-Budnet-Egress-Reason"))
 	}
 }
+
+// TestConnectionLimitPerAddress: one address holding MaxConnsPerAddress idle
+// connections gets 429 for more, unread, while another address is served.
+func TestConnectionLimitPerAddress(t *testing.T) {
+	env := startProxy(t, proxyOpts{spec: baseSpec(443, testGuardDenied()), cfg: Config{MaxConnsPerAddress: 2}})
+	from := func(ip string) net.Conn {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+		c, err := d.Dial("tcp", env.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	reason := func(c net.Conn, send bool) string {
+		t.Helper()
+		if send {
+			fmt.Fprintf(c, "CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n")
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("X-Budnet-Egress-Reason")
+	}
+	first := from("127.0.0.1")
+	from("127.0.0.1")
+	loopback := netip.MustParseAddr("127.0.0.1")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		env.srv.mu.Lock()
+		n := env.srv.perAddr[loopback]
+		env.srv.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the gateway counts %d connections from %s, want 2", n, loopback)
+		}
+	}
+	// The third is refused before it sends anything.
+	if got := reason(from("127.0.0.1"), false); got != verdict.ReasonTooManyFromAddress.String() {
+		t.Fatalf("third connection from one address: %q, want %s", got, verdict.ReasonTooManyFromAddress)
+	}
+	if got := reason(from("127.0.0.2"), true); got != verdict.ReasonUnidentified.String() {
+		t.Fatalf("another address: %q, want it served (and refused as %s)", got, verdict.ReasonUnidentified)
+	}
+	if line := env.audit.waitAudit(t, ""); line[AuditReason] != verdict.ReasonTooManyFromAddress.String() || line[AuditSource] != "budgateway" {
+		t.Fatalf("audit line of the refusal: %v", line)
+	}
+	first.Close()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		got := reason(from("127.0.0.1"), true)
+		if got == verdict.ReasonHostNotAllowed.String() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a connection closed, a new one from the address got %q", got)
+		}
+	}
+}

@@ -35,6 +35,7 @@ type Server struct {
 	mu        sync.Mutex
 	conns     map[*trackedConn]struct{}
 	perSource map[string]int
+	perAddr   map[netip.Addr]int // open connections per caller IP
 	tunnels   int
 	draining  atomic.Bool
 	wg        sync.WaitGroup
@@ -57,7 +58,7 @@ func NewServer(cfg Config, policy *Policy, deps Deps) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: deps.Logger, metrics: deps.Metrics,
 		resolver: deps.Resolver, dialer: deps.Dialer, pods: deps.Pods,
-		conns: map[*trackedConn]struct{}{}, perSource: map[string]int{}, pipes: newPipePool(),
+		conns: map[*trackedConn]struct{}{}, perSource: map[string]int{}, perAddr: map[netip.Addr]int{}, pipes: newPipePool(),
 		slots: make(chan struct{}, cfg.MaxConnections),
 	}
 	if s.log == nil {
@@ -187,14 +188,28 @@ func (s *Server) drain() {
 func (s *Server) serveConn(ctx context.Context, c *trackedConn) {
 	defer s.wg.Done()
 	s.metrics.ConnectionOpened()
+	var addr netip.Addr
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		addr = ta.AddrPort().Addr().Unmap()
+	}
+	admitted := s.admitAddress(addr)
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, c)
+		if admitted {
+			if s.perAddr[addr]--; s.perAddr[addr] <= 0 {
+				delete(s.perAddr, addr)
+			}
+		}
 		s.mu.Unlock()
 		c.Close()
 		s.metrics.ConnectionClosed()
 		<-s.slots
 	}()
+	if !admitted {
+		s.refuseAddress(c, addr)
+		return
+	}
 	peer, ok := s.handshake(c)
 	if !ok {
 		return
@@ -203,6 +218,36 @@ func (s *Server) serveConn(ctx context.Context, c *trackedConn) {
 	if t != nil {
 		s.tunnel(ctx, c.Conn, t)
 	}
+}
+
+// admitAddress counts a new connection from addr unless addr already holds
+// MaxConnsPerAddress: the limit applies before the caller is identified, so
+// one address cannot take the whole connection limit with idle connections.
+func (s *Server) admitAddress(addr netip.Addr) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cfg.MaxConnsPerAddress > 0 && s.perAddr[addr] >= s.cfg.MaxConnsPerAddress {
+		return false
+	}
+	s.perAddr[addr]++
+	return true
+}
+
+// refuseAddress answers a connection over the per-address limit with 429 and
+// an audit line, without reading from it. On a TLS listener it only closes:
+// answering would first need a handshake the refused caller controls.
+func (s *Server) refuseAddress(c *trackedConn, addr netip.Addr) {
+	rec := &record{start: time.Now(), decision: verdict.Deny, reason: verdict.ReasonTooManyFromAddress,
+		detail: fmt.Sprintf("%s already holds %d connections", addr, s.cfg.MaxConnsPerAddress)}
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		rec.srcAddr = ta.AddrPort()
+	}
+	rec.id = s.policy.Load().Identity.Identify(identity.Peer{Addr: addr}, s.pods)
+	if _, isTLS := c.Conn.(*tls.Conn); isTLS {
+		s.emit(rec)
+		return
+	}
+	s.reject(c.Conn, rec)
 }
 
 // pendingTunnel is a CONNECT request read by serveRequests, handed over once

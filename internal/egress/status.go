@@ -18,7 +18,7 @@ func statusFor(r verdict.Reason) int {
 		return http.StatusRequestTimeout
 	case verdict.ReasonTooManyTunnels:
 		return http.StatusServiceUnavailable
-	case verdict.ReasonTooManyFromSource:
+	case verdict.ReasonTooManyFromSource, verdict.ReasonTooManyFromAddress:
 		return http.StatusTooManyRequests
 	case verdict.ReasonResolveFailed, verdict.ReasonDialFailed:
 		return http.StatusBadGateway

@@ -50,6 +50,7 @@ const (
 	ReasonTooManyTunnels
 	ReasonTooManyFromSource
 	ReasonDialFailed
+	ReasonTooManyFromAddress
 	reasonCount
 )
 
@@ -73,6 +74,9 @@ var reasonNames = [...]string{
 	ReasonTooManyTunnels:    "too_many_tunnels",
 	ReasonTooManyFromSource: "too_many_from_source",
 	ReasonDialFailed:        "dial_failed",
+	// Refused at accept: the caller's address holds MaxConnectionsPerAddress
+	// connections already.
+	ReasonTooManyFromAddress: "too_many_from_address",
 }
 
 func (r Reason) String() string {

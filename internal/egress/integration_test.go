@@ -109,6 +109,16 @@ func TestConnectTLSUpstream(t *testing.T) {
 		if n := testutil.CollectAndCount(m.dial); n != 1 {
 			t.Errorf("dial histogram series = %d", n)
 		}
+		if n := testutil.ToFloat64(m.connMax); n != float64(Defaults().MaxConnections) {
+			t.Errorf("%s = %v, want the default %d", MetricConnLimit, n, Defaults().MaxConnections)
+		}
+		// Every connection of the earlier subtests is closed by now, or soon.
+		for deadline := time.Now().Add(5 * time.Second); testutil.ToFloat64(m.conns) != 0; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("%s = %v after every client closed, want 0", MetricActiveConns, testutil.ToFloat64(m.conns))
+				break
+			}
+		}
 		if probs, err := testutil.GatherAndLint(reg); err != nil || len(probs) > 0 {
 			t.Errorf("lint: %v %v", probs, err)
 		}

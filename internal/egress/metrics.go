@@ -16,6 +16,7 @@ const (
 	MetricBytes         = "budnet_egress_bytes_total"           // counter: source, destination, direction; tunnels add as they relay
 	MetricActiveTunnels = "budnet_egress_active_tunnels"        // gauge
 	MetricActiveConns   = "budnet_egress_active_connections"    // gauge: client connections of any kind
+	MetricConnLimit     = "budnet_egress_connection_limit"      // gauge: --max-connections, for ratios in alerts
 	MetricDialDuration  = "budnet_egress_dial_duration_seconds" // histogram
 	MetricReloads       = "budnet_egress_reloads_total"         // counter: result
 
@@ -49,6 +50,7 @@ type Metrics interface {
 	TunnelClosed()
 	ConnectionOpened()
 	ConnectionClosed()
+	ConnectionLimit(n int)
 	Dial(d time.Duration)
 	Reload(ok bool)
 }
@@ -83,6 +85,9 @@ func (NopMetrics) ConnectionOpened() {}
 // ConnectionClosed implements Metrics.
 func (NopMetrics) ConnectionClosed() {}
 
+// ConnectionLimit implements Metrics.
+func (NopMetrics) ConnectionLimit(int) {}
+
 // Dial implements Metrics.
 func (NopMetrics) Dial(time.Duration) {}
 
@@ -96,6 +101,7 @@ type PromMetrics struct {
 	bytes    *prometheus.CounterVec
 	active   prometheus.Gauge
 	conns    prometheus.Gauge
+	connMax  prometheus.Gauge
 	dial     prometheus.Histogram
 	reloads  *prometheus.CounterVec
 }
@@ -121,6 +127,10 @@ func NewPromMetrics(reg prometheus.Registerer) (*PromMetrics, error) {
 			Name: MetricActiveConns,
 			Help: "Client connections currently open (tunnels, keep-alive and waiting for a request); at the connection limit new ones wait.",
 		}),
+		connMax: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: MetricConnLimit,
+			Help: "The connection limit (--max-connections), exported so alerts can compare the active connections with it.",
+		}),
 		dial: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    MetricDialDuration,
 			Help:    "Time to connect to the checked destination address.",
@@ -131,7 +141,7 @@ func NewPromMetrics(reg prometheus.Registerer) (*PromMetrics, error) {
 			Help: "Allowlist reloads by result; on failure the previous allowlist stays in force.",
 		}, []string{LabelResult}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.bytes, m.active, m.conns, m.dial, m.reloads} {
+	for _, c := range []prometheus.Collector{m.requests, m.bytes, m.active, m.conns, m.connMax, m.dial, m.reloads} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -174,6 +184,9 @@ func (m *PromMetrics) ConnectionOpened() { m.conns.Inc() }
 
 // ConnectionClosed implements Metrics.
 func (m *PromMetrics) ConnectionClosed() { m.conns.Dec() }
+
+// ConnectionLimit implements Metrics.
+func (m *PromMetrics) ConnectionLimit(n int) { m.connMax.Set(float64(n)) }
 
 // Dial implements Metrics.
 func (m *PromMetrics) Dial(d time.Duration) { m.dial.Observe(d.Seconds()) }

@@ -76,6 +76,7 @@ func NewServer(cfg Config, policy *Policy, deps Deps) (*Server, error) {
 	if s.dialer == nil {
 		s.dialer = &net.Dialer{KeepAlive: 30 * time.Second}
 	}
+	s.metrics.ConnectionLimit(cfg.MaxConnections)
 	s.policy.Store(policy)
 	return s, nil
 }

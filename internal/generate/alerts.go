@@ -275,6 +275,10 @@ func egressAlertRules(p *platform.Platform) []Rule {
 			Summary:     "Unusual egress volume",
 			Description: fmt.Sprintf("{{ $labels.source }} sends and receives {{ $value | humanize }}B/s through the egress gateway, above the expected %d B/s: a possible exfiltration.", limit)})
 	}
+	rules = append(rules, Rule{Alert: "BudEgressConnectionsNearLimit", Severity: "warning", For: "5m",
+		Expr:        fmt.Sprintf(`%s / %s > 0.9`, egress.MetricActiveConns, egress.MetricConnLimit),
+		Summary:     "The egress gateway is near its connection limit",
+		Description: "{{ $labels.pod }} holds {{ $value | humanizePercentage }} of its --max-connections; at the limit new connections wait in the listen backlog. Scale out (the HorizontalPodAutoscaler) or raise the limit."})
 	rules = append(rules, Rule{Alert: "BudEgressDenied", Severity: "warning", For: "0s",
 		Expr:        fmt.Sprintf(`sum by (source, reason) (increase(%s{decision!="allow"}[5m])) > 0`, egress.MetricRequests),
 		Summary:     "The egress gateway refused requests",

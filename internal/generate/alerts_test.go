@@ -129,6 +129,12 @@ func alertCases() []alertCase {
 			bad: `container_network_transmit_bytes_total{namespace="shop",pod="api-7d9f",interface="eth0"} 0+300000000x400`,
 			good: `container_network_transmit_bytes_total{namespace="shop",pod="api-7d9f",interface="eth0"} 0+15000000x400` + "\n" +
 				`container_network_transmit_bytes_total{namespace="shop-data",pod="postgresql-0",interface="eth0"} 0+300000000x400`},
+		{name: "egress connections near the limit", alert: "BudEgressConnectionsNearLimit",
+			bad: `budnet_egress_active_connections{pod="budnet-egress-0"} 100x20 19000x380` + "\n" + `budnet_egress_connection_limit{pod="budnet-egress-0"} 20000x400`,
+			// 85% on one pod; the other is over 90% of the first pod's limit but
+			// not of its own: the ratio matches each pod with its own limit.
+			good: `budnet_egress_active_connections{pod="budnet-egress-0"} 17000x400` + "\n" + `budnet_egress_connection_limit{pod="budnet-egress-0"} 20000x400` + "\n" +
+				`budnet_egress_active_connections{pod="budnet-egress-1"} 19000x400` + "\n" + `budnet_egress_connection_limit{pod="budnet-egress-1"} 40000x400`},
 		{name: "egress denied", alert: "BudEgressDenied",
 			bad:  `budnet_egress_requests_total{source="budapp",destination="unlisted",decision="deny",reason="not_allowed"} 0x70 1x330`,
 			good: `budnet_egress_requests_total{source="budapp",destination="api.openai.com",decision="allow",reason="allowed"} 0+1x400`},

@@ -80,9 +80,11 @@ func TestSpecFromPlatformErrors(t *testing.T) {
 // workloads the row does not name must not be.
 func TestEveryModelEgressRowIsAllowed(t *testing.T) {
 	models := map[string]func() (*platform.Platform, error){
-		"embedded":       platform.Default,
-		"minimal":        func() (*platform.Platform, error) { return platform.Load("../../examples/platforms/minimal.yaml") },
-		"egress-gateway": func() (*platform.Platform, error) { return platform.Load("../../examples/platforms/egress-gateway.yaml") },
+		"embedded": platform.Default,
+		"minimal":  func() (*platform.Platform, error) { return platform.Load("../../examples/platforms/minimal.yaml") },
+		"egress-gateway": func() (*platform.Platform, error) {
+			return platform.Load("../../examples/platforms/egress-gateway.yaml")
+		},
 	}
 	for name, load := range models {
 		t.Run(name, func(t *testing.T) {

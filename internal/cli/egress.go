@@ -159,19 +159,26 @@ func (o *EgressServeOptions) Validate() error {
 
 // loadPolicy reads the model and compiles it, applying --mode.
 func (o *EgressServeOptions) loadPolicy() (*egress.Policy, error) {
-	p, err := loadModel(o.Platform)
+	p, err := loadPlatform(o.Platform)
 	if err != nil {
 		return nil, err
 	}
+	if !p.Spec.EgressGateway.Enabled {
+		o.logger.Warn("egressGateway.enabled is false in the model; serving its allowlist anyway")
+	}
+	return compileEgressPolicy(p, o.mode)
+}
+
+// compileEgressPolicy compiles the gateway's policy from the model; mode,
+// when set, overrides the model's egressGateway.mode. serve and check share
+// it so check decides with exactly the policy serve would enforce.
+func compileEgressPolicy(p *platform.Platform, mode *verdict.Mode) (*egress.Policy, error) {
 	spec, err := egress.SpecFromPlatform(p)
 	if err != nil {
 		return nil, err
 	}
-	if o.mode != nil {
-		spec.Mode = *o.mode
-	}
-	if !p.Spec.EgressGateway.Enabled {
-		o.logger.Warn("egressGateway.enabled is false in the model; serving its allowlist anyway")
+	if mode != nil {
+		spec.Mode = *mode
 	}
 	return egress.NewPolicy(spec)
 }

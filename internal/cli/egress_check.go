@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,7 +16,6 @@ import (
 	"budnet/internal/egress"
 	"budnet/internal/egress/identity"
 	"budnet/internal/egress/verdict"
-	"budnet/internal/platform"
 )
 
 // EgressCheckOptions holds the flags of `budnet egress check`.
@@ -120,21 +118,14 @@ type checkResult struct {
 
 // Run decides every target and prints the results.
 func (o *EgressCheckOptions) Run(ctx context.Context) error {
-	p, err := loadModel(o.Platform)
+	p, err := loadPlatform(o.Platform)
 	if err != nil {
 		return usageError(err)
 	}
-	spec, err := egress.SpecFromPlatform(p)
-	if err != nil {
-		return usageError(err)
-	}
-	if o.mode != nil {
-		spec.Mode = *o.mode
-	}
-	if !slices.ContainsFunc(spec.Identity.Workloads, func(w identity.Workload) bool { return w.Name == o.Source }) {
+	if _, ok := p.Workload(o.Source); !ok {
 		return usageError(fmt.Errorf("--source %q: no such workload in the model", o.Source))
 	}
-	pol, err := egress.NewPolicy(spec)
+	pol, err := compileEgressPolicy(p, o.mode)
 	if err != nil {
 		return usageError(err)
 	}
@@ -244,12 +235,4 @@ func authorityOf(t string) (string, error) {
 		return "", fmt.Errorf("target %q: userinfo is refused by the gateway", t)
 	}
 	return net.JoinHostPort(u.Hostname(), port), nil
-}
-
-// loadModel reads the platform file, or the embedded Bud model when empty.
-func loadModel(file string) (*platform.Platform, error) {
-	if file == "" {
-		return platform.Default()
-	}
-	return platform.Load(file)
 }

@@ -76,10 +76,3 @@ func (s *Server) emit(r *record) {
 		s.audit.write(r, time.Now())
 	}
 }
-
-func addrPortString(a netip.AddrPort) string {
-	if !a.IsValid() {
-		return ""
-	}
-	return a.String()
-}

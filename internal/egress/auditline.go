@@ -13,9 +13,9 @@ import (
 // INFO (TestAuditLineMatchesSlog and FuzzAuditLineMatchesSlog hold it to
 // that), so consumers parse the documented slog format. It exists because
 // slog's general path (a Record, 16 attributes copied into it, handler state
-// and a lock per line) was a fifth of the gateway's CPU per proxied plain-HTTP
-// request; appending the fixed fields into a pooled buffer is a few hundred
-// nanoseconds.
+// and a lock per line) was 13% of the gateway's CPU per proxied plain-HTTP
+// request in a profile; appending the fixed fields into a pooled buffer takes
+// 0.9 µs a line against slog's 8.5 µs (BenchmarkAuditLine).
 type auditLog struct {
 	mu sync.Mutex // serialises Writes: w need not be safe for concurrent use
 	w  io.Writer

@@ -73,11 +73,11 @@ func (c Config) withDefaults() Config {
 	if c.MaxConnections == 0 {
 		c.MaxConnections = max(d.MaxConnections, c.MaxTunnels)
 	}
-	if c.MaxConnsPerAddress == 0 {
-		c.MaxConnsPerAddress = min(max(d.MaxConnsPerAddress, c.MaxTunnelsPerSource), c.MaxConnections)
-	}
 	if c.MaxTunnelsPerSource == 0 {
 		c.MaxTunnelsPerSource = d.MaxTunnelsPerSource
+	}
+	if c.MaxConnsPerAddress == 0 {
+		c.MaxConnsPerAddress = min(max(d.MaxConnsPerAddress, c.MaxTunnelsPerSource), c.MaxConnections)
 	}
 	return c
 }

@@ -31,6 +31,7 @@ type Server struct {
 	policy   atomic.Pointer[Policy]
 	pipes    *pipePool     // splice pipes shared by all tunnels (nil off Linux)
 	slots    chan struct{} // one per open client connection, up to MaxConnections
+	atLimit  bool          // Serve's last takeSlot had to wait (Serve's goroutine only)
 
 	mu        sync.Mutex
 	conns     map[*trackedConn]struct{}
@@ -141,15 +142,20 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return acceptErr
 }
 
-// takeSlot waits for a free connection slot, logging when the limit is
-// reached; it returns false when ctx ends first.
+// takeSlot waits for a free connection slot; it returns false when ctx ends
+// first. Only Serve's goroutine calls it, so atLimit needs no lock: it keeps
+// a saturated gateway to one warning per episode instead of one per accept.
 func (s *Server) takeSlot(ctx context.Context) bool {
 	select {
 	case s.slots <- struct{}{}:
+		s.atLimit = false
 		return true
 	default:
 	}
-	s.log.Warn("egress connection limit reached; new connections wait in the listen backlog", "max_connections", cap(s.slots))
+	if !s.atLimit {
+		s.atLimit = true
+		s.log.Warn("egress connection limit reached; new connections wait in the listen backlog", "max_connections", cap(s.slots))
+	}
 	select {
 	case s.slots <- struct{}{}:
 		return true
@@ -189,10 +195,11 @@ func (s *Server) drain() {
 func (s *Server) serveConn(ctx context.Context, c *trackedConn) {
 	defer s.wg.Done()
 	s.metrics.ConnectionOpened()
-	var addr netip.Addr
+	var remote netip.AddrPort
 	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		addr = ta.AddrPort().Addr().Unmap()
+		remote = ta.AddrPort()
 	}
+	addr := remote.Addr().Unmap()
 	admitted := s.admitAddress(addr)
 	defer func() {
 		s.mu.Lock()
@@ -208,10 +215,10 @@ func (s *Server) serveConn(ctx context.Context, c *trackedConn) {
 		<-s.slots
 	}()
 	if !admitted {
-		s.refuseAddress(c, addr)
+		s.refuseAddress(c, remote)
 		return
 	}
-	peer, ok := s.handshake(c)
+	peer, ok := s.handshake(c, remote)
 	if !ok {
 		return
 	}
@@ -237,12 +244,10 @@ func (s *Server) admitAddress(addr netip.Addr) bool {
 // refuseAddress answers a connection over the per-address limit with 429 and
 // an audit line, without reading from it. On a TLS listener it only closes:
 // answering would first need a handshake the refused caller controls.
-func (s *Server) refuseAddress(c *trackedConn, addr netip.Addr) {
-	rec := &record{start: time.Now(), decision: verdict.Deny, reason: verdict.ReasonTooManyFromAddress,
+func (s *Server) refuseAddress(c *trackedConn, remote netip.AddrPort) {
+	addr := remote.Addr().Unmap()
+	rec := &record{start: time.Now(), srcAddr: remote, decision: verdict.Deny, reason: verdict.ReasonTooManyFromAddress,
 		detail: fmt.Sprintf("%s already holds %d connections", addr, s.cfg.MaxConnsPerAddress)}
-	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		rec.srcAddr = ta.AddrPort()
-	}
 	rec.id = s.policy.Load().Identity.Identify(identity.Peer{Addr: addr}, s.pods)
 	if _, isTLS := c.Conn.(*tls.Conn); isTLS {
 		s.emit(rec)
@@ -323,18 +328,9 @@ type peerInfo struct {
 }
 
 // handshake completes TLS for an mTLS listener and collects what identity needs.
-func (s *Server) handshake(c net.Conn) (peerInfo, bool) {
-	var p peerInfo
-	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		p.addrPort = ta.AddrPort()
-		p.Addr = p.addrPort.Addr().Unmap()
-	}
-	tc, ok := c.(*tls.Conn)
-	if !ok {
-		if tw, isTracked := c.(*trackedConn); isTracked {
-			tc, ok = tw.Conn.(*tls.Conn)
-		}
-	}
+func (s *Server) handshake(c *trackedConn, remote netip.AddrPort) (peerInfo, bool) {
+	p := peerInfo{addrPort: remote, Peer: identity.Peer{Addr: remote.Addr().Unmap()}}
+	tc, ok := c.Conn.(*tls.Conn)
 	if !ok {
 		return p, true
 	}

@@ -1,11 +1,9 @@
 package generate
 
 import (
-	"cmp"
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -127,20 +125,6 @@ func invocationGrants(p *platform.Platform) []grant {
 	return out
 }
 
-// rowIndex is the flow index in a ModelRow string "spec.flows.internal[N] (name)".
-func rowIndex(row string) int {
-	_, rest, ok := strings.Cut(row, "[")
-	if !ok {
-		return -1
-	}
-	digits, _, _ := strings.Cut(rest, "]")
-	n, err := strconv.Atoi(digits)
-	if err != nil {
-		return -1
-	}
-	return n
-}
-
 func hasPortName(ports []platform.Port, name string) bool {
 	return slices.ContainsFunc(ports, func(pt platform.Port) bool { return pt.Name == name })
 }
@@ -154,9 +138,9 @@ func accessControl(p *platform.Platform, zone string, grants []grant) *unstructu
 	type policy struct {
 		caller *platform.Workload
 		ops    map[string][]string // operation name -> verbs
-		rows   []string
 	}
 	byCaller := map[string]*policy{}
+	var rows []string // model rows in model order: grants follow the flows
 	for _, g := range grants {
 		if g.callee.Zone != zone {
 			continue
@@ -169,12 +153,11 @@ func accessControl(p *platform.Platform, zone string, grants []grant) *unstructu
 		for _, op := range g.ops {
 			pol.ops[op.Name] = mergeVerbs(pol.ops[op.Name], op.Verbs)
 		}
-		if !slices.Contains(pol.rows, g.flow) {
-			pol.rows = append(pol.rows, g.flow)
+		if !slices.Contains(rows, g.flow) {
+			rows = append(rows, g.flow)
 		}
 	}
 	var policies []any
-	var rows []string
 	for _, id := range slices.Sorted(maps.Keys(byCaller)) {
 		pol := byCaller[id]
 		var ops []any
@@ -188,7 +171,6 @@ func accessControl(p *platform.Platform, zone string, grants []grant) *unstructu
 			"namespace":     pol.caller.Zone,
 			"operations":    ops,
 		})
-		rows = append(rows, pol.rows...)
 	}
 	ac := map[string]any{"defaultAction": "deny", "trustDomain": p.Spec.Mesh.TrustDomain}
 	if len(policies) > 0 {
@@ -196,10 +178,7 @@ func accessControl(p *platform.Platform, zone string, grants []grant) *unstructu
 	}
 	row := "spec.mesh"
 	if len(rows) > 0 {
-		// In model order (grants follow the flows): a plain string sort would
-		// put internal[10] before internal[6].
-		slices.SortStableFunc(rows, func(a, b string) int { return cmp.Compare(rowIndex(a), rowIndex(b)) })
-		row = strings.Join(slices.Compact(rows), "; ")
+		row = strings.Join(rows, "; ")
 	}
 	return Object(apiDapr, kindConfiguration, zone, DaprAccessConfiguration, row,
 		"5 service mesh: access control between services (enforced by the callee's sidecar)",

@@ -33,7 +33,6 @@ type Cache struct {
 	now     func() time.Time
 	mu      sync.Mutex
 	entries map[key]*entry
-	lookups int64 // upstream lookups started, for tests and metrics
 }
 
 type key struct{ network, host string }
@@ -60,13 +59,12 @@ func (c *Cache) LookupNetIP(ctx context.Context, network, host string) ([]netip.
 	k := key{network, host}
 	c.mu.Lock()
 	e := c.entries[k]
-	if e != nil && e.isDone() && (e.err != nil || !c.now().Before(e.expires)) {
-		e = nil // expired; a failed entry is never left in the map, but be safe
+	if e != nil && e.isDone() && !c.now().Before(e.expires) {
+		e = nil // expired (a failed lookup's entry is deleted before done closes)
 	}
 	if e == nil {
 		e = &entry{done: make(chan struct{})}
 		c.insertLocked(k, e)
-		c.lookups++
 		go c.resolve(ctx, k, e)
 	}
 	c.mu.Unlock()
@@ -118,13 +116,6 @@ func (c *Cache) insertLocked(k key, e *entry) {
 		}
 	}
 	c.entries[k] = e
-}
-
-// Lookups returns how many upstream lookups the cache has started.
-func (c *Cache) Lookups() int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lookups
 }
 
 func (e *entry) isDone() bool {

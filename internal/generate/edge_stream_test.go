@@ -63,9 +63,9 @@ func TestStreamingHostsUnbuffered(t *testing.T) {
 		t.Fatalf("streaming hosts %v, want the inference API among them", streaming)
 	}
 	tests := []struct {
-		name  string
-		edge  platform.EdgeKind
-		kind  string
+		name string
+		edge platform.EdgeKind
+		kind string
 	}{
 		{name: "traefik", edge: platform.EdgeTraefik, kind: "IngressRoute"},
 		{name: "gateway-api", edge: platform.EdgeGatewayAPI, kind: "HTTPRoute"},

@@ -99,6 +99,12 @@ func (o *generateOptions) run(opts generate.Options) error {
 		}
 		return fmt.Errorf("generating: %w", err)
 	}
+	// Placeholders still in the model: the output is written (a first run
+	// from the reference model is expected to carry them), and each is
+	// named on stderr, with --dry-run too, so none is applied unnoticed.
+	for _, w := range generate.Warnings(model, opts) {
+		fmt.Fprintf(o.streams.ErrOut, "Warning: %s\n", w)
+	}
 	if o.DryRun {
 		dest := o.Output
 		if dest == "" {

@@ -18,7 +18,9 @@ import (
 // the side that has to change; a listed gap that passes fails the test so
 // the list shrinks as they are fixed.
 func TestGeneratedRoundTrip(t *testing.T) {
-	knownGaps := map[string]string{}
+	knownGaps := map[string]string{
+		"BUD-4.1-04": "model: the reference model ships placeholders (documentation ranges, example hosts and contact) that generate warns about; a deployment's own model has none",
+	}
 	c := roundTripContext(t)
 	for _, ch := range Checks() {
 		f := failing(ch.Run(c))

@@ -39,5 +39,6 @@ func Checks() []Check {
 		checkEgressAllowlist(),
 		checkKubeconfigs(),
 		checkAlerts(),
+		checkPlaceholders(),
 	}
 }

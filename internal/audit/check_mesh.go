@@ -56,8 +56,8 @@ func checkDaprMTLS() Check {
 		ID: "BUD-5-01", Title: "Dapr mTLS is enabled in the control-plane Configuration", Section: "5", Severity: SeverityCritical,
 		Remediation: "Set spec.mtls.enabled: true (a YAML boolean) in the Configuration daprsystem in the Dapr namespace; `budnet generate` emits it with the model's workloadCertTTL and allowedClockSkew. " +
 			"An input with Dapr apps but no Dapr control plane (Dapr's own chart installs it with daprsystem) is not judged: audit the cluster (--cluster) or add Dapr's rendered chart to the input.",
-		Doc:         docOf("BUD-5-01"),
-		Run:         runDaprMTLS,
+		Doc: docOf("BUD-5-01"),
+		Run: runDaprMTLS,
 	}
 }
 

@@ -223,7 +223,9 @@ func (c *comparison) brokenExternal(it *intent, entities []string, ingress bool)
 	if ingress {
 		return []Discrepancy{c.brokenEntry(it, it.externalName(), it.dst, sample, missing)}
 	}
-	return []Discrepancy{c.brokenEntry(it, it.src, it.externalName(), sample, missing)}
+	d := c.brokenEntry(it, it.src, it.externalName(), sample, missing)
+	d.Hosts = slices.Clone(it.hosts)
+	return []Discrepancy{d}
 }
 
 func (c *comparison) brokenEntry(it *intent, src, dst string, external []netip.Prefix, missing netpol.PortSet) Discrepancy {

@@ -26,7 +26,12 @@ type Meta struct {
 
 // Discrepancy is one difference between the allowed and the intended matrix.
 type Discrepancy struct {
+	// Src and Dst name the sides: workloads, address ranges, or for a flow to
+	// external host names those names joined with commas (Hosts has them).
 	Src, Dst string
+	// Hosts are the host names of an egress flow's external side, as the
+	// model writes them ("api.openai.com", "*.amazonaws.com"); empty otherwise.
+	Hosts []string
 	Ports    netpol.PortSet
 	// Flow and Guide name the intended flow concerned (for broken flows, the
 	// flow that is blocked; for over-permissive ones, the flow between the same

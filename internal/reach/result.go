@@ -32,7 +32,7 @@ type Discrepancy struct {
 	// Hosts are the host names of an egress flow's external side, as the
 	// model writes them ("api.openai.com", "*.amazonaws.com"); empty otherwise.
 	Hosts []string
-	Ports    netpol.PortSet
+	Ports netpol.PortSet
 	// Flow and Guide name the intended flow concerned (for broken flows, the
 	// flow that is blocked; for over-permissive ones, the flow between the same
 	// pair whose ports were exceeded, if any).

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"budnet/internal/manifest"
 	"budnet/internal/reach"
 )
 
@@ -19,7 +18,7 @@ func checkOverPermissive() Check {
 		Remediation: "Replace the policies that allow it with the default deny and per-flow allow policies `budnet generate` emits from the model's flows.",
 		Doc:         docOf("BUD-4.2-01"),
 		Run: func(c *Context) []Result {
-			return discrepancies(c, func(d *reach.Diff) []reach.Discrepancy { return d.OverPermissive }, "allowed but not intended", nil)
+			return discrepancies(c, func(d *reach.Diff) []reach.Discrepancy { return d.OverPermissive }, "allowed but not intended")
 		},
 	}
 }
@@ -31,7 +30,10 @@ func checkBroken() Check {
 			"Model drift (the model intends a port that no workload implementing it serves): serve the port, or correct the model's ports and flows in your platform file.",
 		Doc: docOf("BUD-4.2-02"),
 		Run: func(c *Context) []Result {
-			out := discrepancies(c, func(d *reach.Diff) []reach.Discrepancy { return d.Broken }, "intended but blocked", fqdnCarrier)
+			out := discrepancies(c, func(d *reach.Diff) []reach.Discrepancy { return d.Broken }, "intended but blocked")
+			if rv := c.Reach(); rv.Err == nil && rv.Diff != nil {
+				out = append(out, openedByFQDN(c, rv.Diff)...)
+			}
 			if d := drift(c); len(d) > 0 {
 				// Drift is blocked connections too: the matrix does not pass.
 				out = slices.DeleteFunc(out, func(r Result) bool { return r.Subject == "matrix" && r.Status == StatusPass })
@@ -53,10 +55,8 @@ func portsPhrase(ports string) string {
 	return "port " + ports
 }
 
-// discrepancies turns the diff's picked list into findings. carrier, when
-// set, names an object outside the matrix's view that opens a listed
-// connection after all (a Cilium toFQDNs rule): such a connection passes.
-func discrepancies(c *Context, pick func(*reach.Diff) []reach.Discrepancy, what string, carrier func(*Context, reach.Discrepancy) *manifest.Object) []Result {
+// discrepancies turns the diff's picked list into findings.
+func discrepancies(c *Context, pick func(*reach.Diff) []reach.Discrepancy, what string) []Result {
 	if c.Platform == nil {
 		return nil
 	}
@@ -79,13 +79,6 @@ func discrepancies(c *Context, pick func(*reach.Diff) []reach.Discrepancy, what 
 	for _, d := range list {
 		conn := d.Src + " => " + d.Dst
 		ports := d.Ports.String()
-		if carrier != nil {
-			if o := carrier(c, d); o != nil {
-				out = append(out, res(StatusPass, conn, conn+" : "+ports+" is opened by the toFQDNs rule of "+o.Ref()+", which NetworkPolicy analysis cannot see",
-					ObjectEvidence(o, "spec.egress", "toFQDNs "+d.Dst)))
-				continue
-			}
-		}
 		// The subject already names the connection; the message says what is
 		// wrong with it.
 		msg := what + " on " + portsPhrase(ports)

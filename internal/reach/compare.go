@@ -220,6 +220,16 @@ func (c *comparison) brokenExternal(it *intent, entities []string, ingress bool)
 	if missing.IsEmpty() {
 		return nil
 	}
+	if !ingress && len(it.hosts) > 0 {
+		if pols := c.fqdnOpens(it, missing); pols != nil {
+			d := c.brokenEntry(it, it.src, it.externalName(), sample, missing)
+			d.Hosts = slices.Clone(it.hosts)
+			d.Policies = pols
+			d.Reason = "opened by the toFQDNs rules of " + strings.Join(pols, ", ") + ", which NetworkPolicy analysis does not evaluate"
+			c.opened = append(c.opened, d)
+			return nil
+		}
+	}
 	if ingress {
 		return []Discrepancy{c.brokenEntry(it, it.externalName(), it.dst, sample, missing)}
 	}

@@ -52,6 +52,7 @@ type comparison struct {
 	inModel map[string]bool     // manifest workloads matched to the model
 	served  map[string]*served  // model workload -> what its manifest workloads serve
 	drift   map[string]*Drift   // model workload -> ports its flows intend that nothing serves
+	opened  []Discrepancy       // host flows Cilium toFQDNs rules open
 	zones   map[string]bool
 	denied  []netip.Prefix // addresses that are not "the public internet"
 
@@ -88,6 +89,10 @@ func Compare(in *Input, eng *netpol.Engine, m *netpol.Matrix, model *platform.Pl
 	d.Drift = c.drifts()
 	for _, dr := range d.Drift {
 		c.notes = append(c.notes, dr.String())
+	}
+	d.OpenedByFQDN = c.opened
+	for _, o := range d.OpenedByFQDN {
+		c.notes = append(c.notes, fmt.Sprintf("%s => %s : %s (flow %s) is %s", o.Src, o.Dst, o.Ports, o.Flow, o.Reason))
 	}
 	d.Notes = c.notes
 	return d, nil

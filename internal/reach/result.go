@@ -52,6 +52,10 @@ type Diff struct {
 	// Unmatched lists model workloads no manifest workload matched, whose flows
 	// could therefore not be judged.
 	Unmatched []string
+	// OpenedByFQDN lists flows to external host names that the matrix shows
+	// blocked but the toFQDNs rules of Cilium policies open (Policies names
+	// them): Cilium enforces the union of every policy's allow rules.
+	OpenedByFQDN []Discrepancy
 	// Drift lists model workloads whose flows are blocked on ports that none
 	// of their matched workloads declares (the model says ClickHouse serves
 	// 8443; the chart serves 8123 and 9000, and its policy admits only

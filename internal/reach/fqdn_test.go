@@ -1,4 +1,4 @@
-package audit
+package reach
 
 import (
 	"strings"
@@ -7,13 +7,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"budnet/internal/netpol"
-	"budnet/internal/reach"
 )
 
-// TestFQDNCarrier: a host flow the NetworkPolicy matrix reports as blocked
-// is open under Cilium only when a toFQDNs rule names the host, for a
-// selector that selects the source, on every port of the flow.
-func TestFQDNCarrier(t *testing.T) {
+// TestFQDNOpens: a host flow the NetworkPolicy matrix reports as blocked is
+// open under Cilium only when toFQDNs rules admit every host of the flow,
+// for a selector that selects the source, on every port of the flow. Model
+// hosts are the egress allowlist's patterns; Cilium's "**." is its "*.".
+func TestFQDNOpens(t *testing.T) {
 	api := `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: api, namespace: shop}
@@ -42,7 +42,6 @@ spec:
 		name  string
 		yaml  string
 		hosts []string // the flow's hosts, as the model writes them
-		dst   string   // a discrepancy without hosts (not a host flow)
 		want  bool
 	}{
 		{name: "matchName and port", yaml: api + cnp("shop", "app: api", "{matchName: api.stripe.com}", tcp443), hosts: []string{"api.stripe.com"}, want: true},
@@ -75,23 +74,30 @@ spec:
 		{name: "other port", yaml: api + cnp("shop", "app: api", "{matchName: api.stripe.com}", "      toPorts: [{ports: [{port: \"80\", protocol: TCP}]}]\n"), hosts: []string{"api.stripe.com"}},
 		{name: "other pods", yaml: api + cnp("shop", "app: web", "{matchName: api.stripe.com}", tcp443), hosts: []string{"api.stripe.com"}},
 		{name: "other namespace", yaml: api + cnp("shop-data", "app: api", "{matchName: api.stripe.com}", tcp443), hosts: []string{"api.stripe.com"}},
-		{name: "a workload is no host", yaml: api + cnp("shop", "app: api", "{matchPattern: '*'}", ""), dst: "shop/web[Deployment]"},
-		{name: "an address range is no host", yaml: api + cnp("shop", "app: api", "{matchPattern: '*'}", ""), dst: "0.0.0.0/0"},
+		{name: "a flow without hosts is not opened by names", yaml: api + cnp("shop", "app: api", "{matchPattern: '*'}", "")},
+		{name: "not a Cilium policy", yaml: api + strings.Replace(cnp("shop", "app: api", "{matchName: api.stripe.com}", tcp443), "cilium.io/v2", "example.com/v1", 1), hosts: []string{"api.stripe.com"}},
+		{name: "matchExpressions are not judged", yaml: api + strings.Replace(cnp("shop", "app: api", "{matchName: api.stripe.com}", tcp443), "endpointSelector: {matchLabels: {app: api}}", "endpointSelector: {matchExpressions: [{key: app, operator: Exists}]}", 1), hosts: []string{"api.stripe.com"}},
+		{name: "a clusterwide policy in no namespace", yaml: api + strings.NewReplacer("kind: CiliumNetworkPolicy", "kind: CiliumClusterwideNetworkPolicy", "name: fqdn, namespace: shop", "name: fqdn").Replace(cnp("shop", "app: api", "{matchName: api.stripe.com}", tcp443)), hosts: []string{"api.stripe.com"}, want: true},
+		{name: "specs entries count", yaml: api + strings.Replace(cnp("shop", "app: api", "{matchName: api.stripe.com}", tcp443), "spec:\n  endpointSelector: {matchLabels: {app: api}}\n  egress:\n    - toFQDNs: [{matchName: api.stripe.com}]\n"+tcp443,
+			"specs:\n- endpointSelector: {matchLabels: {app: api}}\n  egress:\n    - toFQDNs: [{matchName: api.stripe.com}]\n"+tcp443, 1), hosts: []string{"api.stripe.com"}, want: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := loadFixture(t, "fqdn.yaml", []byte(tt.yaml), t.TempDir())
-			d := reach.Discrepancy{Src: "shop/api[Deployment]", Dst: tt.dst, Hosts: tt.hosts,
-				Ports: netpol.NewPortSet(netpol.PortRange{Protocol: corev1.ProtocolTCP, Start: 443, End: 443})}
-			if len(tt.hosts) > 0 {
-				d.Dst = strings.Join(tt.hosts, ",")
+			if strings.Contains(tt.name, "specs") != strings.Contains(tt.yaml, "specs:") ||
+				strings.Contains(tt.name, "clusterwide") != strings.Contains(tt.yaml, "Clusterwide") ||
+				strings.Contains(tt.name, "matchExpressions") != strings.Contains(tt.yaml, "matchExpressions") {
+				t.Fatal("the case's policy was not rewritten as its name says")
 			}
-			got := fqdnCarrier(c, d)
+			c := &comparison{in: load(t, tt.yaml)}
+			it := &intent{src: "shop/api[Deployment]", hosts: tt.hosts}
+			got := c.fqdnOpens(it, netpol.NewPortSet(netpol.PortRange{Protocol: corev1.ProtocolTCP, Start: 443, End: 443}))
 			if (got != nil) != tt.want {
-				t.Fatalf("carrier %v, want one: %v", got, tt.want)
+				t.Fatalf("opened by %v, want opened: %v", got, tt.want)
 			}
-			if got != nil && !strings.Contains(got.Ref(), "fqdn") {
-				t.Errorf("carrier %s", got.Ref())
+			for _, p := range got {
+				if !strings.Contains(p, "fqdn") {
+					t.Errorf("opened by %s", p)
+				}
 			}
 		})
 	}

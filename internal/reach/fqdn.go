@@ -151,8 +151,8 @@ func (c *comparison) fqdnOpens(it *intent, missing netpol.PortSet) []string {
 	return policies
 }
 
-// FQDNSet is a toFQDNs list (CiliumNetworkPolicy egress) read for the question "does it admit this
-// model host?". Model hosts are the egress allowlist's patterns (an exact
+// FQDNSet is a toFQDNs list (CiliumNetworkPolicy egress) read for the
+// question "does it admit this model host?". Model hosts are the egress allowlist's patterns (an exact
 // name, or "*.example.com" for subdomains at any depth), so the selectors are
 // read into the allowlist's own matcher (internal/egress/allowlist) where
 // they mean the same: matchName is an exact name and a matchPattern "**."
@@ -160,6 +160,8 @@ func (c *comparison) fqdnOpens(it *intent, missing netpol.PortSet) []string {
 // the allowlist's "*.". Only patterns the allowlist cannot express (a "*"
 // within a label) keep Cilium's own reading, which can admit exact names
 // only (https://docs.cilium.io/en/stable/security/policy/language/#dns-based).
+// "**." is read with the meaning Cilium gives it from 1.19 (the CRD version
+// budnet pins); older Cilium reads it within one label.
 type FQDNSet struct {
 	all bool // a match-all pattern ("*", "**.")
 	// names holds exact names and "**." patterns; subdomains only the latter.
@@ -179,6 +181,10 @@ func ReadFQDNs(fqdns []any) FQDNSet {
 		if n := stringAt(fm, "matchName"); n != "" {
 			if validPattern(n) {
 				names = append(names, n)
+			} else if re, err := regexp.Compile("^" + regexp.QuoteMeta(strings.ToLower(strings.TrimSuffix(n, "."))) + "$"); err == nil {
+				// A name the allowlist refuses (an underscore label) is
+				// still Cilium's exact match.
+				s.withinLabel = append(s.withinLabel, re)
 			}
 			continue
 		}

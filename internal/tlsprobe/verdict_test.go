@@ -122,7 +122,9 @@ func TestEvaluate(t *testing.T) {
 		{name: "xfo allow-from does not", r: endpoint(withHTTP(HTTPInfo{SecurityHeaders: map[string]string{"X-Frame-Options": "ALLOW-FROM https://x"}})), id: CheckFraming, status: StatusFail, sev: SeverityMedium, failsAt: SeverityMedium},
 		{name: "referrer unsafe-url", r: endpoint(withHTTP(HTTPInfo{SecurityHeaders: map[string]string{"Referrer-Policy": "unsafe-url"}})), id: CheckReferrer, status: StatusFail, sev: SeverityLow, failsAt: SeverityLow},
 		// A probe that got no answer is never a refusal (issue 13).
-		{name: "tls 1.0 unanswered", r: endpoint(func(r *EndpointResult) { r.TLS.Versions[0] = VersionResult{Version: "TLS 1.0", Unknown: true, Error: "i/o timeout"} }), id: CheckLegacyVersions, status: StatusError, sev: SeverityHigh, failsAt: SeverityHigh},
+		{name: "tls 1.0 unanswered", r: endpoint(func(r *EndpointResult) {
+			r.TLS.Versions[0] = VersionResult{Version: "TLS 1.0", Unknown: true, Error: "i/o timeout"}
+		}), id: CheckLegacyVersions, status: StatusError, sev: SeverityHigh, failsAt: SeverityHigh},
 		{name: "tls 1.0 accepted, 1.1 unanswered", r: endpoint(func(r *EndpointResult) {
 			r.TLS.Versions[0].Accepted, r.TLS.Versions[1].Unknown = true, true
 		}), id: CheckLegacyVersions, status: StatusFail, sev: SeverityHigh, failsAt: SeverityHigh},

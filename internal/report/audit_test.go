@@ -88,7 +88,7 @@ func TestAuditGolden(t *testing.T) {
 		{name: "audit-color.txt", write: func(b *bytes.Buffer) error { return WriteAuditText(b, r, AuditTextOptions{Color: true}) }},
 		{name: "audit-verbose.txt", write: func(b *bytes.Buffer) error { return WriteAuditText(b, r, AuditTextOptions{Verbose: true}) }},
 		{name: "audit.json", write: func(b *bytes.Buffer) error { return WriteAuditJSON(b, r) }},
-		{name: "audit.sarif", write: func(b *bytes.Buffer) error { return WriteAuditSARIF(b, r) }},
+		{name: "audit.sarif", write: func(b *bytes.Buffer) error { return WriteAuditSARIF(b, r, SARIFOptions{Version: "test"}) }},
 		{name: "audit.md", write: func(b *bytes.Buffer) error { return WriteAuditMarkdown(b, r) }},
 		{name: "audit.junit.xml", write: func(b *bytes.Buffer) error { return WriteAuditJUnit(b, r) }},
 	}

@@ -131,7 +131,7 @@ func evalVersions(cs *checks, t *TLSInfo, require13 bool) {
 	case len(modern) > 0:
 		cs.pass(CheckHandshake, SeverityCritical, negotiatedText(t)+"accepts "+strings.Join(modern, ", "))
 	case len(unknownModern) > 0:
-		cs.add(CheckHandshake, StatusError, SeverityCritical, notJudged+"no answer to the "+strings.Join(unknownModern, " and ")+" probe")
+		cs.add(CheckHandshake, StatusError, SeverityCritical, notJudged+"no answer to the "+probesText(unknownModern)+" (timeout or connection error)")
 	default:
 		cs.add(CheckHandshake, StatusFail, SeverityCritical, "no handshake with TLS 1.2 or 1.3 succeeded")
 	}
@@ -143,7 +143,7 @@ func evalVersions(cs *checks, t *TLSInfo, require13 bool) {
 		// RFC 8996 deprecates TLS 1.0 and 1.1; the guide claims TLS 1.2+.
 		cs.add(CheckLegacyVersions, StatusFail, SeverityHigh, "accepts "+strings.Join(legacy, " and ")+" (deprecated by RFC 8996)")
 	case len(unknownLegacy) > 0:
-		cs.add(CheckLegacyVersions, StatusError, SeverityHigh, notJudged+"no answer to the "+strings.Join(unknownLegacy, ", ")+" probe (timeout or connection error), so its refusal is not shown")
+		cs.add(CheckLegacyVersions, StatusError, SeverityHigh, notJudged+"no answer to the "+probesText(unknownLegacy)+" (timeout or connection error), so a refusal is not shown")
 	default:
 		cs.pass(CheckLegacyVersions, SeverityHigh, "refuses SSL 3.0, TLS 1.0 and TLS 1.1")
 	}
@@ -170,6 +170,19 @@ func evalVersions(cs *checks, t *TLSInfo, require13 bool) {
 		default:
 			cs.pass(CheckMinVersion, SeverityHigh, "refuses everything below TLS 1.3")
 		}
+	}
+}
+
+// probesText names the probes of versions: "TLS 1.0 probe", "TLS 1.0 and
+// TLS 1.1 probes".
+func probesText(versions []string) string {
+	switch len(versions) {
+	case 0:
+		return "probes"
+	case 1:
+		return versions[0] + " probe"
+	default:
+		return strings.Join(versions[:len(versions)-1], ", ") + " and " + versions[len(versions)-1] + " probes"
 	}
 }
 

@@ -159,11 +159,8 @@ func mdCheckList(ids []string) string {
 	return strings.Join(links, ", ")
 }
 
-// mdAnchor is the GitHub heading anchor of a check's heading in the findings
-// section: lower-case, dots dropped.
-func mdAnchor(id string) string {
-	return strings.ReplaceAll(strings.ToLower(id), ".", "")
-}
+// mdAnchor is the GitHub anchor of a check's heading in the findings section.
+func mdAnchor(id string) string { return githubAnchor(id) }
 
 // mdEvidenceLinks renders evidence as links to file#Lline, the form GitHub
 // and most Markdown viewers of a repository resolve; evidence without a file

@@ -203,8 +203,16 @@ func writeFailingMarkdown(md *mdBudget, r *audit.Report) {
 			i = j
 			continue
 		}
-		if failing == 0 {
-			md.line(fmt.Sprintf("No failing finding (%d judged).\n", j-i))
+		judged := 0
+		for _, g := range r.Findings[i:j] {
+			if g.Status != audit.StatusNotApplicable {
+				judged++
+			}
+		}
+		if judged == 0 {
+			md.line(fmt.Sprintf("Not judged: %s\n", mdEscape(strings.Join(distinctMessages(r.Findings[i:j], 3), "; "))))
+		} else if failing == 0 {
+			md.line(fmt.Sprintf("No failing finding (%d judged).\n", judged))
 		} else if f.Remediation != "" {
 			md.line(fmt.Sprintf("Remediation: %s\n\n", f.Remediation))
 		}

@@ -213,3 +213,38 @@ func groupedReport(t testing.TB) *audit.Report {
 	r.Findings = out
 	return r
 }
+
+// TestNotJudgedIsNeverPass renders a check whose only finding is not
+// applicable: text and Markdown must say it was not judged and why, never PASS.
+func TestNotJudgedIsNeverPass(t *testing.T) {
+	inv, err := manifest.LoadBytes("empty.yaml", []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: bud}\n"), manifest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const why = "not judged: no Dapr control plane in the input"
+	checks := []audit.Check{{ID: "BUD-5-01", Title: "Dapr mTLS is on", Section: "5", Severity: audit.SeverityCritical,
+		Run: func(*audit.Context) []audit.Result {
+			return []audit.Result{{Status: audit.StatusNotApplicable, Subject: "dapr-system", Message: why}}
+		}}}
+	r := audit.Run(&audit.Context{Inventory: inv, Platform: &platform.Platform{}, Source: "files"}, checks)
+	r.FailOn = audit.SeverityHigh
+
+	var text, md bytes.Buffer
+	if err := WriteAuditText(&text, r, AuditTextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteAuditMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"text": text.String(), "markdown": md.String()} {
+		if strings.Contains(out, "PASS BUD-5-01") || strings.Contains(out, "No failing finding") {
+			t.Errorf("%s reports a check nothing judged as passing:\n%s", name, out)
+		}
+		if !strings.Contains(out, why) {
+			t.Errorf("%s does not say why the check was not judged:\n%s", name, out)
+		}
+	}
+	if !strings.Contains(text.String(), "NOT JUDGED BUD-5-01") {
+		t.Errorf("text does not mark BUD-5-01 NOT JUDGED:\n%s", text.String())
+	}
+}

@@ -121,19 +121,29 @@ func writeCheckText(bw *bufio.Writer, p painter, fs []audit.Finding, verbose boo
 			na++
 		}
 	}
+	// A check none of whose findings was judged (all not applicable) says so:
+	// printing PASS for it would be a pass by default.
+	notJudged := !failing && !accepted && passing == 0 && na > 0
 	mark := p.paint(ansiGreen, "PASS")
 	switch {
 	case failing:
 		mark = p.paint(ansiRed, "FAIL")
 	case accepted:
 		mark = p.paint(ansiGrey, "ACCEPTED")
+	case notJudged:
+		mark = p.paint(ansiGrey, "NOT JUDGED")
 	}
 	fmt.Fprintf(bw, "  %s %s %s %s\n", mark, first.CheckID, p.paint(ansiGrey, "["+first.Severity.String()+"]"), first.Title)
-	if verbose {
+	switch {
+	case verbose:
 		for _, f := range fs {
 			writeFindingText(bw, p, f)
 		}
-	} else {
+	case notJudged:
+		for _, msg := range distinctMessages(fs, 3) {
+			fmt.Fprintf(bw, "       %s\n", msg)
+		}
+	default:
 		writeFailingGroupsText(bw, p, fs)
 	}
 	if !verbose && passing+na > 0 {
@@ -274,4 +284,20 @@ func summaryLine(r *audit.Report, p painter) string {
 	}
 	fmt.Fprintf(&b, " (--fail-on %s: %s)", r.FailOn, verdict)
 	return b.String()
+}
+
+// distinctMessages returns the first n distinct messages of fs, in order.
+func distinctMessages(fs []audit.Finding, n int) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, f := range fs {
+		if f.Message == "" || seen[f.Message] {
+			continue
+		}
+		seen[f.Message] = true
+		if out = append(out, f.Message); len(out) == n {
+			break
+		}
+	}
+	return out
 }

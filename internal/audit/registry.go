@@ -38,6 +38,8 @@ func Checks() []Check {
 		checkWAF(),
 		checkEgressAllowlist(),
 		checkKubeconfigs(),
+		checkDaprPubSubTLS(),
+		checkDaprComponentSecrets(),
 		checkAlerts(),
 	}
 }

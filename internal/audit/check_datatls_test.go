@@ -22,7 +22,6 @@ spec:
             - `+strings.Join(env, "\n            - ")+"\n"), "\n---\n")
 }
 
-
 // TestDataTLSAttacks tries to get past BUD-6.3-05..07: settings from
 // envFrom ConfigMaps and base64 Secrets, properties files in a ConfigMap
 // key, case and quoting, and defaults that are plaintext.

@@ -47,5 +47,6 @@ func Checks() []Check {
 		checkDaprPubSubTLS(),
 		checkDaprComponentSecrets(),
 		checkAlerts(),
+		checkScrapeTLS(),
 	}
 }

@@ -17,6 +17,7 @@ func Checks() []Check {
 		checkExposedServices(),
 		checkAdminAllowlist(),
 		checkRouteTLS(),
+		checkPublishedBackends(),
 		checkOverPermissive(),
 		checkBroken(),
 		checkEgressOpen(),

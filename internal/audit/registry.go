@@ -43,6 +43,7 @@ func Checks() []Check {
 		checkRateLimit(),
 		checkBodyLimit(),
 		checkWAF(),
+		checkCORS(),
 		checkEgressAllowlist(),
 		checkKubeconfigs(),
 		checkDaprPubSubTLS(),

@@ -30,6 +30,7 @@ func Checks() []Check {
 		checkIssuer(),
 		checkCertManaged(),
 		checkCertExpiry(),
+		checkTLSSecretProvided(),
 		checkEdgeMinTLS(),
 		checkPostgresTLS(),
 		checkClickHouseTLS(),

@@ -49,6 +49,7 @@ func Checks() []Check {
 		checkKubeconfigs(),
 		checkDaprPubSubTLS(),
 		checkDaprComponentSecrets(),
+		checkSecretPlacement(),
 		checkAlerts(),
 		checkScrapeTLS(),
 	}

@@ -15,10 +15,17 @@ import (
 // out (Kafka, MongoDB) and the server side of PostgreSQL, judged from the
 // same resolved environments as BUD-6.3-01..04 (check_env.go).
 
+// perSourceCheck reports a key several containers read once (perSource).
+func perSourceCheck(ch Check) Check {
+	run := ch.Run
+	ch.Run = func(c *Context) []Result { return perSource(run(c)) }
+	return ch
+}
+
 func checkKafkaTLS() Check {
-	return dbCheck("BUD-6.3-05", "Kafka listeners and clients use TLS",
+	return perSourceCheck(dbCheck("BUD-6.3-05", "Kafka listeners and clients use TLS",
 		"Map every listener to SSL or SASL_SSL (Bitnami: KAFKA_CFG_LISTENER_SECURITY_PROTOCOL_MAP, or the chart's listeners.*.protocol and tls.* values) and give clients security.protocol SASL_SSL with the CA; PLAINTEXT and SASL_PLAINTEXT send messages and SASL passwords in the clear.",
-		judgeKafka)
+		judgeKafka))
 }
 
 // kafkaKey normalises a Kafka setting's name from any of its spellings
@@ -161,9 +168,9 @@ func kafkaBootstrap(s *envSet, v setting) Result {
 }
 
 func checkMongoTLS() Check {
-	return dbCheck("BUD-6.3-06", "MongoDB clients use TLS and verify it",
+	return perSourceCheck(dbCheck("BUD-6.3-06", "MongoDB clients use TLS and verify it",
 		"Add tls=true to every mongodb:// URI (mongodb+srv:// turns it on by default) with tlsCAFile, and serve MongoDB with --tlsMode requireTLS; never tlsInsecure or tlsAllowInvalidCertificates.",
-		judgeMongo)
+		judgeMongo))
 }
 
 var mongoURL = regexp.MustCompile(`(?i)^mongodb(\+srv)?://`)
@@ -245,8 +252,13 @@ func checkPostgresServerTLS() Check {
 			}
 			var out []Result
 			for _, w := range c.Inventory.Workloads {
+				// Jobs and CronJobs with a PostgreSQL image run its
+				// clients (pg_dump, psql), not a server.
+				if w.Kind == "Job" || w.Kind == "CronJob" {
+					continue
+				}
 				for _, ct := range w.Containers {
-					if ct.Inferred || !postgresImage.MatchString(ct.Image) {
+					if ct.Inferred || !postgresImage.MatchString(ct.Image) || pgClientCommand.MatchString(strings.Join(ctArgs(w, ct), " ")) {
 						continue
 					}
 					s := sets[w.Ref()+" container "+ct.Name]
@@ -263,6 +275,9 @@ func checkPostgresServerTLS() Check {
 
 // postgresImage matches PostgreSQL server images (bitnami/postgresql,
 // postgres, postgresql-repmgr), not exporters, poolers or clients.
+// pgClientCommand matches a container that runs a PostgreSQL client tool.
+var pgClientCommand = regexp.MustCompile(`\b(pg_dump|pg_dumpall|pg_restore|psql|pg_basebackup|pg_isready|pgbench)\b`)
+
 var sslArg = regexp.MustCompile(`(?i)\bssl\s*=\s*(\S+)`)
 
 var postgresImage = regexp.MustCompile(`(?i)(^|/)(postgres|postgresql|postgresql-repmgr)(:|@|$)`)

@@ -47,6 +47,7 @@ type backend struct {
 	namespace, name string
 	port            intstr.IntOrString
 	path            string
+	host            string
 	field           string
 	traefikService  bool
 }
@@ -84,13 +85,14 @@ func routeBackends(r *route) []backend {
 			out = append(out, backend{namespace: o.Namespace, name: stringIn(dm, "name"), port: p, path: "/", field: "spec.defaultBackend.service"})
 		}
 		for i, rule := range nestedSlice(o, "spec", "rules") {
+			host := strings.ToLower(stringIn(asMap(rule), "host"))
 			for j, p := range sliceIn(asMap(rule), "http", "paths") {
 				pm := asMap(p)
 				pt := port(pm, "backend", "service", "port", "number")
 				if pt.IntVal == 0 {
 					pt = port(pm, "backend", "service", "port", "name")
 				}
-				out = append(out, backend{namespace: o.Namespace, name: stringIn(pm, "backend", "service", "name"), port: pt,
+				out = append(out, backend{namespace: o.Namespace, name: stringIn(pm, "backend", "service", "name"), port: pt, host: host,
 					path: or(stringIn(pm, "path"), "/"), field: fmt.Sprintf("spec.rules[%d].http.paths[%d].backend.service", i, j)})
 			}
 		}
@@ -101,10 +103,11 @@ func routeBackends(r *route) []backend {
 			if m := pathPrefix.FindStringSubmatch(stringIn(rm, "match")); m != nil {
 				path = m[1]
 			}
+			hosts := strings.Join(hostsOfMatch(stringIn(rm, "match")), ", ")
 			for j, s := range sliceIn(rm, "services") {
 				sm := asMap(s)
 				ns := or(stringIn(sm, "namespace"), o.Namespace)
-				out = append(out, backend{namespace: ns, name: stringIn(sm, "name"), port: port(sm, "port"), path: path,
+				out = append(out, backend{namespace: ns, name: stringIn(sm, "name"), port: port(sm, "port"), path: path, host: hosts,
 					field: fmt.Sprintf("spec.routes[%d].services[%d]", i, j), traefikService: stringIn(sm, "kind") == "TraefikService"})
 			}
 		}
@@ -141,7 +144,7 @@ func judgeBackend(c *Context, models map[*manifest.Workload]*platform.Workload, 
 	subject := r.obj.Ref() + " -> " + b.namespace + "/" + b.name
 	ev := ObjectEvidence(r.obj, b.field, b.name+":"+b.port.String()+" "+b.path)
 	if b.traefikService && strings.HasPrefix(b.name, "api@internal") {
-		return publishVerdict(r, subject, "the Traefik dashboard and API (api@internal)", ev), true
+		return publishVerdict(r, b, subject, "the Traefik dashboard and API (api@internal)", ev), true
 	}
 	svc := serviceOf(c.Inventory, b.namespace, b.name)
 	if svc == nil {
@@ -154,7 +157,7 @@ func judgeBackend(c *Context, models map[*manifest.Workload]*platform.Workload, 
 			continue
 		}
 		if what := classify(w, models[w], target, portName, b.path); what != "" {
-			return publishVerdict(r, subject, what+" ("+w.Ref()+")", ev), true
+			return publishVerdict(r, b, subject, what+" ("+w.Ref()+")", ev), true
 		}
 	}
 	return res(StatusPass, subject, "an application backend"), true
@@ -228,10 +231,17 @@ func imageName(img string) string {
 	return img
 }
 
-func publishVerdict(r *route, subject, what string, ev Evidence) Result {
+func publishVerdict(r *route, b backend, subject, what string, ev Evidence) Result {
 	ranges, aev := allowlistOf(r)
 	if len(ranges) > 0 && !anyOpen(ranges) {
 		return res(StatusPass, subject, fmt.Sprintf("%s is published only to %s", what, strings.Join(ranges, ", ")), aev)
 	}
-	return res(StatusFail, subject, fmt.Sprintf("%s is published on the edge for every address (%s)", what, listing(r.hosts, 3)), ev)
+	hosts := b.host
+	if hosts == "" {
+		hosts = listing(r.hosts, 3)
+	}
+	if hosts == "" {
+		hosts = "every host"
+	}
+	return res(StatusFail, subject, fmt.Sprintf("%s is published on the edge for every address (%s%s)", what, hosts, b.path), ev)
 }

@@ -29,10 +29,11 @@ func checkSecretPlacement() Check {
 			for _, o := range objectsOf(c.Inventory, groupsCore, "ConfigMap") {
 				out = append(out, configMapSecrets(o)...)
 			}
+			var browser []Result
 			for _, s := range envSets(c.Inventory) {
-				out = append(out, browserSecrets(s)...)
+				browser = append(browser, browserSecrets(s)...)
 			}
-			return out
+			return append(out, perSource(browser)...)
 		},
 	}
 }

@@ -113,7 +113,7 @@ func checkClientVerify() Check {
 			for _, s := range envSets(c.Inventory) {
 				out = append(out, judgeVerify(s)...)
 			}
-			return out
+			return perSource(out)
 		},
 	}
 }
@@ -181,4 +181,39 @@ func apiService(o *manifest.Object) Result {
 	// Without a caBundle the aggregator fails closed (the API is unavailable),
 	// and a controller may fill it in later: no insecure trust, not judged.
 	return res(StatusNotApplicable, subject, "not judged: no caBundle and no CA injection in the input (the API server refuses to trust the service until one is set)", ObjectEvidence(o, "spec", "no caBundle"))
+}
+
+// perSource merges results about one ConfigMap or Secret key that several
+// containers read (envFrom of a shared endpoints ConfigMap): one object and
+// cause, one finding, naming its readers. Results about a container's own
+// env stay one per container.
+func perSource(rs []Result) []Result {
+	type group struct {
+		at      int
+		readers []string
+	}
+	groups := map[string]*group{}
+	var out []Result
+	for _, r := range rs {
+		if len(r.Evidence) == 0 || !(strings.HasSuffix(r.Evidence[0].Object, "[ConfigMap]") || strings.HasSuffix(r.Evidence[0].Object, "[Secret]")) {
+			out = append(out, r)
+			continue
+		}
+		ev := r.Evidence[0]
+		reader, _, _ := strings.Cut(r.Subject, ": ")
+		key := string(r.Status) + "|" + ev.Object + "|" + ev.Field
+		if g, ok := groups[key]; ok {
+			g.readers = append(g.readers, reader)
+			continue
+		}
+		groups[key] = &group{at: len(out), readers: []string{reader}}
+		r.Subject = ev.Object + " " + ev.Field
+		out = append(out, r)
+	}
+	for _, g := range groups {
+		if len(g.readers) > 1 || g.readers[0] != out[g.at].Evidence[0].Object {
+			out[g.at].Message += fmt.Sprintf(" (read by %s: %s)", plural(len(g.readers), "container", "containers"), listing(g.readers, 3))
+		}
+	}
+	return out
 }

@@ -26,6 +26,14 @@ import (
 // a listed gap that passes fails the test, so the list only shrinks.
 func TestCLIRoundTrip(t *testing.T) {
 	examples := filepath.Join("..", "..", "examples")
+	// The reference installs predate the server-side checks (issue 13):
+	// each gap names the side that has to change.
+	pgServer := "examples/*-reference: the PostgreSQL StatefulSet carries no server TLS setting (-c ssl=on or POSTGRESQL_ENABLE_TLS with a certificate), although the model marks the port tls"
+	budGaps := map[string]string{
+		"BUD-6.3-07": pgServer,
+		"BUD-6-01":   "examples/bud-reference: Keycloak is given no HTTPS certificate (KC_HTTPS_CERTIFICATE_FILE)",
+		"BUD-4.1-04": "generate: the auth host's route publishes all of Keycloak, /admin included; route /realms and /resources only, or allowlist /admin",
+	}
 	tests := []struct {
 		name      string
 		model     string // empty: the embedded model
@@ -34,14 +42,16 @@ func TestCLIRoundTrip(t *testing.T) {
 		edge      string
 		gaps      map[string]string
 	}{
-		{name: "embedded bud", reference: "bud-reference"},
-		{name: "embedded bud, traefik edge", reference: "bud-reference", edge: "traefik"},
-		{name: "embedded bud, nginx edge", reference: "bud-reference", edge: "nginx"},
+		{name: "embedded bud", reference: "bud-reference", gaps: budGaps},
+		{name: "embedded bud, traefik edge", reference: "bud-reference", edge: "traefik", gaps: budGaps},
+		{name: "embedded bud, nginx edge", reference: "bud-reference", edge: "nginx", gaps: budGaps},
 		{
 			name: "minimal", model: "minimal.yaml", reference: "minimal-reference", cni: "cilium",
+			gaps: map[string]string{"BUD-6.3-07": pgServer},
 		},
 		{
 			name: "egress gateway", model: "egress-gateway.yaml", reference: "egress-gateway-reference",
+			gaps: map[string]string{"BUD-6.3-07": pgServer},
 		},
 	}
 	for _, tt := range tests {

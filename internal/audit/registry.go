@@ -9,6 +9,7 @@ func Checks() []Check {
 		checkWorkloadZones(),
 		checkDataStoreNamespaces(),
 		checkNothingInDefault(),
+		checkPodSecurity(),
 		checkDefaultDeny(),
 		checkPoliciesSelectPods(),
 		checkNamespaceSelectors(),

@@ -87,3 +87,17 @@ func TestDaprRedisPubSubLeftToBUD503(t *testing.T) {
 		t.Fatalf("got %+v, want no result", rs)
 	}
 }
+
+// TestDaprRedisStoresJudgedByBUD503 pins the issue's "state and
+// configuration stores on Redis without enableTLS" to the existing check
+// rather than a second one.
+func TestDaprRedisStoresJudgedByBUD503(t *testing.T) {
+	for _, typ := range []string{"state.redis", "configuration.redis", "lock.redis"} {
+		t.Run(typ, func(t *testing.T) {
+			rs := runYAML(t, checkDaprRedisTLS(), daprComponent(typ, `{name: redisHost, value: "valkey:6379"}`, `{name: redisPassword, value: "x"}`))
+			if st, msg := statusOf(rs, "pubsub"); st != StatusFail {
+				t.Fatalf("BUD-5-03: status %q (%s), want fail", st, msg)
+			}
+		})
+	}
+}

@@ -44,8 +44,6 @@ var (
 	notSecretName = regexp.MustCompile(`(?i)(_|\.|-|^)(NAME|REF|FILE|PATH|DIR|KEY_?ID|ID|ENABLED|ENABLE|REQUIRED|TYPE|ALGORITHM|ALG|LENGTH|LEN|EXPIRY|EXPIRES|EXPIRE|EXPIRATION|TTL|TIMEOUT|LIFETIME|LIFESPAN|MIN|MAX|HEADER|FIELD|POLICY|PREFIX|URL|URI|ENDPOINT|HOST|PORT|MODE|VERSION|SIZE|ROTATION)$|PUBLIC_?KEY|PUBLISHABLE|SECRET_?STORE|SECRET_?NAME|SECRET_?KEY_?REF|CAPTCHA_SITE`)
 	// browserVar names variables a front-end build exposes to browsers.
 	browserVar = regexp.MustCompile(`^(NEXT_PUBLIC_|VITE_|REACT_APP_|NUXT_PUBLIC_|PUBLIC_|EXPO_PUBLIC_|GATSBY_)`)
-	// expansion is the kubelet's $(VAR) reference in env values.
-	expansion = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)`)
 )
 
 // secretIn says what secret a named value holds ("" when none): a value of
@@ -172,9 +170,10 @@ func browserSecrets(s *envSet) []Result {
 		v := s.vars[name]
 		fromSecret := strings.HasSuffix(v.ev.Object, "[Secret]")
 		what := secretIn(name, v.value)
-		for _, m := range expansion.FindAllStringSubmatch(v.value, -1) {
-			if ref, ok := s.vars[m[1]]; ok && (strings.HasSuffix(ref.ev.Object, "[Secret]") || secretIn(ref.name, ref.value) != "") {
-				what = "$(" + m[1] + "), which expands to a secret"
+		// envSets expanded $(VAR) as the kubelet does; refs name what it used.
+		for _, name := range v.refs {
+			if ref, ok := s.vars[name]; ok && (strings.HasSuffix(ref.ev.Object, "[Secret]") || secretIn(ref.name, ref.value) != "") {
+				what = "$(" + name + "), which expands to a secret"
 			}
 		}
 		// The evidence never shows the value: a key name alone may not say it is secret.

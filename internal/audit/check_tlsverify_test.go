@@ -58,3 +58,41 @@ func TestTLSVerifyAttacks(t *testing.T) {
 		})
 	}
 }
+
+// TestEnvExpansion: $(VAR) in a literal env value is what the kubelet
+// expands from earlier variables, so a verify-off setting or a secret can
+// hide behind it; an undefined reference and $$ stay as written.
+func TestEnvExpansion(t *testing.T) {
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bud-config, namespace: bud-system}\ndata: {VERIFY: \"false\"}"
+	fromCM := `{name: X, value: ""}
+          envFrom: [{configMapRef: {name: bud-config}}]`
+	tests := []struct {
+		name  string
+		check Check
+		yaml  string
+		want  Status
+	}{
+		{name: "verify off through $(VAR) of an envFrom ConfigMap", check: checkClientVerify(), yaml: appWith("budapp", []string{`{name: KEYCLOAK_VERIFY_SSL, value: "$(VERIFY)"}`, fromCM}, cm), want: StatusFail},
+		{name: "verify off through an earlier env entry", check: checkClientVerify(), yaml: appWith("budapp", []string{`{name: OFF, value: "0"}`, `{name: NODE_TLS_REJECT_UNAUTHORIZED, value: "$(OFF)"}`}), want: StatusFail},
+		{name: "undefined reference stays as written", check: checkClientVerify(), yaml: appWith("budapp", []string{`{name: KEYCLOAK_VERIFY_SSL, value: "$(NOPE)"}`}), want: ""},
+		{name: "escaped $$ is no reference", check: checkClientVerify(), yaml: appWith("budapp", []string{`{name: OFF, value: "0"}`, `{name: NODE_TLS_REJECT_UNAUTHORIZED, value: "$$(OFF)"}`}), want: ""},
+		{name: "browser variable built from a Secret", check: checkSecretPlacement(), yaml: appWith("budadmin", []string{`{name: DB_PASSWORD, valueFrom: {secretKeyRef: {name: s, key: k}}}`, `{name: NEXT_PUBLIC_CONFIG, value: "db=$(DB_PASSWORD)"}`},
+			"apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: bud-system}\ndata: {k: "+b64("hunter2")+"}"), want: StatusFail},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rs := runYAML(t, tt.check, tt.yaml)
+			st, msg := statusOf(rs, "budapp")
+			if st != tt.want {
+				t.Fatalf("status %q (%s), want %q; results %+v", st, msg, tt.want, rs)
+			}
+			for _, r := range rs {
+				for _, ev := range r.Evidence {
+					if strings.Contains(ev.Detail, "hunter2") {
+						t.Errorf("evidence leaks the secret: %q", ev.Detail)
+					}
+				}
+			}
+		})
+	}
+}

@@ -31,6 +31,10 @@ func checkPublishedBackends() Check {
 				if r.redirectOnly {
 					continue
 				}
+				if class := strings.ToLower(ingressClass(r.obj)); strings.Contains(class, "internal") || strings.Contains(class, "private") {
+					out = append(out, res(StatusNotApplicable, r.obj.Ref(), "not judged: ingress class "+class+" reads as an internal edge", ObjectEvidence(r.obj, "spec.ingressClassName", class)))
+					continue
+				}
 				for _, b := range routeBackends(r) {
 					if res, ok := judgeBackend(c, models, r, b); ok {
 						out = append(out, res)

@@ -68,6 +68,7 @@ spec:
 			"---\napiVersion: traefik.io/v1alpha1\nkind: Middleware\nmetadata: {name: allow, namespace: bud-data}\nspec:\n  ipAllowList: {sourceRange: [0.0.0.0/0]}", want: StatusFail},
 		{name: "allowlisted console", yaml: minio + ingress("{name: bud-minio, port: {number: 9001}}", `, annotations: {traefik.ingress.kubernetes.io/router.middlewares: bud-data-allow@kubernetescrd}`) +
 			"---\napiVersion: traefik.io/v1alpha1\nkind: Middleware\nmetadata: {name: allow, namespace: bud-data}\nspec:\n  ipAllowList: {sourceRange: [203.0.113.0/24]}", want: StatusPass},
+		{name: "internal ingress class is not judged, never a pass", yaml: minio + strings.Replace(ingress("{name: bud-minio, port: {number: 9001}}"), "ingressClassName: traefik", "ingressClassName: traefik-internal", 1), want: StatusNotApplicable},
 		{name: "application backend", yaml: storeAndService("budadmin", "budstudio/budadmin:0.4", "[{containerPort: 3000}]", "[{port: 80, targetPort: 3000}]") + ingress("{name: budadmin, port: {number: 80}}"), want: StatusPass},
 	}
 	for _, tt := range tests {

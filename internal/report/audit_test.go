@@ -88,9 +88,11 @@ func TestAuditGolden(t *testing.T) {
 		{name: "audit-color.txt", write: func(b *bytes.Buffer) error { return WriteAuditText(b, r, AuditTextOptions{Color: true}) }},
 		{name: "audit-verbose.txt", write: func(b *bytes.Buffer) error { return WriteAuditText(b, r, AuditTextOptions{Verbose: true}) }},
 		{name: "audit.json", write: func(b *bytes.Buffer) error { return WriteAuditJSON(b, r) }},
-		{name: "audit.sarif", write: func(b *bytes.Buffer) error { return WriteAuditSARIF(b, r) }},
+		{name: "audit.sarif", write: func(b *bytes.Buffer) error { return WriteAuditSARIF(b, r, SARIFOptions{Version: "test"}) }},
 		{name: "audit.md", write: func(b *bytes.Buffer) error { return WriteAuditMarkdown(b, r) }},
 		{name: "audit.junit.xml", write: func(b *bytes.Buffer) error { return WriteAuditJUnit(b, r) }},
+		{name: "audit-grouped.txt", write: func(b *bytes.Buffer) error { return WriteAuditText(b, groupedReport(t), AuditTextOptions{}) }},
+		{name: "audit-grouped.md", write: func(b *bytes.Buffer) error { return WriteAuditMarkdown(b, groupedReport(t)) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -190,4 +192,24 @@ func TestAuditMarkdownChecklist(t *testing.T) {
 	if n := strings.Count(md, "\n- ["); n != len(items) {
 		t.Errorf("%d checklist boxes, want %d (every item of guide section 11)", n, len(items))
 	}
+}
+
+// groupedReport is the fixture with its BUD-4.2-01 cause shared by six
+// connections, as no default deny makes it in a real install.
+func groupedReport(t testing.TB) *audit.Report {
+	r := fixtureReport(t)
+	var out []audit.Finding
+	for _, f := range r.Findings {
+		out = append(out, f)
+		if f.CheckID != "BUD-4.2-01" {
+			continue
+		}
+		for _, src := range []string{"bud/a", "bud/b", "bud/c", "bud/d", "bud/e"} {
+			g := f
+			g.Subject = src + " => bud-data/redis"
+			out = append(out, g)
+		}
+	}
+	r.Findings = out
+	return r
 }

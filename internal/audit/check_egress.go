@@ -8,6 +8,7 @@ import (
 
 	"budnet/internal/manifest"
 	"budnet/internal/netpol"
+	"budnet/internal/reach"
 )
 
 // Guide sections 4.3 and 8.2: egress. The guide's own "provider whitelist"
@@ -140,19 +141,14 @@ func runEgressAllowlist(c *Context) []Result {
 		}
 	}
 	var fqdn, dnsRule []*manifest.Object
-	names := map[string]bool{}
+	var selectors []any
 	for _, o := range objectsOf(c.Inventory, groupsCilium, "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy") {
 		for _, spec := range ciliumSpecs(o) {
 			for _, r := range sliceIn(spec, "egress") {
 				rm := asMap(r)
 				for _, f := range sliceIn(rm, "toFQDNs") {
-					fm := asMap(f)
 					fqdn = appendObj(fqdn, o)
-					for _, k := range []string{"matchName", "matchPattern"} {
-						if v := stringIn(fm, k); v != "" {
-							names[strings.ToLower(v)] = true
-						}
-					}
+					selectors = append(selectors, f)
 				}
 				for _, tp := range sliceIn(rm, "toPorts") {
 					if len(sliceIn(asMap(tp), "rules", "dns")) > 0 {
@@ -169,9 +165,12 @@ func runEgressAllowlist(c *Context) []Result {
 	if len(dnsRule) == 0 {
 		return []Result{res(StatusPartial, subject, "toFQDNs policies exist but no rule sends DNS through Cilium's DNS proxy (toPorts rules.dns), so the names never resolve to allowed addresses", ev)}
 	}
+	// Model hosts are allowlist patterns ("*.example.com": any depth), which
+	// generate writes as Cilium's "**." (reach.FQDNSet reads both).
+	names := reach.ReadFQDNs(selectors)
 	var missing []string
 	for _, h := range hosts {
-		if !names[h] {
+		if !names.Admits(h) {
 			missing = append(missing, h)
 		}
 	}

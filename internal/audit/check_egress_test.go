@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"budnet/internal/platform"
 )
 
 const gatewayDeployment = `apiVersion: apps/v1
@@ -30,7 +32,10 @@ spec:
 func ciliumFQDN(dns bool, hosts ...string) string {
 	var names []string
 	for _, h := range hosts {
-		names = append(names, "{matchName: "+h+"}")
+		if !strings.HasPrefix(h, "{") {
+			h = "{matchName: " + h + "}"
+		}
+		names = append(names, h)
 	}
 	rules := `    - toFQDNs: [` + strings.Join(names, ", ") + `]
       toPorts: [{ports: [{port: "443", protocol: TCP}]}]
@@ -49,6 +54,27 @@ spec:
 ` + rules
 }
 
+// budModelHosts lists the embedded model's egress hosts as toFQDNs
+// selectors, its wildcards "*.x" written as prefix+"x" patterns.
+func budModelHosts(t *testing.T, prefix string) []string {
+	t.Helper()
+	p, err := platform.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range p.Spec.Flows.Egress {
+		for _, h := range f.Hosts {
+			if rest, ok := strings.CutPrefix(h, "*."); ok {
+				out = append(out, "{matchPattern: '"+prefix+rest+"'}")
+			} else {
+				out = append(out, "{matchName: "+h+"}")
+			}
+		}
+	}
+	return out
+}
+
 func TestEgressAttacks(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -65,6 +91,10 @@ func TestEgressAttacks(t *testing.T) {
 			yaml: ciliumFQDN(false, "api.openai.com"), want: StatusPartial, msg: "DNS proxy"},
 		{name: "toFQDNs missing model hosts", check: checkEgressAllowlist(),
 			yaml: ciliumFQDN(true, "api.openai.com"), want: StatusPartial, msg: "api.anthropic.com"},
+		{name: "every model host, wildcards as Cilium's **.", check: checkEgressAllowlist(),
+			yaml: ciliumFQDN(true, budModelHosts(t, "**.")...), want: StatusPass},
+		{name: "a model wildcard as Cilium's *. covers one label only", check: checkEgressAllowlist(),
+			yaml: ciliumFQDN(true, budModelHosts(t, "*.")...), want: StatusPartial, msg: "*.amazonaws.com"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,6 +18,8 @@ import (
 type setting struct {
 	name, value string
 	ev          Evidence
+	// refs are the variables a $(VAR) reference in the value expanded.
+	refs []string
 }
 
 type envSet struct {
@@ -123,7 +125,8 @@ func envSets(inv *manifest.Inventory) []*envSet {
 				path := fmt.Sprintf("%s.env[%d]", ct.Path, i)
 				switch {
 				case e.ValueFrom == nil:
-					s.set(setting{name: e.Name, value: e.Value, ev: ObjectEvidence(w.Object, path+".value", "")})
+					v, refs := expandEnv(e.Value, s.vars)
+					s.set(setting{name: e.Name, value: v, ev: ObjectEvidence(w.Object, path+".value", ""), refs: refs})
 				case e.ValueFrom.ConfigMapKeyRef != nil || e.ValueFrom.SecretKeyRef != nil:
 					kind, name, k := "ConfigMap", "", ""
 					if r := e.ValueFrom.ConfigMapKeyRef; r != nil {
@@ -157,6 +160,44 @@ func envSets(inv *manifest.Inventory) []*envSet {
 		out = append(out, s)
 	}
 	return out
+}
+
+// expandEnv resolves $(VAR) references as the kubelet does for a literal
+// env value: against the variables defined before it (envFrom first, then
+// earlier env entries); an undefined reference stays as written and $$
+// escapes a $ (k8s.io/kubernetes third_party/forked/golang/expansion).
+func expandEnv(in string, vars map[string]setting) (string, []string) {
+	if !strings.Contains(in, "$") {
+		return in, nil
+	}
+	var b strings.Builder
+	var refs []string
+	for i := 0; i < len(in); i++ {
+		if in[i] != '$' || i+1 >= len(in) {
+			b.WriteByte(in[i])
+			continue
+		}
+		switch in[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i++
+			continue
+		case '(':
+			if end := strings.IndexByte(in[i+2:], ')'); end >= 0 {
+				name := in[i+2 : i+2+end]
+				if v, ok := vars[name]; ok {
+					b.WriteString(v.value)
+					refs = append(refs, name)
+				} else {
+					b.WriteString(in[i : i+3+end])
+				}
+				i += 2 + end
+				continue
+			}
+		}
+		b.WriteByte(in[i])
+	}
+	return b.String(), refs
 }
 
 var dsnPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('[^']*'|\S+)`)

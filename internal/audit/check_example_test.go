@@ -47,26 +47,33 @@ func TestExampleKnownGaps(t *testing.T) {
 		"BUD-3.1-01",  // no zone namespaces: everything in bud
 		"BUD-3.1-02",  // workloads outside their zones
 		"BUD-3.1-03",  // data stores share bud with the services
+		"BUD-3.1-05",  // node exporter on the host network and PID namespace with a host port
 		"BUD-3.2-01",  // no default deny
 		"BUD-4.1-02",  // admin host open to the internet
-		"BUD-4.1-04",  // example hosts (*.bud.example.com) on its routes
+		"BUD-4.1-04",  // MinIO S3 API and Keycloak's /admin on the public edge
+		"BUD-4.1-05",  // example hosts (*.bud.example.com) on its routes
 		"BUD-4.2-01",  // over-permissive matrix
 		"BUD-4.2-02",  // TLS ports of ClickHouse and Keycloak blocked by the Bitnami policies
 		"BUD-4.3-01",  // every workload reaches 0.0.0.0/0
 		"BUD-5-02",    // Dapr access control missing
 		"BUD-5-03",    // Redis components without enableTLS
+		"BUD-6-01",    // Bitnami Keycloak in start-dev over HTTP
+		"BUD-6-02",    // VALIDATE_CERTS, KEYCLOAK_VERIFY_SSL, NODE_TLS_REJECT_UNAUTHORIZED off
 		"BUD-6.1-01",  // no cert-manager issuer
 		"BUD-6.1-02",  // edge certificates not managed
 		"BUD-6.3-01",  // PostgreSQL without sslmode / sslmode disable
 		"BUD-6.3-02",  // ClickHouse secure=false
 		"BUD-6.3-03",  // redis://
 		"BUD-6.3-04",  // MinIO over http
+		"BUD-6.3-06",  // MongoDB URI without tls=true
+		"BUD-6.3-07",  // POSTGRESQL_ENABLE_TLS=no
 		"BUD-7-01",    // Keycloak IngressRoute without redirect
 		"BUD-7-02",    // no security headers
 		"BUD-7-03",    // no rate limit
 		"BUD-7-04",    // no body limit
 		"BUD-7-05",    // no WAF
 		"BUD-8.2-01",  // no egress allowlist
+		"BUD-9.2-03",  // Dapr Redis stores with inline passwords
 		"BUD-10.1-01", // no alerts
 	}
 	sort.Strings(failingIDs)

@@ -159,43 +159,44 @@ func hasLabels(have, want map[string]string) bool {
 	return true
 }
 
-// modelOf maps manifest workloads to the model workload they implement: the
-// one whose pod labels they carry, or, for Dapr apps, whose app id the
-// injector labels them with (charts rename labels, never app ids). This is
-// the matching internal/reach uses, in any namespace, so that a workload in
-// the wrong zone is still recognised.
+// modelOf maps manifest workloads to the model workload they implement,
+// the first in model order, by reach.MatchWorkload in any namespace (every
+// tier), so that a workload in the wrong zone is still recognised.
 func modelOf(inv *manifest.Inventory, p *platform.Platform) map[*manifest.Workload]*platform.Workload {
 	out := map[*manifest.Workload]*platform.Workload{}
 	if p == nil {
 		return out
 	}
-	for _, w := range inv.Workloads {
-		for i := range p.Spec.Workloads {
-			mw := &p.Spec.Workloads[i]
-			if implements(w, mw) {
+	cands := candidates(inv)
+	for i := range p.Spec.Workloads {
+		mw := &p.Spec.Workloads[i]
+		for _, m := range reach.MatchWorkload(mw, cands) {
+			if w := inv.Workloads[m.Index]; out[w] == nil {
 				out[w] = mw
-				break
 			}
 		}
 	}
 	return out
 }
 
-// matching returns the manifest workloads implementing the model workload.
+// matching returns the manifest workloads implementing the model workload,
+// in any namespace (reach.MatchWorkload, every tier).
 func matching(inv *manifest.Inventory, mw *platform.Workload) []*manifest.Workload {
 	var out []*manifest.Workload
-	for _, w := range inv.Workloads {
-		if implements(w, mw) {
-			out = append(out, w)
-		}
+	for _, m := range reach.MatchWorkload(mw, candidates(inv)) {
+		out = append(out, inv.Workloads[m.Index])
 	}
 	return out
 }
 
-// implements reports whether w carries mw's pod labels or the app id label
-// the Dapr injector gives mw's pods.
-func implements(w *manifest.Workload, mw *platform.Workload) bool {
-	return hasLabels(w.Labels, mw.PodLabels) || (mw.Dapr != nil && w.Labels["dapr.io/app-id"] == mw.Dapr.AppID)
+// candidates reads the inventory's workloads for reach.MatchWorkload; the
+// indexes of its matches are indexes into inv.Workloads.
+func candidates(inv *manifest.Inventory) []reach.Candidate {
+	out := make([]reach.Candidate, len(inv.Workloads))
+	for i, w := range inv.Workloads {
+		out[i] = reach.CandidateOf(w)
+	}
+	return out
 }
 
 // podIndex is the engine pod of a manifest workload.

@@ -2,9 +2,9 @@ package audit
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
-	"budnet/internal/manifest"
 	"budnet/internal/reach"
 )
 
@@ -18,7 +18,7 @@ func checkOverPermissive() Check {
 		Remediation: "Replace the policies that allow it with the default deny and per-flow allow policies `budnet generate` emits from the model's flows.",
 		Doc:         docOf("BUD-4.2-01"),
 		Run: func(c *Context) []Result {
-			return discrepancies(c, func(d *reach.Diff) []reach.Discrepancy { return d.OverPermissive }, "allowed but not intended", nil)
+			return discrepancies(c, func(d *reach.Diff) []reach.Discrepancy { return d.OverPermissive }, "allowed but not intended")
 		},
 	}
 }
@@ -26,10 +26,20 @@ func checkOverPermissive() Check {
 func checkBroken() Check {
 	return Check{
 		ID: "BUD-4.2-02", Title: "Every intended connection is allowed", Section: "4.2", Severity: SeverityMedium,
-		Remediation: "Add the allow policy `budnet generate` emits for the flow (or fix the selector or port that keeps it from matching).",
-		Doc:         docOf("BUD-4.2-02"),
+		Remediation: "Add the allow policy `budnet generate` emits for the flow (or fix the selector or port that keeps it from matching). " +
+			"Model drift (the model intends a port that no workload implementing it serves): serve the port, or correct the model's ports and flows in your platform file.",
+		Doc: docOf("BUD-4.2-02"),
 		Run: func(c *Context) []Result {
-			return discrepancies(c, func(d *reach.Diff) []reach.Discrepancy { return d.Broken }, "intended but blocked", fqdnCarrier)
+			out := discrepancies(c, func(d *reach.Diff) []reach.Discrepancy { return d.Broken }, "intended but blocked")
+			if rv := c.Reach(); rv.Err == nil && rv.Diff != nil {
+				out = append(out, openedByFQDN(c, rv.Diff)...)
+			}
+			if d := drift(c); len(d) > 0 {
+				// Drift is blocked connections too: the matrix does not pass.
+				out = slices.DeleteFunc(out, func(r Result) bool { return r.Subject == "matrix" && r.Status == StatusPass })
+				out = append(out, d...)
+			}
+			return out
 		},
 	}
 }
@@ -45,10 +55,8 @@ func portsPhrase(ports string) string {
 	return "port " + ports
 }
 
-// discrepancies turns the diff's picked list into findings. carrier, when
-// set, names an object outside the matrix's view that opens a listed
-// connection after all (a Cilium toFQDNs rule): such a connection passes.
-func discrepancies(c *Context, pick func(*reach.Diff) []reach.Discrepancy, what string, carrier func(*Context, reach.Discrepancy) *manifest.Object) []Result {
+// discrepancies turns the diff's picked list into findings.
+func discrepancies(c *Context, pick func(*reach.Diff) []reach.Discrepancy, what string) []Result {
 	if c.Platform == nil {
 		return nil
 	}
@@ -71,13 +79,6 @@ func discrepancies(c *Context, pick func(*reach.Diff) []reach.Discrepancy, what 
 	for _, d := range list {
 		conn := d.Src + " => " + d.Dst
 		ports := d.Ports.String()
-		if carrier != nil {
-			if o := carrier(c, d); o != nil {
-				out = append(out, res(StatusPass, conn, conn+" : "+ports+" is opened by the toFQDNs rule of "+o.Ref()+", which NetworkPolicy analysis cannot see",
-					ObjectEvidence(o, "spec.egress", "toFQDNs "+d.Dst)))
-				continue
-			}
-		}
 		// The subject already names the connection; the message says what is
 		// wrong with it.
 		msg := what + " on " + portsPhrase(ports)
@@ -91,6 +92,28 @@ func discrepancies(c *Context, pick func(*reach.Diff) []reach.Discrepancy, what 
 		// The engine's explanation is the evidence, not the message.
 		why := strings.TrimPrefix(d.Reason, what+": ")
 		out = append(out, res(StatusFail, conn, msg, Evidence{Connection: conn + " : " + ports, Policies: d.Policies, Detail: why}))
+	}
+	return out
+}
+
+// drift reports each model workload whose flows intend ports that no
+// manifest workload implementing it serves: one finding per model workload,
+// where the flows to those ports would otherwise each fail as blocked.
+func drift(c *Context) []Result {
+	if c.Platform == nil {
+		return nil
+	}
+	rv := c.Reach()
+	if rv.Err != nil || rv.Diff == nil {
+		return nil
+	}
+	out := make([]Result, 0, len(rv.Diff.Drift))
+	for _, d := range rv.Diff.Drift {
+		ev := []Evidence{{Connection: strings.Join(d.Workloads, ", ") + " : " + d.Ports.String(), Detail: "serves " + d.Serves.String()}}
+		if mw, ok := c.Platform.Workload(d.Model[strings.IndexByte(d.Model, '/')+1:]); ok {
+			ev = append(ev, modelEvidence(c.Platform, "model workload "+mw.Name+" ports", mw.Source))
+		}
+		out = append(out, res(StatusFail, "model drift: "+d.Model, d.String(), ev...))
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"budnet/internal/manifest"
+	"budnet/internal/platform"
 )
 
 // Guide sections 5 and 6: Dapr mTLS and access control
@@ -22,12 +23,41 @@ func daprUsed(inv *manifest.Inventory) []*manifest.Workload {
 	return out
 }
 
+// daprNotJudged says why BUD-5-01 is not judged and how to include what it needs.
+const daprNotJudged = "not judged: no Dapr control plane in the input. Dapr is used, but its control plane and the Configuration daprsystem that sets mTLS come from Dapr's own chart: " +
+	"audit the cluster (--cluster), or add Dapr's chart as rendered (helm template dapr dapr/dapr -n dapr-system > dapr.yaml; -f dapr.yaml)"
+
+// daprControlPlaneAnnotation marks the pods of Dapr's control plane in
+// Dapr's chart (dapr.io/control-plane: sentry, operator, injector, placement,
+// scheduler; charts/dapr/charts/*/templates/*_deployment.yaml and
+// *_statefulset.yaml in dapr/dapr).
+const daprControlPlaneAnnotation = "dapr.io/control-plane"
+
+// daprControlPlane returns a workload of the Dapr control plane in the
+// input: one Dapr's chart marks as such, or one implementing a model
+// workload of role dapr-control-plane; nil when there is none.
+func daprControlPlane(c *Context) *manifest.Workload {
+	for _, w := range c.Inventory.Workloads {
+		if _, ok := w.Annotations[daprControlPlaneAnnotation]; ok {
+			return w
+		}
+	}
+	models := modelOf(c.Inventory, c.Platform)
+	for _, w := range c.Inventory.Workloads {
+		if mw := models[w]; mw != nil && mw.Role == platform.RoleDaprControlPlane {
+			return w
+		}
+	}
+	return nil
+}
+
 func checkDaprMTLS() Check {
 	return Check{
 		ID: "BUD-5-01", Title: "Dapr mTLS is enabled in the control-plane Configuration", Section: "5", Severity: SeverityCritical,
-		Remediation: "Set spec.mtls.enabled: true (a YAML boolean) in the Configuration daprsystem in the Dapr namespace; `budnet generate` emits it with the model's workloadCertTTL and allowedClockSkew.",
-		Doc:         docOf("BUD-5-01"),
-		Run:         runDaprMTLS,
+		Remediation: "Set spec.mtls.enabled: true (a YAML boolean) in the Configuration daprsystem in the Dapr namespace; `budnet generate` emits it with the model's workloadCertTTL and allowedClockSkew. " +
+			"An input with Dapr apps but no Dapr control plane (Dapr's own chart installs it with daprsystem) is not judged: audit the cluster (--cluster) or add Dapr's rendered chart to the input.",
+		Doc: docOf("BUD-5-01"),
+		Run: runDaprMTLS,
 	}
 }
 
@@ -46,7 +76,15 @@ func runDaprMTLS(c *Context) []Result {
 		}
 	}
 	if cfg == nil {
-		return []Result{res(StatusFail, "daprsystem", "Dapr is used but no Configuration daprsystem is in the input: mTLS between sidecars cannot be shown to be on")}
+		if cp := daprControlPlane(c); cp != nil {
+			return []Result{res(StatusFail, "daprsystem", "Dapr is used but no Configuration daprsystem is in the input: mTLS between sidecars cannot be shown to be on",
+				ObjectEvidence(cp.Object, "", "Dapr control plane without daprsystem"))}
+		}
+		// Dapr's chart installs the control plane and daprsystem together
+		// (charts/dapr/charts/dapr_config/templates/dapr_default_config.yaml in
+		// dapr/dapr, mtls.enabled true by default), usually as its own release:
+		// a chart that relies on it says nothing about mTLS either way.
+		return []Result{res(StatusNotApplicable, "daprsystem", daprNotJudged)}
 	}
 	subject := cfg.Ref()
 	v, ok := nested(cfg, "spec", "mtls", "enabled")

@@ -23,6 +23,23 @@ spec:
 ` + spec + "\n"
 }
 
+// sentryDeployment is dapr-sentry as Dapr's chart renders it
+// (dapr/dapr charts/dapr/charts/dapr_sentry/templates/dapr_sentry_deployment.yaml):
+// the label app: dapr-sentry and the annotation dapr.io/control-plane.
+const sentryDeployment = `---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: dapr-sentry, namespace: dapr-system, labels: {app: dapr-sentry}}
+spec:
+  selector: {matchLabels: {app: dapr-sentry}}
+  template:
+    metadata:
+      labels: {app: dapr-sentry, app.kubernetes.io/part-of: dapr, app.kubernetes.io/component: sentry}
+      annotations: {dapr.io/control-plane: sentry}
+    spec:
+      containers: [{name: dapr-sentry, image: ghcr.io/dapr/sentry:1.16.0, ports: [{containerPort: 50001}]}]
+`
+
 func component(meta string) string {
 	return `apiVersion: dapr.io/v1alpha1
 kind: Component
@@ -51,7 +68,13 @@ func TestMeshAttacks(t *testing.T) {
 		{name: "mtls without enabled is false", check: checkDaprMTLS(), yaml: daprsystem(`  mtls: {workloadCertTTL: 24h}`), want: StatusFail, msg: "zero value is false"},
 		{name: "mtls enabled true", check: checkDaprMTLS(), yaml: daprsystem(`  mtls: {enabled: true}`), want: StatusPass},
 		{name: "an app Configuration's mtls block does not count", check: checkDaprMTLS(),
-			yaml: appConfig(`  mtls: {enabled: true}`), want: StatusFail, msg: "no Configuration daprsystem"},
+			yaml: appConfig(`  mtls: {enabled: true}`) + sentryDeployment, want: StatusFail, msg: "no Configuration daprsystem"},
+		{name: "a control plane by its annotation alone, without daprsystem, fails", check: checkDaprMTLS(),
+			yaml: budappDeployment + strings.ReplaceAll(sentryDeployment, "app: dapr-sentry", "app: sentry"), want: StatusFail, msg: "no Configuration daprsystem"},
+		{name: "no control plane in the input: not judged, with the way to include it", check: checkDaprMTLS(),
+			yaml: appConfig(`  mtls: {enabled: true}`), want: StatusNotApplicable, msg: "not judged: no Dapr control plane in the input"},
+		{name: "a Dapr app alone is not judged either", check: checkDaprMTLS(),
+			yaml: budappDeployment, want: StatusNotApplicable, msg: "--cluster"},
 		{name: "no Dapr workloads: not applicable", check: checkDaprMTLS(), yaml: strings.Replace(daprsystem(`  mtls: {enabled: false}`), `dapr.io/enabled: "true"`, `dapr.io/enabled: "yes"`, 1), want: ""},
 		{name: "defaultAction allow", check: checkDaprAccessControl(), yaml: appConfig(`  accessControl: {defaultAction: allow, trustDomain: cluster.local}`), want: StatusFail, msg: "defaultAction is allow"},
 		{name: "accessControl without defaultAction allows", check: checkDaprAccessControl(), yaml: appConfig(`  accessControl: {trustDomain: cluster.local}`), want: StatusFail, msg: "unset (allow)"},

@@ -22,9 +22,9 @@ import (
 
 func checkPlaceholders() Check {
 	return Check{
-		ID: "BUD-4.1-04", Title: "Deployed objects carry no placeholder addresses, hosts or contacts", Section: "4.1", Severity: SeverityHigh,
+		ID: "BUD-4.1-05", Title: "Deployed objects carry no placeholder addresses, hosts or contacts", Section: "4.1", Severity: SeverityHigh,
 		Remediation: "Replace the reference model's placeholders before generating: the control-plane, admin and monitoring source groups with the real ranges (kubectl get endpointslices -l kubernetes.io/service-name=kubernetes for the API server), the edge hosts with your domains and the ACME contact with a mailbox you read; `budnet generate` names each one it still finds on stderr.",
-		Doc:         docOf("BUD-4.1-04"),
+		Doc:         docOf("BUD-4.1-05"),
 		Run: func(c *Context) []Result {
 			var out []Result
 			for _, o := range c.Inventory.Objects {

@@ -197,7 +197,10 @@ func (o *auditOptions) write(r *audit.Report, c *audit.Context) error {
 	case "json":
 		return report.WriteAuditJSON(w, r)
 	case "sarif":
-		return report.WriteAuditSARIF(w, r)
+		wd, _ := os.Getwd() // URIs relative to it; absolute file URIs without it
+		return report.WriteAuditSARIF(w, r, report.SARIFOptions{
+			Version: BuildVersion().Version, Locate: report.NewLocator(c.Inventory, c.Platform), BaseDir: wd, Warn: o.streams.ErrOut,
+		})
 	case "markdown":
 		return report.WriteAuditMarkdown(w, r)
 	case "junit":

@@ -31,6 +31,9 @@ type Input struct {
 	Cluster   netpol.Cluster
 	Workloads []Workload
 	byName    map[string]int
+	// fqdn are the toFQDNs egress rules of Cilium policies, which open host
+	// flows the NetworkPolicy matrix cannot show.
+	fqdn []fqdnRule
 }
 
 // Workload returns the workload named name ("ns/name[Kind]", or "ns/name" when
@@ -99,6 +102,7 @@ func Build(inv *manifest.Inventory) *Input {
 	for _, np := range inv.NetworkPolicies {
 		in.Cluster.Policies = append(in.Cluster.Policies, np.Policy)
 	}
+	in.fqdn = readFQDNRules(inv)
 	return in
 }
 

@@ -167,7 +167,7 @@ func (c *comparison) broken() []Discrepancy {
 	for _, k := range keys {
 		actual, _ := c.m.Lookup(k[0], k[1])
 		for _, it := range c.internal[k] {
-			if missing := it.ports.Minus(actual); !missing.IsEmpty() {
+			if missing := c.blocked(it, it.ports.Minus(actual)); !missing.IsEmpty() {
 				out = append(out, c.brokenEntry(it, k[0], k[1], nil, missing))
 			}
 		}
@@ -180,6 +180,18 @@ func (c *comparison) broken() []Discrepancy {
 		out = append(out, c.brokenExternal(it, entities, false)...)
 	}
 	return out
+}
+
+// blocked returns the ports of missing (intended by it, not allowed) that
+// make a broken flow. Those the destination does not declare are model drift
+// instead (Diff.Drift): the connection is refused, but the model expects a
+// port the deployment does not serve, and one out-of-date port of a model
+// workload would otherwise fail once per caller.
+func (c *comparison) blocked(it *intent, missing netpol.PortSet) netpol.PortSet {
+	if d := missing.Intersect(it.unserved); !d.IsEmpty() {
+		c.addDrift(it, d)
+	}
+	return missing.Minus(it.unserved)
 }
 
 // brokenExternal checks an intent with an external side against every address
@@ -198,7 +210,7 @@ func (c *comparison) brokenExternal(it *intent, entities []string, ingress bool)
 		} else {
 			actual, _ = c.m.Lookup(it.src, e)
 		}
-		if m := it.ports.Minus(actual); !m.IsEmpty() {
+		if m := c.blocked(it, it.ports.Minus(actual)); !m.IsEmpty() {
 			missing = missing.Union(m)
 			if sample == nil {
 				sample = pe
@@ -208,10 +220,22 @@ func (c *comparison) brokenExternal(it *intent, entities []string, ingress bool)
 	if missing.IsEmpty() {
 		return nil
 	}
+	if !ingress && len(it.hosts) > 0 {
+		if pols := c.fqdnOpens(it, missing); pols != nil {
+			d := c.brokenEntry(it, it.src, it.externalName(), sample, missing)
+			d.Hosts = slices.Clone(it.hosts)
+			d.Policies = pols
+			d.Reason = "opened by the toFQDNs rules of " + strings.Join(pols, ", ") + ", which NetworkPolicy analysis does not evaluate"
+			c.opened = append(c.opened, d)
+			return nil
+		}
+	}
 	if ingress {
 		return []Discrepancy{c.brokenEntry(it, it.externalName(), it.dst, sample, missing)}
 	}
-	return []Discrepancy{c.brokenEntry(it, it.src, it.externalName(), sample, missing)}
+	d := c.brokenEntry(it, it.src, it.externalName(), sample, missing)
+	d.Hosts = slices.Clone(it.hosts)
+	return []Discrepancy{d}
 }
 
 func (c *comparison) brokenEntry(it *intent, src, dst string, external []netip.Prefix, missing netpol.PortSet) Discrepancy {

@@ -21,6 +21,11 @@ type intent struct {
 	public   bool           // the external side is every public address (host allowlist)
 	hosts    []string
 	ports    netpol.PortSet
+	// unserved are ports of ports that the workloads implementing the
+	// destination's model workload, dstModel, do not declare: blocked there,
+	// they are model drift, reported once per model workload, not as broken.
+	unserved netpol.PortSet
+	dstModel string
 	flow     string
 	guide    string
 }
@@ -45,6 +50,9 @@ type comparison struct {
 	model   *platform.Platform
 	byModel map[string][]string // model workload -> manifest workloads
 	inModel map[string]bool     // manifest workloads matched to the model
+	served  map[string]*served  // model workload -> what its manifest workloads serve
+	drift   map[string]*Drift   // model workload -> ports its flows intend that nothing serves
+	opened  []Discrepancy       // host flows Cilium toFQDNs rules open
 	zones   map[string]bool
 	denied  []netip.Prefix // addresses that are not "the public internet"
 
@@ -55,10 +63,11 @@ type comparison struct {
 }
 
 // Compare compares the matrix m, computed by eng from in, with the intended
-// firewall matrix of model. Manifest workloads match a model workload when
-// they are in its zone and carry all its pod labels; a model workload with no
-// match in its zone is matched by labels in any namespace, with a note, so a
-// flat single-namespace install can still be judged flow by flow.
+// firewall matrix of model. Manifest workloads are matched to model workloads
+// by MatchWorkload, taking the best tier: in the zone before outside it, with
+// a note, so a flat single-namespace install can still be judged flow by
+// flow. Intended ports that no matched workload serves are Drift, one entry
+// per model workload, and are not reported as broken flows.
 func Compare(in *Input, eng *netpol.Engine, m *netpol.Matrix, model *platform.Platform) (*Diff, error) {
 	flows, err := model.Flows()
 	if err != nil {
@@ -66,6 +75,7 @@ func Compare(in *Input, eng *netpol.Engine, m *netpol.Matrix, model *platform.Pl
 	}
 	c := &comparison{in: in, eng: eng, m: m, model: model,
 		byModel: map[string][]string{}, inModel: map[string]bool{}, zones: map[string]bool{},
+		served: map[string]*served{}, drift: map[string]*Drift{},
 		internal: map[[2]string][]*intent{}}
 	for _, z := range model.Spec.Zones {
 		c.zones[z.Name] = true
@@ -76,6 +86,14 @@ func Compare(in *Input, eng *netpol.Engine, m *netpol.Matrix, model *platform.Pl
 	c.addDNS()
 	d.OverPermissive = c.overPermissive()
 	d.Broken = c.broken()
+	d.Drift = c.drifts()
+	for _, dr := range d.Drift {
+		c.notes = append(c.notes, dr.String())
+	}
+	d.OpenedByFQDN = c.opened
+	for _, o := range d.OpenedByFQDN {
+		c.notes = append(c.notes, fmt.Sprintf("%s => %s : %s (flow %s) is %s", o.Src, o.Dst, o.Ports, o.Flow, o.Reason))
+	}
 	d.Notes = c.notes
 	return d, nil
 }
@@ -105,19 +123,31 @@ func publicExclusions(model *platform.Platform) []netip.Prefix {
 }
 
 func (c *comparison) match() []string {
+	cands := make([]Candidate, len(c.in.Workloads))
+	for i, w := range c.in.Workloads {
+		cands[i] = candidate(w.Namespace, w.Labels, c.in.Cluster.Pods[w.Pod].Ports)
+	}
 	var unmatched []string
 	for i := range c.model.Spec.Workloads {
 		mw := &c.model.Spec.Workloads[i]
-		found, how := c.matching(mw)
-		if len(found) == 0 {
+		best := BestTier(MatchWorkload(mw, cands))
+		if len(best) == 0 {
 			unmatched = append(unmatched, mw.Zone+"/"+mw.Name)
 			continue
 		}
-		if how != "" {
+		found := make([]string, len(best))
+		sv := &served{known: true}
+		for j, m := range best {
+			found[j] = c.in.Workloads[m.Index].Name
+			sv.ports = sv.ports.Union(cands[m.Index].Serves)
+			sv.known = sv.known && cands[m.Index].Declared
+		}
+		if how := best[0].Tier.String(); how != "" {
 			c.notes = append(c.notes, fmt.Sprintf("model workload %s (zone %s) matched %s: %s",
 				mw.Name, mw.Zone, how, strings.Join(found, ", ")))
 		}
 		c.byModel[mw.Name] = found
+		c.served[mw.Name] = sv
 		for _, n := range found {
 			c.inModel[n] = true
 		}
@@ -125,49 +155,51 @@ func (c *comparison) match() []string {
 	return unmatched
 }
 
-// matching finds the manifest workloads of a model workload, trying in order:
-// its pod labels in its zone; the label the Dapr injector sets from the app id
-// (dapr.io/app-id), which charts cannot rename, in its zone; then both outside
-// its zone. how describes any match but the first kind, for a note.
-func (c *comparison) matching(mw *platform.Workload) (found []string, how string) {
-	type attempt struct {
-		labels map[string]string
-		inZone bool
-		how    string
-	}
-	attempts := []attempt{{mw.PodLabels, true, ""}}
-	var appID map[string]string
-	if mw.Dapr != nil {
-		appID = map[string]string{"dapr.io/app-id": mw.Dapr.AppID}
-		attempts = append(attempts, attempt{appID, true, "by its Dapr app id"})
-	}
-	attempts = append(attempts, attempt{mw.PodLabels, false, "by labels outside its zone"})
-	if appID != nil {
-		attempts = append(attempts, attempt{appID, false, "by its Dapr app id outside its zone"})
-	}
-	for _, a := range attempts {
-		for _, w := range c.in.Workloads {
-			if (!a.inZone || w.Namespace == mw.Zone) && hasLabels(w.Labels, a.labels) {
-				found = append(found, w.Name)
-			}
-		}
-		if len(found) > 0 {
-			return found, a.how
-		}
-	}
-	return nil, ""
+// served is what the manifest workloads matched to a model workload serve.
+type served struct {
+	ports netpol.PortSet
+	// known is false when one of them declares no port, so what it serves
+	// is unknown and no port counts as unserved.
+	known bool
 }
 
-func hasLabels(have, want map[string]string) bool {
-	if len(want) == 0 {
-		return false
+// unserved returns the single ports of ranges that none of the manifest
+// workloads of model workload dst declares. Port ranges are left to the
+// matrix: a range says "any of these", and a workload serving part of it is
+// not drift.
+func (c *comparison) unserved(dst string, ranges []platform.PortRange) netpol.PortSet {
+	sv := c.served[dst]
+	if sv == nil || !sv.known {
+		return netpol.PortSet{}
 	}
-	for k, v := range want {
-		if hv, ok := have[k]; !ok || hv != v {
-			return false
+	var out netpol.PortSet
+	for _, r := range ranges {
+		if r.EndPort != 0 && r.EndPort != r.Port {
+			continue
+		}
+		proto := protocolOf(r.Protocol)
+		if !sv.ports.Contains(proto, r.Port) {
+			out = out.Union(netpol.NewPortSet(netpol.PortRange{Protocol: proto, Start: r.Port, End: r.Port}))
 		}
 	}
-	return true
+	return out
+}
+
+// addDrift records that the intent's connection src => dst is blocked on
+// ports the destination does not declare: model drift of the model workload
+// the intent's destination implements.
+func (c *comparison) addDrift(it *intent, ports netpol.PortSet) {
+	d := c.drift[it.dstModel]
+	if d == nil {
+		d = &Drift{Workloads: c.byModel[it.dstModel], Serves: c.served[it.dstModel].ports}
+		if mw, ok := c.model.Workload(it.dstModel); ok {
+			d.Model = mw.Zone + "/" + mw.Name
+		}
+		c.drift[it.dstModel] = d
+	}
+	d.Ports = d.Ports.Union(ports)
+	d.Flows = appendUnique(d.Flows, it.flow)
+	d.Connections++
 }
 
 func portSet(ranges []platform.PortRange) netpol.PortSet {
@@ -178,14 +210,16 @@ func portSet(ranges []platform.PortRange) netpol.PortSet {
 	return netpol.NewPortSet(rs...)
 }
 
-func (c *comparison) addInternal(srcModel, dstModel string, ports netpol.PortSet, flow, guide string) {
+func (c *comparison) addInternal(srcModel, dstModel string, ranges []platform.PortRange, flow, guide string) {
+	ports := portSet(ranges)
+	unserved := c.unserved(dstModel, ranges)
 	for _, s := range c.byModel[srcModel] {
 		for _, t := range c.byModel[dstModel] {
 			if s == t {
 				continue
 			}
 			key := [2]string{s, t}
-			c.internal[key] = append(c.internal[key], &intent{src: s, dst: t, ports: ports, flow: flow, guide: guide})
+			c.internal[key] = append(c.internal[key], &intent{src: s, dst: t, ports: ports, unserved: unserved, dstModel: dstModel, flow: flow, guide: guide})
 		}
 	}
 }
@@ -199,13 +233,14 @@ func (c *comparison) addFlows(flows []platform.ResolvedFlow) {
 		case platform.FlowInternal:
 			for _, src := range f.From {
 				for _, dst := range f.To {
-					c.addInternal(src.Name, dst.Workload.Name, portSet(dst.Ports), f.Name, guide)
+					c.addInternal(src.Name, dst.Workload.Name, dst.Ports, f.Name, guide)
 				}
 			}
 		case platform.FlowIngress:
 			for _, dst := range f.To {
+				unserved := c.unserved(dst.Workload.Name, dst.Ports)
 				for _, t := range c.byModel[dst.Workload.Name] {
-					c.ingress = append(c.ingress, &intent{dst: t, prefixes: f.Sources, ports: portSet(dst.Ports), flow: f.Name, guide: guide})
+					c.ingress = append(c.ingress, &intent{dst: t, prefixes: f.Sources, ports: portSet(dst.Ports), unserved: unserved, dstModel: dst.Workload.Name, flow: f.Name, guide: guide})
 				}
 			}
 		case platform.FlowEgress:
@@ -262,20 +297,20 @@ func (c *comparison) addEgress(f *platform.ResolvedFlow, gw *platform.Workload, 
 }
 
 // proxyPorts are the gateway's port named "proxy", or all its ports.
-func proxyPorts(gw *platform.Workload) netpol.PortSet {
-	var rs []netpol.PortRange
+func proxyPorts(gw *platform.Workload) []platform.PortRange {
+	var rs []platform.PortRange
 	for _, p := range gw.Ports {
-		proto := corev1.Protocol(p.Protocol)
+		proto := p.Protocol
 		if proto == "" {
-			proto = corev1.ProtocolTCP
+			proto = string(corev1.ProtocolTCP)
 		}
-		r := netpol.PortRange{Protocol: proto, Start: p.Port, End: p.Port}
+		r := platform.PortRange{Protocol: proto, Port: p.Port, EndPort: p.Port}
 		if p.Name == "proxy" {
-			return netpol.NewPortSet(r)
+			return []platform.PortRange{r}
 		}
 		rs = append(rs, r)
 	}
-	return netpol.NewPortSet(rs...)
+	return rs
 }
 
 // addDNS adds the flow the guide forgets: every workload of the model resolves
@@ -318,4 +353,14 @@ func (c *comparison) judged(name string) bool {
 		return c.zones[w.Namespace]
 	}
 	return false
+}
+
+// drifts lists the drift entries by model workload.
+func (c *comparison) drifts() []Drift {
+	out := make([]Drift, 0, len(c.drift))
+	for _, d := range c.drift {
+		out = append(out, *d)
+	}
+	slices.SortFunc(out, func(a, b Drift) int { return strings.Compare(a.Model, b.Model) })
+	return out
 }

@@ -5,6 +5,9 @@
 package reach
 
 import (
+	"fmt"
+	"strings"
+
 	"budnet/internal/netpol"
 )
 
@@ -23,8 +26,13 @@ type Meta struct {
 
 // Discrepancy is one difference between the allowed and the intended matrix.
 type Discrepancy struct {
+	// Src and Dst name the sides: workloads, address ranges, or for a flow to
+	// external host names those names joined with commas (Hosts has them).
 	Src, Dst string
-	Ports    netpol.PortSet
+	// Hosts are the host names of an egress flow's external side, as the
+	// model writes them ("api.openai.com", "*.amazonaws.com"); empty otherwise.
+	Hosts []string
+	Ports netpol.PortSet
 	// Flow and Guide name the intended flow concerned (for broken flows, the
 	// flow that is blocked; for over-permissive ones, the flow between the same
 	// pair whose ports were exceeded, if any).
@@ -44,6 +52,55 @@ type Diff struct {
 	// Unmatched lists model workloads no manifest workload matched, whose flows
 	// could therefore not be judged.
 	Unmatched []string
+	// OpenedByFQDN lists flows to external host names that the matrix shows
+	// blocked but the toFQDNs rules of Cilium policies open (Policies names
+	// them): Cilium enforces the union of every policy's allow rules.
+	OpenedByFQDN []Discrepancy
+	// Drift lists model workloads whose flows are blocked on ports that none
+	// of their matched workloads declares (the model says ClickHouse serves
+	// 8443; the chart serves 8123 and 9000, and its policy admits only
+	// those). Those connections are not listed in Broken, so one out-of-date
+	// port is one entry, not a broken flow per caller.
+	Drift []Drift
 	// Notes say how matching went where it was not exact.
 	Notes []string
+}
+
+// Drift is a model workload whose flows are blocked on ports that the
+// manifest workloads matched to it do not declare.
+type Drift struct {
+	// Model is the model workload, "zone/name".
+	Model string
+	// Ports are the intended, blocked ports none of Workloads declares.
+	Ports netpol.PortSet
+	// Workloads are the manifest workloads matched to Model; Serves the
+	// ports they declare.
+	Workloads []string
+	Serves    netpol.PortSet
+	// Flows are the model flows that intend Ports; Connections counts the
+	// blocked connections (source to destination workload) they stand for.
+	Flows       []string
+	Connections int
+}
+
+// String says what disagrees, for notes and findings.
+func (d Drift) String() string {
+	return fmt.Sprintf("model drift: the model's %s is intended to serve %s (flow %s), but %s %s only %s; "+
+		"the %d blocked %s on those ports are one finding here, not broken flows: serve the ports or correct the model",
+		d.Model, d.Ports, strings.Join(d.Flows, ", "), strings.Join(d.Workloads, ", "), declareVerb(len(d.Workloads)), d.Serves,
+		d.Connections, plural(d.Connections, "connection", "connections"))
+}
+
+func declareVerb(n int) string {
+	if n == 1 {
+		return "declares"
+	}
+	return "declare"
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

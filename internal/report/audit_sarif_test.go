@@ -16,7 +16,7 @@ import (
 // needs to annotate a line.
 func TestAuditSARIFStructure(t *testing.T) {
 	var buf bytes.Buffer
-	if err := WriteAuditSARIF(&buf, fixtureReport(t)); err != nil {
+	if err := WriteAuditSARIF(&buf, fixtureReport(t), SARIFOptions{Version: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	var log map[string]any

@@ -88,9 +88,11 @@ func TestAuditGolden(t *testing.T) {
 		{name: "audit-color.txt", write: func(b *bytes.Buffer) error { return WriteAuditText(b, r, AuditTextOptions{Color: true}) }},
 		{name: "audit-verbose.txt", write: func(b *bytes.Buffer) error { return WriteAuditText(b, r, AuditTextOptions{Verbose: true}) }},
 		{name: "audit.json", write: func(b *bytes.Buffer) error { return WriteAuditJSON(b, r) }},
-		{name: "audit.sarif", write: func(b *bytes.Buffer) error { return WriteAuditSARIF(b, r) }},
+		{name: "audit.sarif", write: func(b *bytes.Buffer) error { return WriteAuditSARIF(b, r, SARIFOptions{Version: "test"}) }},
 		{name: "audit.md", write: func(b *bytes.Buffer) error { return WriteAuditMarkdown(b, r) }},
 		{name: "audit.junit.xml", write: func(b *bytes.Buffer) error { return WriteAuditJUnit(b, r) }},
+		{name: "audit-grouped.txt", write: func(b *bytes.Buffer) error { return WriteAuditText(b, groupedReport(t), AuditTextOptions{}) }},
+		{name: "audit-grouped.md", write: func(b *bytes.Buffer) error { return WriteAuditMarkdown(b, groupedReport(t)) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -189,5 +191,60 @@ func TestAuditMarkdownChecklist(t *testing.T) {
 	items := audit.Checklist()
 	if n := strings.Count(md, "\n- ["); n != len(items) {
 		t.Errorf("%d checklist boxes, want %d (every item of guide section 11)", n, len(items))
+	}
+}
+
+// groupedReport is the fixture with its BUD-4.2-01 cause shared by six
+// connections, as no default deny makes it in a real install.
+func groupedReport(t testing.TB) *audit.Report {
+	r := fixtureReport(t)
+	var out []audit.Finding
+	for _, f := range r.Findings {
+		out = append(out, f)
+		if f.CheckID != "BUD-4.2-01" {
+			continue
+		}
+		for _, src := range []string{"bud/a", "bud/b", "bud/c", "bud/d", "bud/e"} {
+			g := f
+			g.Subject = src + " => bud-data/redis"
+			out = append(out, g)
+		}
+	}
+	r.Findings = out
+	return r
+}
+
+// TestNotJudgedIsNeverPass renders a check whose only finding is not
+// applicable: text and Markdown must say it was not judged and why, never PASS.
+func TestNotJudgedIsNeverPass(t *testing.T) {
+	inv, err := manifest.LoadBytes("empty.yaml", []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: bud}\n"), manifest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const why = "not judged: no Dapr control plane in the input"
+	checks := []audit.Check{{ID: "BUD-5-01", Title: "Dapr mTLS is on", Section: "5", Severity: audit.SeverityCritical,
+		Run: func(*audit.Context) []audit.Result {
+			return []audit.Result{{Status: audit.StatusNotApplicable, Subject: "dapr-system", Message: why}}
+		}}}
+	r := audit.Run(&audit.Context{Inventory: inv, Platform: &platform.Platform{}, Source: "files"}, checks)
+	r.FailOn = audit.SeverityHigh
+
+	var text, md bytes.Buffer
+	if err := WriteAuditText(&text, r, AuditTextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteAuditMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"text": text.String(), "markdown": md.String()} {
+		if strings.Contains(out, "PASS BUD-5-01") || strings.Contains(out, "No failing finding") {
+			t.Errorf("%s reports a check nothing judged as passing:\n%s", name, out)
+		}
+		if !strings.Contains(out, why) {
+			t.Errorf("%s does not say why the check was not judged:\n%s", name, out)
+		}
+	}
+	if !strings.Contains(text.String(), "NOT JUDGED BUD-5-01") {
+		t.Errorf("text does not mark BUD-5-01 NOT JUDGED:\n%s", text.String())
 	}
 }

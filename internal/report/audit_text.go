@@ -10,8 +10,9 @@ import (
 	"budnet/internal/audit"
 )
 
-// maxTextFindings bounds the failing findings the text report lists per
-// check, so one check failing for every connection does not bury the rest.
+// maxTextFindings bounds the lines of failing findings the text report
+// lists per check (a line is one finding, or one cause shared by many), so
+// one check failing for every connection does not bury the rest.
 const maxTextFindings = 10
 
 // AuditTextOptions tune the text report.
@@ -120,28 +121,30 @@ func writeCheckText(bw *bufio.Writer, p painter, fs []audit.Finding, verbose boo
 			na++
 		}
 	}
+	// A check none of whose findings was judged (all not applicable) says so:
+	// printing PASS for it would be a pass by default.
+	notJudged := !failing && !accepted && passing == 0 && na > 0
 	mark := p.paint(ansiGreen, "PASS")
 	switch {
 	case failing:
 		mark = p.paint(ansiRed, "FAIL")
 	case accepted:
 		mark = p.paint(ansiGrey, "ACCEPTED")
+	case notJudged:
+		mark = p.paint(ansiGrey, "NOT JUDGED")
 	}
 	fmt.Fprintf(bw, "  %s %s %s %s\n", mark, first.CheckID, p.paint(ansiGrey, "["+first.Severity.String()+"]"), first.Title)
-	shown, hidden := 0, 0
-	for _, f := range fs {
-		if !verbose && !f.Status.Failing() {
-			continue
+	switch {
+	case verbose:
+		for _, f := range fs {
+			writeFindingText(bw, p, f)
 		}
-		if !verbose && shown == maxTextFindings {
-			hidden++
-			continue
+	case notJudged:
+		for _, msg := range distinctMessages(fs, 3) {
+			fmt.Fprintf(bw, "       %s\n", msg)
 		}
-		shown++
-		writeFindingText(bw, p, f)
-	}
-	if hidden > 0 {
-		fmt.Fprintf(bw, "       %s\n", p.paint(ansiGrey, fmt.Sprintf("… and %d more failing (-v or -o json lists them all)", hidden)))
+	default:
+		writeFailingGroupsText(bw, p, fs)
 	}
 	if !verbose && passing+na > 0 {
 		var parts []string
@@ -158,7 +161,41 @@ func writeCheckText(bw *bufio.Writer, p painter, fs []audit.Finding, verbose boo
 	}
 }
 
-func writeFindingText(bw *bufio.Writer, p painter, f audit.Finding) {
+// writeFailingGroupsText lists a check's failing findings one line per
+// cause (GroupFindings): a cause shared by many findings is printed once
+// with their count and first subjects.
+func writeFailingGroupsText(bw *bufio.Writer, p painter, fs []audit.Finding) {
+	var failing []audit.Finding
+	for _, f := range fs {
+		if f.Status.Failing() {
+			failing = append(failing, f)
+		}
+	}
+	hiddenFindings, hiddenLines := 0, 0
+	for i, g := range GroupFindings(failing, 0) {
+		if i >= maxTextFindings {
+			hiddenFindings += len(g.Findings)
+			hiddenLines++
+			continue
+		}
+		if len(g.Findings) == 1 {
+			writeFindingText(bw, p, g.First())
+			continue
+		}
+		f := g.First()
+		fmt.Fprintf(bw, "       - %s (%d findings) %s\n", statusText(p, f), len(g.Findings), f.Message)
+		if f.Suppressed {
+			fmt.Fprintf(bw, "         accepted: %s\n", f.SuppressionReason)
+		}
+		fmt.Fprintf(bw, "         %s\n", groupSubjectsText(g, func(s string) string { return s }))
+	}
+	if hiddenLines > 0 {
+		fmt.Fprintf(bw, "       %s\n", p.paint(ansiGrey, fmt.Sprintf("… and %d more failing %s in %d more %s (-v or -o json lists them all)",
+			hiddenFindings, plural(hiddenFindings, "finding", "findings"), hiddenLines, plural(hiddenLines, "line", "lines"))))
+	}
+}
+
+func statusText(p painter, f audit.Finding) string {
 	status := string(f.Status)
 	switch {
 	case f.Suppressed:
@@ -168,7 +205,11 @@ func writeFindingText(bw *bufio.Writer, p painter, f audit.Finding) {
 	case f.Status == audit.StatusPartial:
 		status = p.paint(ansiYellow, status)
 	}
-	fmt.Fprintf(bw, "       - %s %s: %s\n", status, f.Subject, f.Message)
+	return status
+}
+
+func writeFindingText(bw *bufio.Writer, p painter, f audit.Finding) {
+	fmt.Fprintf(bw, "       - %s %s: %s\n", statusText(p, f), f.Subject, f.Message)
 	if f.Suppressed {
 		fmt.Fprintf(bw, "         accepted: %s\n", f.SuppressionReason)
 	}
@@ -243,4 +284,20 @@ func summaryLine(r *audit.Report, p painter) string {
 	}
 	fmt.Fprintf(&b, " (--fail-on %s: %s)", r.FailOn, verdict)
 	return b.String()
+}
+
+// distinctMessages returns the first n distinct messages of fs, in order.
+func distinctMessages(fs []audit.Finding, n int) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, f := range fs {
+		if f.Message == "" || seen[f.Message] {
+			continue
+		}
+		seen[f.Message] = true
+		if out = append(out, f.Message); len(out) == n {
+			break
+		}
+	}
+	return out
 }

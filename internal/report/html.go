@@ -42,7 +42,9 @@ type HTMLOptions struct {
 	// connection still appear in their zone. Optional.
 	Workloads []string
 	// MaxFindingsPerCheck, MaxWorkloadsPerZone and MaxEdgesPerWorkload cap
-	// the detail lists; zero means the defaults (200, 250, 30).
+	// the detail lists; zero means the defaults (200, 250, 30). Findings
+	// that share a cause are one row, and the cap counts rows and the
+	// members one row lists.
 	MaxFindingsPerCheck int
 	MaxWorkloadsPerZone int
 	MaxEdgesPerWorkload int

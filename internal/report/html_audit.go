@@ -42,6 +42,17 @@ type htmlFinding struct {
 	Suppressed                                     bool
 	Reason                                         string
 	Evidence                                       []htmlEvidence
+	// Members is set for a cause shared by several findings (GroupFindings):
+	// the row shows the count and FirstSubjects, and every member keeps its
+	// own anchor in a list under it.
+	Members       []htmlMember
+	Count         int
+	FirstSubjects string
+}
+
+// htmlMember is one finding of a grouped cause.
+type htmlMember struct {
+	Anchor, Key, Subject string
 }
 
 type htmlEvidence struct {
@@ -90,12 +101,20 @@ func htmlChecklist(r *audit.Report) []htmlChecklistGroup {
 			}
 			it.Why = itoa(len(st.Failing)) + " failing, " + itoa(len(st.Passing)) + " passing"
 		}
-		for i, f := range st.Failing {
+		groups := GroupFindings(st.Failing, 0)
+		for i, g := range groups {
 			if i == maxChecklistEvidence {
-				it.FailingOmitted = len(st.Failing) - i
+				for _, g := range groups[i:] {
+					it.FailingOmitted += len(g.Findings)
+				}
 				break
 			}
-			it.Failing = append(it.Failing, htmlLink{Anchor: findingAnchor(index[pairKey{f.CheckID, f.Subject}]), Text: f.CheckID + " " + f.Subject})
+			f := g.First()
+			text := f.CheckID + " " + f.Subject
+			if len(g.Findings) > 1 {
+				text = f.CheckID + " (" + itoa(len(g.Findings)) + " findings) " + f.Message
+			}
+			it.Failing = append(it.Failing, htmlLink{Anchor: findingAnchor(index[pairKey{f.CheckID, f.Subject}]), Text: text})
 		}
 		out[len(out)-1].Items = append(out[len(out)-1].Items, it)
 	}
@@ -148,20 +167,64 @@ func htmlCheckOf(fs []audit.Finding, first, limit int) htmlCheck {
 		}
 	}
 	// Failing findings are what a reader acts on, so they go first and are
-	// the last to be cut by the cap.
-	for pass := 0; pass < 2; pass++ {
-		for k, f := range fs {
-			if f.Status.Failing() != (pass == 0) {
+	// the last to be cut by the cap. Findings that share a cause are one row.
+	var failing, other []audit.Finding
+	var failingAt, otherAt []int
+	for k, f := range fs {
+		if f.Status.Failing() {
+			failing, failingAt = append(failing, f), append(failingAt, first+k)
+		} else {
+			other, otherAt = append(other, f), append(otherAt, first+k)
+		}
+	}
+	// The cap counts rows, so one large cause cannot crowd out the others;
+	// a cause lists at most as many of its members as the cap.
+	rows := 0
+	for _, part := range []struct {
+		fs []audit.Finding
+		at []int
+	}{{failing, failingAt}, {other, otherAt}} {
+		for _, g := range groupAt(part.fs, part.at) {
+			if rows == limit {
+				c.Omitted += len(g.Findings)
 				continue
 			}
-			if len(c.Findings) == limit {
-				c.Omitted++
-				continue
+			rows++
+			hf := htmlGroupOf(g)
+			if len(hf.Members) > limit {
+				c.Omitted += len(hf.Members) - limit
+				hf.Members = hf.Members[:limit]
 			}
-			c.Findings = append(c.Findings, htmlFindingOf(f, first+k))
+			c.Findings = append(c.Findings, hf)
 		}
 	}
 	return c
+}
+
+// groupAt groups fs, whose report indexes are at.
+func groupAt(fs []audit.Finding, at []int) []FindingGroup {
+	gs := GroupFindings(fs, 0)
+	for i := range gs {
+		for k, local := range gs[i].Index {
+			gs[i].Index[k] = at[local]
+		}
+	}
+	return gs
+}
+
+// htmlGroupOf renders a cause: a lone finding as itself, a shared cause as
+// one row with its members listed under it.
+func htmlGroupOf(g FindingGroup) htmlFinding {
+	if len(g.Findings) == 1 {
+		return htmlFindingOf(g.First(), g.Index[0])
+	}
+	f := g.First()
+	hf := htmlFinding{CheckID: f.CheckID, Status: string(f.Status), Message: f.Message, Suppressed: f.Suppressed,
+		Reason: f.SuppressionReason, Count: len(g.Findings), FirstSubjects: groupSubjectsText(g, func(s string) string { return s })}
+	for k, m := range g.Findings {
+		hf.Members = append(hf.Members, htmlMember{Anchor: findingAnchor(g.Index[k]), Key: m.CheckID + " " + m.Subject, Subject: m.Subject})
+	}
+	return hf
 }
 
 func htmlFindingOf(f audit.Finding, i int) htmlFinding {

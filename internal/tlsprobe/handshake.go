@@ -184,9 +184,11 @@ func (p *Prober) enumerateVersions(ctx context.Context, t Target) ([]VersionResu
 			// version if it got as far as asking for one.
 			results[i].Accepted = true
 			results[i].Error = h.err.Error()
-		case v < tls.VersionTLS13 && !isPreTLS(h.err):
+		case unanswered(h.err):
+			results[i] = VersionResult{Version: tls.VersionName(v), Unknown: true, Error: h.err.Error()}
+		case v < tls.VersionTLS13:
 			rv := p.rawVersion(ctx, t, v)
-			if rv.Accepted {
+			if rv.Accepted || rv.Unknown {
 				results[i] = rv
 			} else {
 				results[i].Error = h.err.Error()
@@ -197,6 +199,14 @@ func (p *Prober) enumerateVersions(ctx context.Context, t Target) ([]VersionResu
 			results[i].Evidence = ""
 		}
 	})
+	for i := range results {
+		if results[i].Version == "" { // never started: ctx ended first
+			results[i] = VersionResult{Version: tls.VersionName(probeVersions[i]), Unknown: true, Error: "not probed: " + context.Cause(ctx).Error()}
+		}
+	}
+	if ssl3.Version == "" {
+		ssl3 = VersionResult{Version: versionFromWire(0x0300), Unknown: true, Error: "not probed: " + context.Cause(ctx).Error()}
+	}
 	return append([]VersionResult{ssl3}, results...), raw
 }
 
@@ -206,6 +216,8 @@ func (p *Prober) rawVersion(ctx context.Context, t Target, v uint16) VersionResu
 	res := VersionResult{Version: versionFromWire(v)}
 	reply, err := p.rawHello(ctx, t, v, allHelloSuites())
 	switch {
+	case unanswered(err):
+		res.Unknown, res.Error = true, err.Error()
 	case err != nil:
 		res.Error = err.Error()
 	case reply.version != v:
@@ -227,13 +239,19 @@ func (p *Prober) enumerateSuites12(ctx context.Context, t Target) []SuiteResult 
 		h := p.handshake(ctx, t, handshakeSpec{
 			minVersion: tls.VersionTLS12, maxVersion: tls.VersionTLS12, suites: []uint16{s.ID},
 		})
-		out[i] = SuiteResult{Name: s.Name, ID: s.ID, Insecure: s.Insecure, Accepted: h.err == nil || h.certRequested, Evidence: "handshake"}
+		ok := h.err == nil || h.certRequested
+		out[i] = SuiteResult{Name: s.Name, ID: s.ID, Insecure: s.Insecure, Accepted: ok, Evidence: "handshake", Unknown: !ok && unanswered(h.err)}
 	})
-	accepted := p.eliminateRawSuites(ctx, t)
+	for i, s := range suites {
+		if out[i].Name == "" { // never started: ctx ended first
+			out[i] = SuiteResult{Name: s.Name, ID: s.ID, Insecure: s.Insecure, Evidence: "handshake", Unknown: true}
+		}
+	}
+	accepted, unknown := p.eliminateRawSuites(ctx, t)
 	for _, s := range rawSuites12 {
 		out = append(out, SuiteResult{
 			Name: s.name, ID: s.id, Insecure: classify(s.name).insecure(),
-			Accepted: accepted[s.id], Evidence: "server-hello",
+			Accepted: accepted[s.id], Unknown: unknown[s.id], Evidence: "server-hello",
 		})
 	}
 	return out
@@ -245,31 +263,43 @@ func (p *Prober) enumerateSuites12(ctx context.Context, t Target) []SuiteResult 
 // refuses. That costs one connection per accepted suite plus one per group,
 // instead of one per suite, which matters for servers that fork per
 // connection (PostgreSQL). The groups run in parallel.
-func (p *Prober) eliminateRawSuites(ctx context.Context, t Target) map[uint16]bool {
+func (p *Prober) eliminateRawSuites(ctx context.Context, t Target) (accepted, unknown map[uint16]bool) {
 	n := p.opts.HandshakeConcurrency
 	groups := make([][]uint16, n)
 	for i, s := range rawSuites12 {
 		groups[i%n] = append(groups[i%n], s.id)
 	}
 	found := make([][]uint16, n)
+	// left holds each group's suites still offered when its probing stopped
+	// without an answer: those were neither seen accepted nor refused.
+	left := make([][]uint16, n)
+	copy(left, groups) // a group never started is unknown as a whole
 	p.parallel(ctx, n, func(g int) {
 		offer := groups[g]
+		defer func() { left[g] = offer }()
 		for len(offer) > 0 {
 			reply, err := p.rawHello(ctx, t, tls.VersionTLS12, offer)
+			if unanswered(err) {
+				return
+			}
 			if err != nil || reply.version != tls.VersionTLS12 || !slices.Contains(offer, reply.suite) {
+				offer = nil // refused: none of the rest is accepted
 				return
 			}
 			found[g] = append(found[g], reply.suite)
 			offer = slices.DeleteFunc(slices.Clone(offer), func(id uint16) bool { return id == reply.suite })
 		}
 	})
-	accepted := map[uint16]bool{}
-	for _, f := range found {
-		for _, id := range f {
+	accepted, unknown = map[uint16]bool{}, map[uint16]bool{}
+	for g := range n {
+		for _, id := range found[g] {
 			accepted[id] = true
 		}
+		for _, id := range left[g] {
+			unknown[id] = true
+		}
 	}
-	return accepted
+	return accepted, unknown
 }
 
 // suiteName names a suite from either table, or its number.

@@ -155,10 +155,10 @@ func (p *Prober) observe(ctx context.Context, t Target, r *EndpointResult) {
 	}
 
 	// What a current client gets: Go's defaults (TLS 1.2+, secure suites).
+	// The connection is used for what needs an established session and then
+	// closed before any other probe starts: a server that serves one
+	// connection at a time would otherwise leave every later probe unanswered.
 	nego := p.handshake(ctx, t, handshakeSpec{nextProtos: alpnFor(t.Scheme), keepOpen: true})
-	if nego.conn != nil {
-		defer nego.conn.Close()
-	}
 	if t.Scheme == SchemePostgres {
 		switch {
 		case errors.Is(nego.err, errSSLRefused):
@@ -178,6 +178,7 @@ func (p *Prober) observe(ctx context.Context, t Target, r *EndpointResult) {
 		r.Error = "no tls answer: " + nego.err.Error()
 		return
 	}
+	session := p.useSession(t, &nego)
 
 	info := &TLSInfo{}
 	r.TLS = info
@@ -187,24 +188,14 @@ func (p *Prober) observe(ctx context.Context, t Target, r *EndpointResult) {
 		info.ALPN = nego.state.NegotiatedProtocol
 	}
 	versions, vh := p.enumerateVersions(ctx, t)
-	info.Versions = versions
-	if accepted(versions, tls.VersionTLS12) {
+	info.Versions = withNegotiated(versions, nego)
+	if accepted(info.Versions, tls.VersionTLS12) {
 		info.Suites12 = p.enumerateSuites12(ctx, t)
 	}
-	// A Redis PING doubles as the read that shows whether a TLS 1.3 server
-	// rejected our missing client certificate.
-	var pingErr error
-	if t.Scheme == SchemeRedis && nego.conn != nil {
-		r.Redis, pingErr = redisPing(nego.conn, p.opts.Timeout)
-	}
-	info.ClientAuth = p.clientAuth(nego, vh, func(conn *tls.Conn) bool {
-		if t.Scheme == SchemeRedis {
-			return isRemoteError(pingErr)
-		}
-		return probeRequiredTLS13(conn, min(p.opts.Timeout, 300*time.Millisecond))
-	})
-	if pingErr != nil && info.ClientAuth != "required" {
-		r.Redis = &RedisInfo{Error: pingErr.Error()}
+	r.Redis = session.redis
+	info.ClientAuth = clientAuth(nego, vh, session.rejected13)
+	if session.pingErr != nil && info.ClientAuth != "required" {
+		r.Redis = &RedisInfo{Error: session.pingErr.Error()}
 	}
 	info.Certificate = inspectChain(chainOf(append([]handshakeResult{nego}, vh...)...), t.Host, p.opts.RootCAs, p.opts.Now())
 	if t.Scheme == SchemeHTTPS {
@@ -212,9 +203,56 @@ func (p *Prober) observe(ctx context.Context, t Target, r *EndpointResult) {
 	}
 }
 
+// sessionFacts is what the negotiated session showed before it was closed.
+type sessionFacts struct {
+	redis   *RedisInfo
+	pingErr error
+	// rejected13 is a TLS 1.3 server rejecting our missing client
+	// certificate after the handshake.
+	rejected13 bool
+}
+
+// useSession reads what only an established session shows, then closes it.
+func (p *Prober) useSession(t Target, nego *handshakeResult) sessionFacts {
+	var f sessionFacts
+	if nego.conn == nil {
+		return f
+	}
+	defer func() { nego.conn.Close(); nego.conn = nil }()
+	// A Redis PING doubles as the read that shows whether a TLS 1.3 server
+	// rejected our missing client certificate.
+	if t.Scheme == SchemeRedis {
+		f.redis, f.pingErr = redisPing(nego.conn, p.opts.Timeout)
+	}
+	if nego.certRequested && nego.state.Version == tls.VersionTLS13 {
+		if t.Scheme == SchemeRedis {
+			f.rejected13 = isRemoteError(f.pingErr)
+		} else {
+			f.rejected13 = probeRequiredTLS13(nego.conn, min(p.opts.Timeout, 300*time.Millisecond))
+		}
+	}
+	return f
+}
+
+// withNegotiated counts the negotiated handshake as evidence for its own
+// version: one result must not say both "negotiated TLS 1.3" and that TLS
+// 1.3 was refused or unanswered.
+func withNegotiated(vs []VersionResult, nego handshakeResult) []VersionResult {
+	if nego.err != nil {
+		return vs
+	}
+	name := tls.VersionName(nego.state.Version)
+	for i := range vs {
+		if vs[i].Version == name && !vs[i].Accepted {
+			vs[i] = VersionResult{Version: name, Accepted: true, Evidence: "handshake", Note: "negotiated"}
+		}
+	}
+	return vs
+}
+
 // clientAuth decides the client-certificate policy, reading from the
 // negotiated TLS 1.3 session only when no TLS 1.2 handshake settled it.
-func (p *Prober) clientAuth(nego handshakeResult, vh []handshakeResult, rejected func(*tls.Conn) bool) string {
+func clientAuth(nego handshakeResult, vh []handshakeResult, rejected13 bool) string {
 	all := append([]handshakeResult{nego}, vh...)
 	mode := clientAuthMode(all, false)
 	if mode != "requested" {
@@ -225,10 +263,18 @@ func (p *Prober) clientAuth(nego handshakeResult, vh []handshakeResult, rejected
 			return mode // a TLS 1.2 handshake completed without a certificate
 		}
 	}
-	if nego.conn != nil && nego.certRequested && nego.state.Version == tls.VersionTLS13 {
-		return clientAuthMode(all, rejected(nego.conn))
+	if nego.err == nil && nego.certRequested && nego.state.Version == tls.VersionTLS13 {
+		return clientAuthMode(all, rejected13)
 	}
 	return mode
+}
+
+// unanswered reports a probe error that says nothing about what the server
+// accepts: no connection, no upgrade, or no answer before the deadline. Such
+// a probe is unknown, never a refusal. An alert, a ServerHello naming another
+// version, or the server closing the connection are answers.
+func unanswered(err error) bool {
+	return err != nil && (isPreTLS(err) || isTimeout(err))
 }
 
 // isTimeout reports a deadline or cancellation, from the context or the socket.

@@ -50,6 +50,15 @@ func writeEndpointText(ew *errWriter, e EndpointResult, failOn Severity) {
 			}
 		}
 		ew.printf("  versions:   %s\n", orNone(strings.Join(acc, ", ")))
+		var unknown []string
+		for _, v := range t.Versions {
+			if v.Unknown {
+				unknown = append(unknown, v.Version)
+			}
+		}
+		if len(unknown) > 0 {
+			ew.printf("  no answer:  %s (neither accepted nor refused)\n", strings.Join(unknown, ", "))
+		}
 		if t.NegotiatedVersion != "" {
 			ew.printf("  negotiated: %s %s\n", t.NegotiatedVersion, t.NegotiatedSuite)
 		}

@@ -39,7 +39,16 @@ func sampleReport() Report {
 
 	down := EndpointResult{Target: "redis://cache:6379", Scheme: SchemeRedis, Host: "cache", Port: 6379, Address: "cache:6379", Error: "dial cache:6379: connection refused"}
 	down.Checks = Evaluate(down, evalNow)
-	return NewReport([]EndpointResult{pg, edge, down}, SeverityHigh, evalNow)
+	// A server that answered the negotiation and then nothing: its legacy
+	// versions are unknown, so their check is not judged.
+	busy := EndpointResult{
+		Target: "tls://gw.bud-infra:8443", Scheme: SchemeTLS, Host: "gw.bud-infra", Port: 8443, Address: "gw.bud-infra:8443",
+		Duration: 5012 * time.Millisecond, TLS: goodTLS(),
+	}
+	busy.TLS.Versions[0] = VersionResult{Version: "TLS 1.0", Unknown: true, Error: "read tcp: i/o timeout"}
+	busy.TLS.Versions[1] = VersionResult{Version: "TLS 1.1", Unknown: true, Error: "read tcp: i/o timeout"}
+	busy.Checks = Evaluate(busy, evalNow)
+	return NewReport([]EndpointResult{pg, edge, down, busy}, SeverityHigh, evalNow)
 }
 
 func TestRenderGolden(t *testing.T) {

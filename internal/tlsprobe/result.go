@@ -66,7 +66,11 @@ type VersionResult struct {
 	// ClientHello); empty when not accepted.
 	Evidence string `json:"evidence,omitempty"`
 	Note     string `json:"note,omitempty"`
-	Error    string `json:"error,omitempty"`
+	// Unknown means the probe got no answer (a timeout, a dial or upgrade
+	// error): the version was neither seen accepted nor seen refused, and no
+	// verdict may count it as refused.
+	Unknown bool   `json:"unknown,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // SuiteResult says whether the endpoint accepted one TLS 1.2 cipher suite
@@ -81,6 +85,8 @@ type SuiteResult struct {
 	Insecure bool `json:"insecure"`
 	// Evidence is how the suite was probed: "handshake" or "server-hello".
 	Evidence string `json:"evidence"`
+	// Unknown means the probe got no answer, as for VersionResult.
+	Unknown bool `json:"unknown,omitempty"`
 }
 
 // CertInfo describes the leaf certificate and how it verified.

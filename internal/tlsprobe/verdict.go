@@ -102,27 +102,38 @@ func evalPostgres(cs *checks, pg *PostgresInfo) {
 	}
 }
 
+// notJudged is the message prefix of a check whose probes got no answer. Its
+// status is StatusError, which counts against --fail-on like a failure: a
+// probe that got no answer is never a pass.
+const notJudged = "not judged: "
+
 func evalVersions(cs *checks, t *TLSInfo, require13 bool) {
-	var legacy, modern []string
-	has13 := false
+	var legacy, modern, unknownLegacy, unknownModern []string
+	has13, unknown12, unknown13 := false, false, false
 	for _, v := range t.Versions {
-		if !v.Accepted {
-			continue
-		}
-		switch v.Version {
-		case "SSL 3.0", "TLS 1.0", "TLS 1.1":
+		isLegacy := v.Version == "SSL 3.0" || v.Version == "TLS 1.0" || v.Version == "TLS 1.1"
+		switch {
+		case v.Unknown && isLegacy:
+			unknownLegacy = append(unknownLegacy, v.Version)
+		case v.Unknown:
+			unknownModern = append(unknownModern, v.Version)
+			unknown12 = unknown12 || v.Version == "TLS 1.2"
+			unknown13 = unknown13 || v.Version == "TLS 1.3"
+		case !v.Accepted:
+		case isLegacy:
 			legacy = append(legacy, v.Version)
-		case "TLS 1.3":
-			has13 = true
-			modern = append(modern, v.Version)
 		default:
+			has13 = has13 || v.Version == "TLS 1.3"
 			modern = append(modern, v.Version)
 		}
 	}
-	if len(modern) == 0 {
+	switch {
+	case len(modern) > 0:
+		cs.pass(CheckHandshake, SeverityCritical, negotiatedText(t)+"accepts "+strings.Join(modern, ", "))
+	case len(unknownModern) > 0:
+		cs.add(CheckHandshake, StatusError, SeverityCritical, notJudged+"no answer to the "+probesText(unknownModern)+" (timeout or connection error)")
+	default:
 		cs.add(CheckHandshake, StatusFail, SeverityCritical, "no handshake with TLS 1.2 or 1.3 succeeded")
-	} else {
-		cs.pass(CheckHandshake, SeverityCritical, fmt.Sprintf("negotiated %s with %s; accepts %s", t.NegotiatedVersion, t.NegotiatedSuite, strings.Join(modern, ", ")))
 	}
 	switch {
 	case len(legacy) > 0 && legacy[0] == "SSL 3.0":
@@ -131,24 +142,56 @@ func evalVersions(cs *checks, t *TLSInfo, require13 bool) {
 	case len(legacy) > 0:
 		// RFC 8996 deprecates TLS 1.0 and 1.1; the guide claims TLS 1.2+.
 		cs.add(CheckLegacyVersions, StatusFail, SeverityHigh, "accepts "+strings.Join(legacy, " and ")+" (deprecated by RFC 8996)")
+	case len(unknownLegacy) > 0:
+		cs.add(CheckLegacyVersions, StatusError, SeverityHigh, notJudged+"no answer to the "+probesText(unknownLegacy)+" (timeout or connection error), so a refusal is not shown")
 	default:
 		cs.pass(CheckLegacyVersions, SeverityHigh, "refuses SSL 3.0, TLS 1.0 and TLS 1.1")
 	}
 	switch {
 	case has13:
 		cs.pass(CheckTLS13, SeverityLow, "accepts TLS 1.3")
+	case unknown13:
+		sev := SeverityLow
+		if require13 {
+			sev = SeverityHigh
+		}
+		cs.add(CheckTLS13, StatusError, sev, notJudged+"no answer to the TLS 1.3 probe")
 	case require13:
 		cs.add(CheckTLS13, StatusFail, SeverityHigh, "does not accept TLS 1.3, which the platform's spec.tls.minVersion requires")
 	case len(modern) > 0:
 		cs.add(CheckTLS13, StatusWarn, SeverityLow, "does not accept TLS 1.3")
 	}
 	if require13 {
-		if accepts12 := slices.Contains(modern, "TLS 1.2"); accepts12 {
+		switch {
+		case slices.Contains(modern, "TLS 1.2"):
 			cs.add(CheckMinVersion, StatusFail, SeverityHigh, "accepts TLS 1.2 below the required minimum TLS 1.3")
-		} else {
+		case unknown12:
+			cs.add(CheckMinVersion, StatusError, SeverityHigh, notJudged+"no answer to the TLS 1.2 probe")
+		default:
 			cs.pass(CheckMinVersion, SeverityHigh, "refuses everything below TLS 1.3")
 		}
 	}
+}
+
+// probesText names the probes of versions: "TLS 1.0 probe", "TLS 1.0 and
+// TLS 1.1 probes".
+func probesText(versions []string) string {
+	switch len(versions) {
+	case 0:
+		return "probes"
+	case 1:
+		return versions[0] + " probe"
+	default:
+		return strings.Join(versions[:len(versions)-1], ", ") + " and " + versions[len(versions)-1] + " probes"
+	}
+}
+
+// negotiatedText names what a default client negotiated, when it did.
+func negotiatedText(t *TLSInfo) string {
+	if t.NegotiatedVersion == "" {
+		return ""
+	}
+	return fmt.Sprintf("negotiated %s with %s; ", t.NegotiatedVersion, t.NegotiatedSuite)
 }
 
 func evalSuites(cs *checks, suites []SuiteResult) {
@@ -156,11 +199,22 @@ func evalSuites(cs *checks, suites []SuiteResult) {
 		return
 	}
 	var nullAnon, weak, noPFS, cbc []string
+	// unknown counts, per class, the suites of that class whose probe got no
+	// answer: the class's check cannot pass while any is unknown.
+	unknown := map[string]int{}
 	for _, s := range suites {
+		c := classify(s.Name)
+		if s.Unknown {
+			for id, in := range map[string]bool{CheckNullAnon: c.nullAnon, CheckWeakCiphers: c.weak, CheckNoPFS: c.noPFS, CheckCBC: c.cbc} {
+				if in {
+					unknown[id]++
+				}
+			}
+			continue
+		}
 		if !s.Accepted {
 			continue
 		}
-		c := classify(s.Name)
 		if c.nullAnon {
 			nullAnon = append(nullAnon, s.Name)
 		}
@@ -175,11 +229,14 @@ func evalSuites(cs *checks, suites []SuiteResult) {
 		}
 	}
 	list := func(id string, names []string, sev Severity, what string) {
-		if len(names) == 0 {
+		switch {
+		case len(names) > 0:
+			cs.add(id, StatusFail, sev, fmt.Sprintf("%d accepted TLS 1.2 suite(s) use %s: %s", len(names), what, strings.Join(names, ", ")))
+		case unknown[id] > 0:
+			cs.add(id, StatusError, sev, fmt.Sprintf("%sno answer to the probes of %d TLS 1.2 suite(s) that use %s", notJudged, unknown[id], what))
+		default:
 			cs.pass(id, sev, "no accepted TLS 1.2 suite uses "+what)
-			return
 		}
-		cs.add(id, StatusFail, sev, fmt.Sprintf("%d accepted TLS 1.2 suite(s) use %s: %s", len(names), what, strings.Join(names, ", ")))
 	}
 	list(CheckNullAnon, nullAnon, SeverityCritical, "NULL encryption or anonymous (unauthenticated) key exchange")
 	list(CheckWeakCiphers, weak, SeverityHigh, "export grade or broken ciphers (RC4, DES, 3DES, RC2, IDEA)")

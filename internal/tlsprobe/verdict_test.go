@@ -121,6 +121,27 @@ func TestEvaluate(t *testing.T) {
 		{name: "frame-ancestors counts", r: endpoint(withHTTP(HTTPInfo{SecurityHeaders: map[string]string{"Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'"}})), id: CheckFraming, status: StatusPass, sev: SeverityMedium},
 		{name: "xfo allow-from does not", r: endpoint(withHTTP(HTTPInfo{SecurityHeaders: map[string]string{"X-Frame-Options": "ALLOW-FROM https://x"}})), id: CheckFraming, status: StatusFail, sev: SeverityMedium, failsAt: SeverityMedium},
 		{name: "referrer unsafe-url", r: endpoint(withHTTP(HTTPInfo{SecurityHeaders: map[string]string{"Referrer-Policy": "unsafe-url"}})), id: CheckReferrer, status: StatusFail, sev: SeverityLow, failsAt: SeverityLow},
+		// A probe that got no answer is never a refusal (issue 13).
+		{name: "tls 1.0 unanswered", r: endpoint(func(r *EndpointResult) {
+			r.TLS.Versions[0] = VersionResult{Version: "TLS 1.0", Unknown: true, Error: "i/o timeout"}
+		}), id: CheckLegacyVersions, status: StatusError, sev: SeverityHigh, failsAt: SeverityHigh},
+		{name: "tls 1.0 accepted, 1.1 unanswered", r: endpoint(func(r *EndpointResult) {
+			r.TLS.Versions[0].Accepted, r.TLS.Versions[1].Unknown = true, true
+		}), id: CheckLegacyVersions, status: StatusFail, sev: SeverityHigh, failsAt: SeverityHigh},
+		{name: "modern versions unanswered", r: endpoint(func(r *EndpointResult) {
+			r.TLS.NegotiatedVersion = ""
+			r.TLS.Versions[2], r.TLS.Versions[3] = VersionResult{Version: "TLS 1.2", Unknown: true}, VersionResult{Version: "TLS 1.3", Unknown: true}
+		}), id: CheckHandshake, status: StatusError, sev: SeverityCritical, failsAt: SeverityCritical},
+		{name: "tls 1.3 unanswered", r: endpoint(func(r *EndpointResult) { r.TLS.Versions[3] = VersionResult{Version: "TLS 1.3", Unknown: true} }), id: CheckTLS13, status: StatusError, sev: SeverityLow, failsAt: SeverityLow},
+		{name: "tls 1.3 required, 1.2 unanswered", r: endpoint(func(r *EndpointResult) {
+			r.MinVersion, r.TLS.Versions[2] = "TLS 1.3", VersionResult{Version: "TLS 1.2", Unknown: true}
+		}), id: CheckMinVersion, status: StatusError, sev: SeverityHigh, failsAt: SeverityHigh},
+		{name: "null suite unanswered", r: endpoint(func(r *EndpointResult) {
+			r.TLS.Suites12 = append(r.TLS.Suites12, SuiteResult{Name: "TLS_RSA_WITH_NULL_SHA256", Unknown: true})
+		}), id: CheckNullAnon, status: StatusError, sev: SeverityCritical, failsAt: SeverityCritical},
+		{name: "unanswered gcm suite leaves cbc judged", r: endpoint(func(r *EndpointResult) {
+			r.TLS.Suites12 = append(r.TLS.Suites12, SuiteResult{Name: "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", Unknown: true})
+		}), id: CheckCBC, status: StatusPass, sev: SeverityLow},
 		{name: "https fetch failed", r: endpoint(withHTTP(HTTPInfo{HTTPSError: "timeout"})), id: CheckHTTPFetch, status: StatusError, sev: SeverityMedium, failsAt: SeverityMedium},
 	}
 	for _, tc := range tests {

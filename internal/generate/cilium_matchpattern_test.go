@@ -226,3 +226,25 @@ func TestDefaultCiliumVersionPinned(t *testing.T) {
 		t.Errorf("DefaultCiliumVersion %s is not the pinned CRD version in VERSIONS.md", generate.DefaultCiliumVersion)
 	}
 }
+
+// FuzzCiliumVersion: --cilium-version never panics, and what it accepts is
+// a v1 release from v1.18 on.
+func FuzzCiliumVersion(f *testing.F) {
+	for _, s := range []string{"v1.20.2", "1.18", "1.19.0-rc.1", "1.17.9", "v2.0.0", "", "1..2", "v1.18.-1", "1.99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if generate.CheckCiliumVersion(s) != nil || s == "" {
+			return
+		}
+		v := strings.TrimPrefix(s, "v")
+		if !strings.HasPrefix(v, "1.") {
+			t.Fatalf("accepted %q", s)
+		}
+		minor, _, _ := strings.Cut(strings.TrimPrefix(v, "1."), ".")
+		minor, _, _ = strings.Cut(minor, "-")
+		if len(minor) < 2 || minor < "18" && len(minor) == 2 {
+			t.Fatalf("accepted %q, minor %q", s, minor)
+		}
+	})
+}

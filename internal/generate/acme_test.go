@@ -158,6 +158,14 @@ func TestACMEGatewayAPIRequirement(t *testing.T) {
 		if u == nil {
 			t.Fatal("no ACME issuer")
 		}
+		data, err := files[0].Render()
+		if err != nil {
+			t.Fatal(err)
+		}
+		header, _, _ := strings.Cut(string(data), "\n")
+		if inHeader := strings.Contains(header, "--enable-gateway-api"); inHeader != (edge == platform.EdgeGatewayAPI) {
+			t.Errorf("%s: header comment %q", edge, header)
+		}
 		got := u.GetAnnotations()[generate.AnnotationRequires]
 		if want := edge == platform.EdgeGatewayAPI; want != (got != "") {
 			t.Errorf("%s: requires %q", edge, got)

@@ -73,7 +73,13 @@ func Certs(p *platform.Platform, o Options) ([]File, error) {
 		return nil, err
 	}
 	objs = append(objs, edge...)
-	return []File{{Name: FileCerts, Concern: "cert-manager issuers and certificates (guide 6.1, 6.3)", Objects: objs}}, nil
+	concern := "cert-manager issuers and certificates (guide 6.1, 6.3)"
+	if p.Spec.TLS.Issuer.Kind == issuerKindACME && edgeKind(p, o) == platform.EdgeGatewayAPI {
+		// Said in the file's header comment too, where whoever applies the
+		// output reads it: without it no edge certificate is issued.
+		concern += ". REQUIRES " + certManagerGatewayAPINeeded + ": the ACME issuer solves HTTP-01 with gatewayHTTPRoute, which cert-manager ignores otherwise"
+	}
+	return []File{{Name: FileCerts, Concern: concern, Objects: objs}}, nil
 }
 
 // certManagerNamespace is where cert-manager runs: the zone of the workload

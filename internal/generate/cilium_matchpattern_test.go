@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
 	"budnet/internal/generate"
 )
 
@@ -123,6 +126,7 @@ func hostNames(h string) (allow, deny []string) {
 // version matters: "**." read by v1.18 refuses regional endpoints.
 func TestCiliumMatchPatterns(t *testing.T) {
 	p := loadModel(t, "")
+	schema := ciliumValidator(t)
 	tests := []struct {
 		name     string
 		generate string // --cilium-version
@@ -150,6 +154,9 @@ func TestCiliumMatchPatterns(t *testing.T) {
 						continue
 					}
 					policies++
+					if errs := validation.ValidateCustomResource(field.NewPath(""), u.Object, schema); len(errs) > 0 {
+						t.Errorf("%s: the pinned CRD schema refuses it: %v", u.GetName(), errs.ToAggregate())
+					}
 					var sels []mpSelector
 					for _, e := range asSlice(u.Object["spec"].(map[string]any)["egress"]) {
 						for _, s := range asSlice(e.(map[string]any)["toFQDNs"]) {

@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
-
-	"budnet/internal/platform"
 )
 
 // UnresolvedAnnotation carries the unresolved items in the model itself, one
@@ -16,7 +14,9 @@ import (
 const UnresolvedAnnotation = "budnet.io/unresolved"
 
 // annotated returns a copy of the model with the unresolved items as an annotation.
-func (r *Result) annotated() *platform.Platform {
+// The empty settings blocks (cloud, edge, mesh...) are pruned: the file
+// says only what was inferred, and defaults fill the rest.
+func (r *Result) annotated() (map[string]any, error) {
 	p := *r.Platform
 	if len(r.Unresolved) > 0 {
 		lines := make([]string, len(r.Unresolved))
@@ -25,13 +25,36 @@ func (r *Result) annotated() *platform.Platform {
 		}
 		p.Metadata.Annotations = map[string]string{UnresolvedAnnotation: strings.Join(lines, "\n")}
 	}
-	return &p
+	raw, err := json.Marshal(&p)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the inferred platform: %w", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("encoding the inferred platform: %w", err)
+	}
+	prune(m)
+	return m, nil
+}
+
+// prune removes empty maps, recursively.
+func prune(m map[string]any) bool {
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok && prune(sub) {
+			delete(m, k)
+		}
+	}
+	return len(m) == 0
 }
 
 // YAML renders the model as a platform file, headed by comments that
 // summarise the inference and list what was not resolved.
 func (r *Result) YAML() ([]byte, error) {
-	body, err := yaml.Marshal(r.annotated())
+	m, err := r.annotated()
+	if err != nil {
+		return nil, err
+	}
+	body, err := yaml.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the inferred platform: %w", err)
 	}
@@ -52,7 +75,11 @@ func (r *Result) YAML() ([]byte, error) {
 
 // JSON renders the model as an indented JSON platform file.
 func (r *Result) JSON() ([]byte, error) {
-	out, err := json.MarshalIndent(r.annotated(), "", "  ")
+	m, err := r.annotated()
+	if err != nil {
+		return nil, err
+	}
+	out, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encoding the inferred platform: %w", err)
 	}

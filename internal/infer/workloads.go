@@ -114,7 +114,11 @@ func (e *engine) workloads() {
 		}
 		if w.ServiceAccount != "" && len(validation.IsDNS1123Subdomain(w.ServiceAccount)) == 0 {
 			m.model.ServiceAccount = w.ServiceAccount
-			m.notes = append(m.notes, "serviceAccount: "+evidence(w.Object, w.PodSpecPath+".serviceAccountName"))
+			if w.PodSpec != nil && w.PodSpec.ServiceAccountName == "" && w.PodSpec.DeprecatedServiceAccount == "" {
+				m.notes = append(m.notes, "serviceAccount default: none set, the ServiceAccount admission default")
+			} else {
+				m.notes = append(m.notes, "serviceAccount: "+evidence(w.Object, w.PodSpecPath+".serviceAccountName"))
+			}
 		}
 		e.ports(m)
 		if w.Dapr != nil {

@@ -90,6 +90,10 @@ func Infer(inv *manifest.Inventory, o Options) (*Result, error) {
 	if e.meshNamespace != "" {
 		p.Spec.Mesh.Namespace = e.meshNamespace
 	}
+	for _, np := range inv.NetworkPolicies {
+		e.notes = append(e.notes, fmt.Sprintf("NetworkPolicy %s/%s at %s is in the input: policies add up, so whatever it allows stays allowed next to the generated ones (disable charts' own policies, such as Bitnami's networkPolicy.enabled, to get default deny)",
+			np.Object.Namespace, np.Object.Name, np.Object.Source))
+	}
 	e.notes = append(e.notes, "DNS: generate gives every zone egress to the cluster DNS (spec.cluster.dns, default kube-system k8s-app=kube-dns); no flow is listed for it")
 	slices.SortFunc(e.unresolved, func(a, b Unresolved) int {
 		return cmp.Or(cmp.Compare(a.Workload, b.Workload), cmp.Compare(a.Evidence, b.Evidence), cmp.Compare(a.Value, b.Value))

@@ -129,7 +129,10 @@ func (e *engine) workloads() {
 			m.notes = append(m.notes, "dapr: "+evidence(w.Object, strings.TrimSuffix(w.PodSpecPath, "spec")+"metadata.annotations[dapr.io/enabled]"))
 		}
 		if w.HostNetwork {
+			// https://kubernetes.io/docs/concepts/services-networking/network-policies/#networkpolicy-and-hostnetwork-pods
 			m.notes = append(m.notes, "hostNetwork: NetworkPolicy does not apply to its pods")
+			e.unresolve(m.model.Name, evidence(w.Object, w.PodSpecPath+".hostNetwork"), "",
+				"runs on the host network: NetworkPolicy cannot confine its pods, so default deny leaves it open both ways; judge it with node firewall rules")
 		}
 		m.model.Note = joinNotes(m.notes)
 		e.models = append(e.models, m)

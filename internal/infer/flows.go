@@ -90,11 +90,17 @@ func (e *engine) addIngress(dst *modelWorkload, groups, cidrs []string, pt platf
 // callee's dapr-internal port (50002 unless moved by annotation).
 func (e *engine) daprCall(m *modelWorkload, s setting) {
 	id := strings.TrimSpace(s.value)
-	if id == "" || (m.mw.Dapr != nil && id == m.mw.Dapr.AppID) {
+	// An app id calls the app of the caller's namespace; "id.namespace"
+	// names another (https://docs.dapr.io/developing-applications/building-blocks/service-invocation/service-invocation-namespaces/).
+	ns := m.model.Zone
+	if i := strings.IndexByte(id, '.'); i > 0 {
+		id, ns = id[:i], id[i+1:]
+	}
+	if id == "" || (m.mw.Dapr != nil && id == m.mw.Dapr.AppID && ns == m.model.Zone) {
 		return
 	}
 	for _, d := range e.models {
-		if d.mw.Dapr == nil || d.mw.Dapr.AppID != id {
+		if d.mw.Dapr == nil || d.mw.Dapr.AppID != id || d.model.Zone != ns {
 			continue
 		}
 		if m.mw.Dapr == nil {
@@ -108,7 +114,7 @@ func (e *engine) daprCall(m *modelWorkload, s setting) {
 		e.addInternal(m, d, platform.Port{Name: name}, s.ev+" (Dapr service invocation, sidecar to sidecar)")
 		return
 	}
-	e.unresolve(m.model.Name, s.ev, id, "no Dapr workload of the input has this app id")
+	e.unresolve(m.model.Name, s.ev, s.value, "no Dapr workload of the input has this app id in namespace "+ns)
 }
 
 // daprWorkloads returns the Dapr workloads of ns an object scoped to ids applies to.

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"golang.org/x/net/publicsuffix"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"budnet/internal/egress/allowlist"
@@ -242,6 +243,13 @@ func (e *engine) external(m *modelWorkload, host string, ep endpoint, ev string)
 	h, err := allowlist.NormalizeHost(host)
 	if err != nil || h.IsIP() || !strings.Contains(h.Name, ".") || platform.HostError(h.Name) != "" {
 		e.unresolve(m.model.Name, ev, redact(ep.text), "neither a Service of the input nor an external host name")
+		return
+	}
+	// A name under no known top-level domain (bud-postgresql.bud-data, where
+	// bud-data is no namespace of the input) is an in-cluster name gone
+	// wrong, not a host on the internet.
+	if suffix, icann := publicsuffix.PublicSuffix(h.Name); !icann && !strings.Contains(suffix, ".") {
+		e.unresolve(m.model.Name, ev, redact(ep.text), "neither a Service of the input (no namespace "+suffix+") nor a name under a public top-level domain")
 		return
 	}
 	if strings.HasSuffix(h.Name, ".local") || strings.HasSuffix(h.Name, ".internal") || strings.HasSuffix(h.Name, ".svc") {

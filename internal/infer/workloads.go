@@ -93,6 +93,8 @@ func (e *engine) workloads() {
 		return ws[i].Kind < ws[j].Kind
 	})
 	names := modelNames(ws)
+	// Dapr app ids are unique per namespace, the model's across the model.
+	appIDs := map[string]*manifest.Workload{}
 	for _, w := range ws {
 		m := &modelWorkload{mw: w, ports: map[string]string{}}
 		m.model.Name = names[w]
@@ -120,8 +122,18 @@ func (e *engine) workloads() {
 				m.notes = append(m.notes, "serviceAccount: "+evidence(w.Object, w.PodSpecPath+".serviceAccountName"))
 			}
 		}
-		e.ports(m)
+		dup := false
 		if w.Dapr != nil {
+			if first, ok := appIDs[w.Dapr.AppID]; ok {
+				dup = true
+				e.unresolve(m.model.Name, evidence(w.Object, strings.TrimSuffix(w.PodSpecPath, "spec")+"metadata.annotations[dapr.io/app-id]"), w.Dapr.AppID,
+					fmt.Sprintf("Dapr app id also used by %s in namespace %s; the model needs unique app ids, so this workload is modelled without its dapr block (its sidecar ports are listed, the flows every Dapr app gets are not)", first.Name, first.Namespace))
+			} else {
+				appIDs[w.Dapr.AppID] = w
+			}
+		}
+		e.ports(m, dup)
+		if w.Dapr != nil && !dup {
 			m.model.Dapr = &platform.DaprApp{AppID: w.Dapr.AppID}
 			if p, err := strconv.ParseInt(w.Annotations["dapr.io/app-port"], 10, 32); err == nil && p > 0 && p < 65536 {
 				m.model.Dapr.AppPort = int32(p)
@@ -306,7 +318,7 @@ func hasLabels(have, want map[string]string) bool {
 // ports lists the ports the workload serves: those of its app containers and
 // native sidecars. The Dapr sidecar's ports are added by platform defaults,
 // except those an annotation moved.
-func (e *engine) ports(m *modelWorkload) {
+func (e *engine) ports(m *modelWorkload, listSidecar bool) {
 	w := m.mw
 	used := map[string]bool{}
 	add := func(c manifest.Container, j int, p corev1.ContainerPort) {
@@ -325,10 +337,10 @@ func (e *engine) ports(m *modelWorkload) {
 			np.Protocol = string(p.Protocol)
 		}
 		if c.Inferred {
-			if slices.ContainsFunc(platform.DaprSidecarPorts(), func(d platform.NamedPort) bool { return d.Name == name && d.Port == p.ContainerPort }) {
+			if !listSidecar && slices.ContainsFunc(platform.DaprSidecarPorts(), func(d platform.NamedPort) bool { return d.Name == name && d.Port == p.ContainerPort }) {
 				return // platform defaults add it
 			}
-			np.Note = "Dapr sidecar port moved by annotation"
+			np.Note = "Dapr sidecar port, added by the injector"
 		} else {
 			np.Note = evidence(w.Object, fmt.Sprintf("%s.ports[%d]", c.Path, j))
 		}

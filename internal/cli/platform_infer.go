@@ -28,6 +28,7 @@ type PlatformInferOptions struct {
 	Context    string
 
 	Name             string
+	PlatformFile     string
 	Output           string
 	FailOnUnresolved bool
 }
@@ -72,6 +73,7 @@ input errors.`,
 	fs.BoolVar(&o.Cluster, "cluster", false, "read the objects from a live cluster (read-only)")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "with --cluster: kubeconfig file")
 	fs.StringVar(&o.Context, "context", "", "with --cluster: kubeconfig context")
+	fs.StringVar(&o.PlatformFile, "platform", "", "start from this platform model and add only what it lacks; the additions are printed to standard error")
 	fs.StringVar(&o.Name, "name", "", `metadata.name of the inferred platform (default "inferred")`)
 	fs.StringVarP(&o.Output, "output", "o", "yaml", "output format: yaml or json")
 	fs.BoolVar(&o.FailOnUnresolved, "fail-on-unresolved", false, "exit 1 when any reference could not be resolved (for CI)")
@@ -128,9 +130,18 @@ func (o *PlatformInferOptions) Run(ctx context.Context) error {
 		}
 		return usageError(err)
 	}
-	res, err := infer.Infer(inv, infer.Options{Name: o.Name})
+	opts := infer.Options{Name: o.Name}
+	if o.PlatformFile != "" {
+		if opts.Base, err = platform.Load(o.PlatformFile); err != nil {
+			return usageError(err)
+		}
+	}
+	res, err := infer.Infer(inv, opts)
 	if err != nil {
 		return usageError(err)
+	}
+	for _, c := range res.Changes {
+		fmt.Fprintln(o.streams.ErrOut, "Changed: "+c)
 	}
 	var out []byte
 	if o.Output == "json" {

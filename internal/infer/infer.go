@@ -21,6 +21,9 @@ import (
 type Options struct {
 	// Name is the platform's metadata.name; default "inferred".
 	Name string
+	// Base, when set, is a loaded model to start from: the result is Base
+	// plus what it lacks, and Result.Changes lists the additions.
+	Base *platform.Platform
 }
 
 // Unresolved is a reference inference could not turn into a flow: a name no
@@ -52,6 +55,8 @@ type Result struct {
 	Unresolved []Unresolved
 	// Notes are remarks about the whole inference (defaults relied on, sources skipped).
 	Notes []string
+	// Changes are what was added to Options.Base, one line each; nil without a base.
+	Changes []string
 }
 
 // Infer proposes a platform model from inv. The model is not defaulted:
@@ -99,7 +104,15 @@ func Infer(inv *manifest.Inventory, o Options) (*Result, error) {
 		return cmp.Or(cmp.Compare(a.Workload, b.Workload), cmp.Compare(a.Evidence, b.Evidence), cmp.Compare(a.Value, b.Value))
 	})
 	e.unresolved = slices.Compact(e.unresolved)
-	return &Result{Platform: p, Unresolved: e.unresolved, Notes: e.notes}, nil
+	res := &Result{Platform: p, Unresolved: e.unresolved, Notes: e.notes}
+	if o.Base != nil {
+		merged, changes, err := e.merge(o.Base, p)
+		if err != nil {
+			return nil, err
+		}
+		res.Platform, res.Changes = merged, changes
+	}
+	return res, nil
 }
 
 // evidence renders "file:line: field" for a field of an object.

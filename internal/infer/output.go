@@ -63,6 +63,9 @@ func (r *Result) YAML() ([]byte, error) {
 	fmt.Fprintf(&b, "# Inferred by budnet platform infer: %d zones, %d workloads, %d ingress, %d internal and %d egress flows, %d unresolved.\n",
 		len(s.Zones), len(s.Workloads), len(s.Flows.Ingress), len(s.Flows.Internal), len(s.Flows.Egress), len(r.Unresolved))
 	b.WriteString("# Every note gives the evidence as file:line: field. Review before generating policies.\n")
+	for _, c := range r.Changes {
+		b.WriteString("# change: " + oneLine(c) + "\n")
+	}
 	for _, n := range r.Notes {
 		b.WriteString("# note: " + oneLine(n) + "\n")
 	}

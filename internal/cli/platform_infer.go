@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"budnet/internal/diag"
 	"budnet/internal/infer"
 	"budnet/internal/manifest"
 	"budnet/internal/platform"
@@ -29,6 +32,8 @@ type PlatformInferOptions struct {
 
 	Name             string
 	PlatformFile     string
+	EgressLogs       []string
+	HubbleFiles      []string
 	Output           string
 	FailOnUnresolved bool
 }
@@ -74,6 +79,8 @@ input errors.`,
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "with --cluster: kubeconfig file")
 	fs.StringVar(&o.Context, "context", "", "with --cluster: kubeconfig context")
 	fs.StringVar(&o.PlatformFile, "platform", "", "start from this platform model and add only what it lacks; the additions are printed to standard error")
+	fs.StringArrayVar(&o.EgressLogs, "from-egress-log", nil, "add the connections in this egress gateway audit log (report mode shows what enforce would deny); repeatable")
+	fs.StringArrayVar(&o.HubbleFiles, "from-hubble", nil, "add the connections in this Hubble flow export (hubble observe -o jsonpb); repeatable")
 	fs.StringVar(&o.Name, "name", "", `metadata.name of the inferred platform (default "inferred")`)
 	fs.StringVarP(&o.Output, "output", "o", "yaml", "output format: yaml or json")
 	fs.BoolVar(&o.FailOnUnresolved, "fail-on-unresolved", false, "exit 1 when any reference could not be resolved (for CI)")
@@ -136,6 +143,9 @@ func (o *PlatformInferOptions) Run(ctx context.Context) error {
 			return usageError(err)
 		}
 	}
+	if opts.Observed, err = o.observations(); err != nil {
+		return usageError(err)
+	}
 	res, err := infer.Infer(inv, opts)
 	if err != nil {
 		return usageError(err)
@@ -181,4 +191,31 @@ func (o *PlatformInferOptions) load(ctx context.Context) (*manifest.Inventory, e
 		return manifest.LoadCluster(ctx, manifest.ClusterOptions{Kubeconfig: o.Kubeconfig, Context: o.Context, Namespace: o.input.Namespace}, opts)
 	}
 	return o.input.load(ctx, o.streams, logger)
+}
+
+// observations reads the --from-egress-log and --from-hubble files.
+func (o *PlatformInferOptions) observations() ([]infer.Observation, error) {
+	var out []infer.Observation
+	read := func(files []string, parse func(string, io.Reader) ([]infer.Observation, error)) error {
+		for _, name := range files {
+			f, err := os.Open(name)
+			if err != nil {
+				return &diag.InputError{File: name, Msg: "cannot read observations", Err: err}
+			}
+			obs, err := parse(name, f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+			out = append(out, obs...)
+		}
+		return nil
+	}
+	if err := read(o.EgressLogs, infer.ParseEgressLog); err != nil {
+		return nil, err
+	}
+	if err := read(o.HubbleFiles, infer.ParseHubble); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -97,3 +97,13 @@ func readExpected(t *testing.T, path string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// tuplesOf parses an inferred YAML and returns its flows as tuples.
+func tuplesOf(t testing.TB, out []byte) []string {
+	t.Helper()
+	p, err := platform.Parse("inferred.yaml", out)
+	if err != nil {
+		t.Fatalf("inferred model does not validate: %v", err)
+	}
+	return tuples(p)
+}

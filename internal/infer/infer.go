@@ -24,6 +24,9 @@ type Options struct {
 	// Base, when set, is a loaded model to start from: the result is Base
 	// plus what it lacks, and Result.Changes lists the additions.
 	Base *platform.Platform
+	// Observed are connections seen at runtime (ParseEgressLog, ParseHubble);
+	// each becomes a flow marked with how it was seen.
+	Observed []Observation
 }
 
 // Unresolved is a reference inference could not turn into a flow: a name no
@@ -79,6 +82,7 @@ func Infer(inv *manifest.Inventory, o Options) (*Result, error) {
 	e.routeFlows()
 	e.exposedFlows()
 	e.controlPlaneFlows()
+	e.observedFlows(o.Observed)
 	p := &platform.Platform{
 		APIVersion: platform.APIVersion, Kind: platform.Kind,
 		Metadata: platform.Metadata{Name: name},

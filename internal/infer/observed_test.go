@@ -67,7 +67,9 @@ func TestObserved(t *testing.T) {
 	if !strings.Contains(string(out), "seen 2 time(s) in the egress gateway audit log (first at testdata/observed/egress-audit.log:3)") {
 		t.Errorf("mistral flow lacks its evidence:\n%s", out)
 	}
-	if !slices.ContainsFunc(res.Unresolved, func(u Unresolved) bool { return strings.Contains(u.String(), "by address only") && u.Value == "203.0.113.9" }) {
+	if !slices.ContainsFunc(res.Unresolved, func(u Unresolved) bool {
+		return strings.Contains(u.String(), "by address only") && u.Value == "203.0.113.9"
+	}) {
 		t.Errorf("the address-only Hubble flow is not unresolved: %v", res.Unresolved)
 	}
 }

@@ -91,12 +91,13 @@ func TestScaledFixturesInfer(t *testing.T) {
 	if !slices.Contains(got, "internal bud-2-budcluster bud-data-2-bud-clickhouse tcp") {
 		t.Errorf("copy 2's budcluster does not reach its ClickHouse: %v", got)
 	}
-	// Each copy has the fixture's 23 connections but the two ingress ones
+	// Each copy has the fixture's 27 connections but the two ingress ones
 	// of copies 1 and 2, which have no Traefik of their own (copy 0's routes
 	// to their backends instead), and the budcluster of copies 1 and 2
 	// reaches copy 0's Valkey through its Secret besides its own through the
-	// state store (+2).
-	if want := 3*23 - 2*2 + 2; len(got) != want {
+	// state store (+2). The copies share namespace bud-monitoring, so one
+	// Prometheus (the last copy wins) scrapes the three budapps.
+	if want := 3*27 - 2*2 + 2; len(got) != want {
 		t.Errorf("flows: got %d, want %d", len(got), want)
 	}
 }

@@ -82,7 +82,7 @@ func endpointsOf(value string) []endpoint {
 		return []endpoint{{host: h[1], port: port, scheme: "postgresql", text: "host=" + h[1] + " port=" + strconv.Itoa(int(port))}}
 	}
 	for _, tok := range strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) }) {
-		tok = strings.Trim(tok, `"'`)
+		tok = strings.Trim(tok, `"'[]()`)
 		m := hostPortPattern.FindStringSubmatch(tok)
 		if m == nil || isNumeric(m[1]) {
 			continue

@@ -39,9 +39,17 @@ type egressAcc struct {
 	notes []string
 }
 
+// addInternal adds a connection from src's pods to dst's. src may be dst:
+// under default deny the pods of one workload cannot reach each other either
+// (StatefulSet peers, a pod calling its own Service).
 func (e *engine) addInternal(src, dst *modelWorkload, pt platform.Port, note string) {
-	if src == dst {
-		return // a workload's pods reaching each other: see peer flows
+	// A host-network pod sends and receives with its node's address, which
+	// no podSelector matches: such a flow needs ipBlock rules for the nodes.
+	for _, end := range []*modelWorkload{src, dst} {
+		if end.mw.HostNetwork {
+			e.unresolve(src.model.Name, note, dst.model.Name, end.model.Name+" runs on the host network: a flow to or from it is the node's address, which podSelectors do not match; allow the nodes' CIDRs by hand")
+			return
+		}
 	}
 	k := [2]string{src.model.Name, dst.model.Name}
 	f := e.internal[k]
@@ -289,7 +297,11 @@ func (e *engine) flowTables() platform.Flows {
 	})
 	for _, k := range keys {
 		f := e.internal[k]
-		fl.Internal = append(fl.Internal, platform.InternalFlow{Name: unique(f.from + "-to-" + f.to), From: f.fromSel,
+		name := f.from + "-to-" + f.to
+		if f.from == f.to {
+			name = f.from + "-peers"
+		}
+		fl.Internal = append(fl.Internal, platform.InternalFlow{Name: unique(name), From: f.fromSel,
 			To: platform.Selector{Workload: f.to}, Ports: f.ports, Note: joinNotes(f.notes)})
 	}
 	for _, k := range sortedKeys(e.egress) {

@@ -242,6 +242,54 @@ func TestSources(t *testing.T) {
 				strings.ReplaceAll(deploy("dapr-operator", "", "", "ports: [{name: grpc, containerPort: 6500}]"), "example/dapr-operator", "ghcr.io/dapr/operator")},
 			want: []string{"internal dapr dapr-operator grpc", "internal dapr dapr-sentry grpc"},
 		},
+		{
+			name: "StatefulSet peers through the governing headless Service",
+			docs: []string{strings.Replace(strings.Replace(deploy("zk", "", "", "ports: [{name: client, containerPort: 2181}, {name: quorum, containerPort: 2888}]"),
+				"kind: Deployment", "kind: StatefulSet", 1), "spec:\n  selector:", "spec:\n  replicas: 3\n  serviceName: zk-hl\n  selector:", 1),
+				"apiVersion: v1\nkind: Service\nmetadata: {name: zk-hl}\nspec:\n  clusterIP: None\n  selector: {app: zk}\n  ports: [{name: quorum, port: 2888, targetPort: quorum}]\n"},
+			want: []string{"internal zk zk quorum"},
+		},
+		{
+			name: "a single-replica StatefulSet has no peers",
+			docs: []string{strings.Replace(strings.Replace(deploy("zk", "", "", "ports: [{name: quorum, containerPort: 2888}]"),
+				"kind: Deployment", "kind: StatefulSet", 1), "spec:\n  selector:", "spec:\n  replicas: 1\n  serviceName: zk-hl\n  selector:", 1),
+				"apiVersion: v1\nkind: Service\nmetadata: {name: zk-hl}\nspec:\n  clusterIP: None\n  selector: {app: zk}\n  ports: [{port: 2888, targetPort: quorum}]\n"},
+		},
+		{
+			name: "a workload calling its own Service",
+			docs: []string{deploy("api", "", "", "ports: [{name: http, containerPort: 9000}]\nenv: [{name: SELF_URL, value: \"http://api\"}]"), svc("api", "{app: api}", "[{port: 80, targetPort: http}]")},
+			want: []string{"internal api api http"},
+		},
+		{
+			name: "Prometheus scrapes annotated pods and Services; a scrape config's targets",
+			docs: []string{
+				strings.ReplaceAll(deploy("prometheus", "", "volumes: [{name: cfg, configMap: {name: prometheus}}]", "ports: [{name: web, containerPort: 9090}]\nvolumeMounts: [{name: cfg, mountPath: /etc/prometheus}]"), "example/prometheus", "quay.io/prometheus/prometheus"),
+				"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: prometheus}\ndata:\n  prometheus.yml: |\n    scrape_configs:\n      - job_name: static\n        static_configs:\n          - targets: ['exporter:9187']\n",
+				deploy("exporter", "", "", "ports: [{name: metrics, containerPort: 9187}]"), svc("exporter", "{app: exporter}", "[{port: 9187, targetPort: metrics}]"),
+				deploy("app", "prometheus.io/scrape: \"true\"\nprometheus.io/port: \"8081\"", "", "ports: [{name: metrics, containerPort: 8081}]"),
+				deploy("web", "", "", "ports: [{name: http, containerPort: 8080}]"),
+				"apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  annotations: {prometheus.io/scrape: \"true\"}\nspec:\n  selector: {app: web}\n  ports: [{port: 80, targetPort: http}]\n"},
+			want: []string{"internal prometheus app metrics", "internal prometheus exporter metrics", "internal prometheus web http"},
+		},
+		{
+			name:       "scrape annotation without a Prometheus in the input",
+			docs:       []string{deploy("app", "prometheus.io/scrape: \"true\"", "", "ports: [{name: metrics, containerPort: 8081}]")},
+			unresolved: []string{"no Prometheus server"},
+		},
+		{
+			name: "init containers that wait for a service",
+			docs: []string{pg, deploy("redis", "", "", "ports: [{name: redis, containerPort: 6379}]"), svc("redis", "{app: redis}", "[{port: 6379, targetPort: redis}]"),
+				deploy("api", "", `initContainers:
+  - {name: wait-db, image: postgres:17, command: [sh, -c, "until pg_isready -h pg.bud -p 5432; do sleep 1; done"]}
+  - {name: wait-cache, image: busybox, command: [sh, -c, "until nc -z -w 2 redis 6379; do sleep 1; done"]}`, "")},
+			want: []string{"internal api pg tcp-postgresql", "internal api redis redis"},
+		},
+		{
+			name: "a host-network destination cannot be a podSelector flow",
+			docs: []string{deploy("agent", "", "hostNetwork: true", "ports: [{name: metrics, containerPort: 9100}]"), svc("agent", "{app: agent}", "[{port: 9100, targetPort: metrics}]"),
+				deploy("api", "", "", `env: [{name: AGENT_URL, value: "http://agent:9100"}]`)},
+			unresolved: []string{"runs on the host network: NetworkPolicy cannot confine", "agent runs on the host network: a flow to or from it"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -32,6 +32,7 @@ type PlatformInferOptions struct {
 
 	Name             string
 	PlatformFile     string
+	Zones            string
 	EgressLogs       []string
 	HubbleFiles      []string
 	Output           string
@@ -81,6 +82,7 @@ input errors.`,
 	fs.StringVar(&o.PlatformFile, "platform", "", "start from this platform model and add only what it lacks; the additions are printed to standard error")
 	fs.StringArrayVar(&o.EgressLogs, "from-egress-log", nil, "add the connections in this egress gateway audit log (report mode shows what enforce would deny); repeatable")
 	fs.StringArrayVar(&o.HubbleFiles, "from-hubble", nil, "add the connections in this Hubble flow export (hubble observe -o jsonpb); repeatable")
+	fs.StringVar(&o.Zones, "zones", infer.ZonesNamespaces, "namespaces (a zone per namespace) or guide (the guide's six zones by role, for a re-layout)")
 	fs.StringVar(&o.Name, "name", "", `metadata.name of the inferred platform (default "inferred")`)
 	fs.StringVarP(&o.Output, "output", "o", "yaml", "output format: yaml or json")
 	fs.BoolVar(&o.FailOnUnresolved, "fail-on-unresolved", false, "exit 1 when any reference could not be resolved (for CI)")
@@ -122,6 +124,12 @@ func (o *PlatformInferOptions) Validate() error {
 	if !o.Cluster && (o.Kubeconfig != "" || o.Context != "") {
 		return errors.New("--kubeconfig and --context need --cluster")
 	}
+	if o.Zones != infer.ZonesNamespaces && o.Zones != infer.ZonesGuide {
+		return fmt.Errorf("--zones %q: want namespaces or guide", o.Zones)
+	}
+	if o.Zones == infer.ZonesGuide && o.PlatformFile != "" {
+		return errors.New("--zones guide and --platform are mutually exclusive: the base model has its own zones")
+	}
 	if o.Output != "yaml" && o.Output != "json" {
 		return fmt.Errorf("unknown output format %q for platform infer (want yaml or json)", o.Output)
 	}
@@ -137,7 +145,7 @@ func (o *PlatformInferOptions) Run(ctx context.Context) error {
 		}
 		return usageError(err)
 	}
-	opts := infer.Options{Name: o.Name}
+	opts := infer.Options{Name: o.Name, Zones: o.Zones}
 	if o.PlatformFile != "" {
 		if opts.Base, err = platform.Load(o.PlatformFile); err != nil {
 			return usageError(err)

@@ -234,6 +234,12 @@ func TestInferFlags(t *testing.T) {
 		{name: "unresolved fails on request", args: []string{"platform", "infer", "-f", "../infer/testdata/bud", "--fail-on-unresolved"}, code: 1, out: "budnet.io/unresolved"},
 		{name: "json", args: []string{"platform", "infer", "-f", "../infer/testdata/bud", "-o", "json"}, code: 0, out: `"apiVersion": "budnet.io/v1alpha1"`},
 		{name: "embedded example", args: []string{"platform", "infer", "--example"}, code: 0, out: "kind: Platform"},
+		{name: "guide zones", args: []string{"platform", "infer", "--example", "--zones", "guide"}, code: 0, out: "name: bud-frontend"},
+		{name: "bad zones", args: []string{"platform", "infer", "--example", "--zones", "teams"}, code: 2},
+		{name: "guide zones with a base", args: []string{"platform", "infer", "--example", "--zones", "guide", "--platform", "../../examples/platforms/minimal.yaml"}, code: 2},
+		{name: "unreadable Hubble file", args: []string{"platform", "infer", "--example", "--from-hubble", "does-not-exist.json"}, code: 2},
+		{name: "observed traffic", args: []string{"platform", "infer", "-f", "../infer/testdata/bud", "--from-egress-log", "../infer/testdata/observed/egress-audit.log", "--from-hubble", "../infer/testdata/observed/hubble.jsonpb"}, code: 0, out: "seen 2 time(s) in the egress gateway audit log"},
+		{name: "base model", args: []string{"platform", "infer", "-f", "../infer/testdata/bud", "--platform", "../../examples/platforms/minimal.yaml"}, code: 0, out: "name: shop"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

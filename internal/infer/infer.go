@@ -24,6 +24,9 @@ type Options struct {
 	// Base, when set, is a loaded model to start from: the result is Base
 	// plus what it lacks, and Result.Changes lists the additions.
 	Base *platform.Platform
+	// Zones is ZonesNamespaces (default: a zone per namespace) or
+	// ZonesGuide (the guide's six zones by role).
+	Zones string
 	// Observed are connections seen at runtime (ParseEgressLog, ParseHubble);
 	// each becomes a flow marked with how it was seen.
 	Observed []Observation
@@ -101,6 +104,13 @@ func Infer(inv *manifest.Inventory, o Options) (*Result, error) {
 	}
 	if e.meshNamespace != "" {
 		p.Spec.Mesh.Namespace = e.meshNamespace
+	}
+	switch o.Zones {
+	case "", ZonesNamespaces:
+	case ZonesGuide:
+		e.guideLayout(p)
+	default:
+		return nil, fmt.Errorf("zones %q: want %s or %s", o.Zones, ZonesNamespaces, ZonesGuide)
 	}
 	for _, np := range inv.NetworkPolicies {
 		e.notes = append(e.notes, fmt.Sprintf("NetworkPolicy %s/%s at %s is in the input: policies add up, so whatever it allows stays allowed next to the generated ones (disable charts' own policies, such as Bitnami's networkPolicy.enabled, to get default deny)",

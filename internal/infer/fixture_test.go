@@ -3,6 +3,7 @@ package infer
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"budnet/internal/manifest"
@@ -33,6 +34,20 @@ func TestFixturePrecisionRecall(t *testing.T) {
 	}
 	t.Logf("flows: inferred %d, expected %d, true positives %d: precision %.3f, recall %.3f",
 		len(got), len(want), tp, float64(tp)/float64(len(got)), float64(tp)/float64(len(want)))
+	// Passwords in URLs and Secrets never reach the output.
+	out, err := res.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := res.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"p%40ss", "not-a-real-password", ":pw@", "guest@"} {
+		if strings.Contains(string(out), secret) || strings.Contains(string(js), secret) {
+			t.Errorf("output contains the secret %q", secret)
+		}
+	}
 	wantUnresolved := []string{"bud-otel-collector", "budeval", "rabbitmq", "only at runtime", "not base64"}
 	if len(res.Unresolved) != len(wantUnresolved) {
 		t.Errorf("unresolved: got %d, want %d: %v", len(res.Unresolved), len(wantUnresolved), res.Unresolved)

@@ -78,6 +78,13 @@ func Infer(inv *manifest.Inventory, o Options) (*Result, error) {
 	}
 	e := newEngine(inv)
 	e.workloads()
+	if len(e.models) == 0 {
+		var why []string
+		for _, u := range e.unresolved {
+			why = append(why, u.String())
+		}
+		return nil, fmt.Errorf("no workload could be modelled: %s", strings.Join(why, "; "))
+	}
 	e.zones()
 	e.settingsFlows()
 	e.commandFlows()

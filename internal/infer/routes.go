@@ -167,9 +167,12 @@ func (e *engine) exposedFlows() {
 				continue
 			}
 			for _, sp := range s.Ports {
-				if pt, ok := targetPort(dm, sp); ok {
-					e.addIngress(dm, groups, cidrs, pt, ev)
+				pt, ok := targetPort(dm, sp)
+				if !ok {
+					e.unresolve(dm.model.Name, ev, sp.TargetPort.String(), fmt.Sprintf("Service %s/%s port %d targets a port the workload does not declare", s.Namespace, s.Name, sp.Port))
+					continue
 				}
+				e.addIngress(dm, groups, cidrs, pt, ev)
 			}
 		}
 	}

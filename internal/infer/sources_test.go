@@ -321,3 +321,22 @@ func TestSources(t *testing.T) {
 		})
 	}
 }
+
+// TestNoModel fails instead of writing a model with no workload.
+func TestNoModel(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		docs []string
+	}{
+		{name: "no workload at all", docs: []string{svc("api", "{app: api}", "[{port: 80}]")}},
+		{name: "two workloads no label tells apart", docs: []string{
+			strings.Replace(deploy("a", "", "", ""), "labels: {app: a}", "labels: {app: same}", 1),
+			strings.Replace(strings.Replace(deploy("a", "", "", ""), "labels: {app: a}", "labels: {app: same}", 1), "kind: Deployment", "kind: DaemonSet", 1)}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Infer(loadDocs(t, tt.docs...), Options{}); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+}

@@ -252,7 +252,7 @@ func (e *engine) podLabels(w *manifest.Workload) (map[string]string, string, boo
 		cands = append(cands, candidate{map[string]string{manifest.DaprAppIDLabel: w.Dapr.AppID}, "the label dapr.io/app-id the Dapr injector sets"})
 	}
 	for _, c := range cands {
-		if others := e.alsoSelects(w, c.labels); len(others) == 0 {
+		if others := e.alsoSelects(w, c.labels); len(others) == 0 && hasLabels(w.Labels, c.labels) {
 			why := c.why
 			if len(rejected) > 0 {
 				why += " (" + strings.Join(rejected, "; ") + ")"

@@ -41,6 +41,10 @@ var frontendWords = []string{"frontend", "admin", "playground", "customer", "das
 
 // roleOf proposes a role from the images, chart and name of w, and says why.
 func roleOf(w *manifest.Workload) (platform.Role, string) {
+	if w.Kind == "Job" || w.Kind == "CronJob" {
+		// A backup or provisioning job runs a datastore's image as a client.
+		return platform.RoleService, "a " + w.Kind + " runs to completion: a client, whatever its image"
+	}
 	var evidence []struct{ what, text string }
 	for _, c := range w.Containers {
 		if !c.Inferred && c.Image != "" {

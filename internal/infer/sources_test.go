@@ -243,6 +243,41 @@ func TestSources(t *testing.T) {
 			want: []string{"internal dapr dapr-operator grpc", "internal dapr dapr-sentry grpc"},
 		},
 		{
+			name: "Dapr HTTPEndpoint base URL from the Dapr apps of its namespace",
+			docs: []string{deploy("a", dapr("a"), "", ""), deploy("plain", "", "", ""),
+				"apiVersion: dapr.io/v1alpha1\nkind: HTTPEndpoint\nmetadata: {name: github}\nspec:\n  baseUrl: https://api.github.com\n"},
+			want:       []string{"egress a api.github.com:443"},
+			unresolved: []string{"no Dapr control plane"},
+		},
+		{
+			name: "Dapr app id in another namespace (id.namespace)",
+			docs: []string{deploy("caller", dapr("caller"), "", `env: [{name: CALLEE_APP_ID, value: callee.other}]`),
+				strings.Replace(deploy("callee", dapr("callee"), "", ""), "metadata: {name: callee}", "metadata: {name: callee, namespace: other}", 1)},
+			want:       []string{"internal caller callee dapr-internal"},
+			unresolved: []string{"no Dapr control plane"},
+		},
+		{
+			name:       "Dapr app id of the same name in another namespace is not the one called",
+			docs:       []string{deploy("caller", dapr("caller"), "", `env: [{name: CALLEE_APP_ID, value: callee}]`), strings.Replace(deploy("callee", dapr("callee"), "", ""), "metadata: {name: callee}", "metadata: {name: callee, namespace: other}", 1)},
+			unresolved: []string{"no Dapr control plane", "no Dapr workload of the input has this app id in namespace bud"},
+		},
+		{
+			name: "ExternalName Service naming an in-cluster Service",
+			docs: []string{pg, "apiVersion: v1\nkind: Service\nmetadata: {name: db}\nspec: {type: ExternalName, externalName: pg.bud.svc.cluster.local}\n",
+				deploy("api", "", "", `env: [{name: DATABASE_URL, value: "postgresql://db:5432/x"}]`)},
+			want: []string{"internal api pg tcp-postgresql"},
+		},
+		{
+			name:       "a two-label name under no public suffix is not egress",
+			docs:       []string{deploy("api", "", "", `env: [{name: DATABASE_URL, value: "postgresql://pg.nowhere:5432/x"}]`)},
+			unresolved: []string{"no namespace nowhere"},
+		},
+		{
+			name:       "Service without selector",
+			docs:       []string{"apiVersion: v1\nkind: Service\nmetadata: {name: legacy}\nspec:\n  ports: [{port: 5432}]\n", deploy("api", "", "", `env: [{name: DATABASE_URL, value: "postgresql://legacy:5432/x"}]`)},
+			unresolved: []string{"has no selector"},
+		},
+		{
 			name: "StatefulSet peers through the governing headless Service",
 			docs: []string{strings.Replace(strings.Replace(deploy("zk", "", "", "ports: [{name: client, containerPort: 2181}, {name: quorum, containerPort: 2888}]"),
 				"kind: Deployment", "kind: StatefulSet", 1), "spec:\n  selector:", "spec:\n  replicas: 3\n  serviceName: zk-hl\n  selector:", 1),

@@ -90,6 +90,7 @@ func Infer(inv *manifest.Inventory, o Options) (*Result, error) {
 	e.commandFlows()
 	e.peerFlows()
 	e.scrapeFlows()
+	e.monitorFlows()
 	e.daprFlows()
 	e.componentFlows()
 	e.routeFlows()

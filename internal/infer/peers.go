@@ -39,15 +39,7 @@ func (e *engine) peerFlows() {
 // Prometheus Helm chart's kubernetes-pods job), and the Services annotated
 // the same way (its kubernetes-service-endpoints job).
 func (e *engine) scrapeFlows() {
-	var servers []*modelWorkload
-	for _, m := range e.models {
-		for _, c := range m.mw.Containers {
-			if !c.Inferred && strings.Contains(imageRepo(c.Image), "prometheus/prometheus") {
-				servers = append(servers, m)
-				break
-			}
-		}
-	}
+	servers := e.prometheusServers()
 	scrape := func(dst *modelWorkload, ann map[string]string, ev string) {
 		if !strings.EqualFold(ann["prometheus.io/scrape"], "true") {
 			return

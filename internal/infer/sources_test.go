@@ -307,6 +307,17 @@ func TestSources(t *testing.T) {
 			want: []string{"internal prometheus app metrics", "internal prometheus exporter metrics", "internal prometheus web http"},
 		},
 		{
+			name: "ServiceMonitor and PodMonitor select what Prometheus scrapes",
+			docs: []string{
+				strings.ReplaceAll(deploy("prometheus", "", "", "ports: [{name: web, containerPort: 9090}]"), "example/prometheus", "quay.io/prometheus/prometheus"),
+				deploy("api", "", "", "ports: [{name: http, containerPort: 9000}, {name: metrics, containerPort: 9100}]"),
+				"apiVersion: v1\nkind: Service\nmetadata:\n  name: api\n  labels: {monitor: \"yes\"}\nspec:\n  selector: {app: api}\n  ports: [{name: http, port: 80, targetPort: http}, {name: metrics, port: 9100, targetPort: metrics}]\n",
+				"apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: api}\nspec:\n  selector: {matchLabels: {monitor: \"yes\"}}\n  endpoints: [{port: metrics}]\n",
+				strings.Replace(deploy("worker", "", "", "ports: [{name: metrics, containerPort: 8080}]"), "metadata: {name: worker}", "metadata: {name: worker, namespace: jobs}", 1),
+				"apiVersion: monitoring.coreos.com/v1\nkind: PodMonitor\nmetadata: {name: workers}\nspec:\n  namespaceSelector: {matchNames: [jobs]}\n  selector: {matchExpressions: [{key: app, operator: In, values: [worker]}]}\n  podMetricsEndpoints: [{port: metrics}]\n"},
+			want: []string{"internal prometheus api metrics", "internal prometheus worker metrics"},
+		},
+		{
 			name:       "scrape annotation without a Prometheus in the input",
 			docs:       []string{deploy("app", "prometheus.io/scrape: \"true\"", "", "ports: [{name: metrics, containerPort: 8081}]")},
 			unresolved: []string{"no Prometheus server"},

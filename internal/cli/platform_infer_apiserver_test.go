@@ -2,14 +2,17 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"budnet/internal/kubetest"
 	"budnet/internal/manifest"
+	"budnet/internal/platform"
 )
 
 // TestInferredPoliciesAccepted creates, in a real kube-apiserver with the
@@ -67,4 +70,45 @@ func TestInferredPoliciesAccepted(t *testing.T) {
 		t.Fatal("no NetworkPolicy generated")
 	}
 	t.Logf("%d objects created, %d of them NetworkPolicies", len(objs)-len(kubetest.ObjectErrors(err)), policies)
+
+	// Read back from the cluster, the same deployment gives the same flows
+	// (the evidence names the objects instead of file lines).
+	kc, err := kubetest.Kubeconfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kcFile := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kcFile, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, live, errOut := run(t, "", "platform", "infer", "--cluster", "--kubeconfig", kcFile, "--context", "kubetest")
+	if code != 0 {
+		t.Fatalf("infer --cluster: exit %d: %s", code, errOut)
+	}
+	fromFiles, fromCluster := flowLines(t, model), flowLines(t, live)
+	if !slices.Equal(fromFiles, fromCluster) {
+		t.Errorf("flows differ\nfrom files:   %q\nfrom cluster: %q", fromFiles, fromCluster)
+	}
+	t.Logf("%d flows from the files and from the cluster", len(fromCluster))
+}
+
+// flowLines lists a model's flows as "from -> to ports" lines, sorted.
+func flowLines(t *testing.T, model string) []string {
+	t.Helper()
+	p, err := platform.Parse("model.yaml", []byte(model))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range p.Spec.Flows.Internal {
+		out = append(out, fmt.Sprintf("%s -> %s %v", f.From, f.To, f.Ports))
+	}
+	for _, f := range p.Spec.Flows.Ingress {
+		out = append(out, fmt.Sprintf("%v -> %s %v", f.Groups, f.To, f.Ports))
+	}
+	for _, f := range p.Spec.Flows.Egress {
+		out = append(out, fmt.Sprintf("%s -> %v %v", f.From, f.Hosts, f.Ports))
+	}
+	slices.Sort(out)
+	return out
 }

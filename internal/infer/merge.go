@@ -20,6 +20,38 @@ func (e *engine) merge(base, inferred *platform.Platform) (*platform.Platform, [
 	if err != nil {
 		return nil, nil, err
 	}
+	rename, changes := e.mergeWorkloads(out, inferred)
+	out.Default()
+	have, err := out.Flows()
+	if err != nil {
+		return nil, nil, fmt.Errorf("base platform: %w", err)
+	}
+	inf, err := clonePlatform(inferred)
+	if err != nil {
+		return nil, nil, err
+	}
+	inf.Default()
+	want, err := inf.Flows()
+	if err != nil {
+		return nil, nil, fmt.Errorf("inferred platform: %w", err)
+	}
+	m := &merger{out: out, inferred: inferred, rename: rename, cov: newCoverage(have), names: map[string]bool{}}
+	for _, f := range have {
+		m.names[f.Name] = true
+	}
+	for i := range want {
+		m.flow(&want[i])
+	}
+	changes = append(changes, m.changes...)
+	if len(changes) == 0 {
+		changes = append(changes, "no change: the base model already has every inferred workload and flow")
+	}
+	return out, changes, nil
+}
+
+// mergeWorkloads adds to out the inferred workloads (and their zones) no
+// workload of out stands for, and maps every inferred name to its name in out.
+func (e *engine) mergeWorkloads(out, inferred *platform.Platform) (map[string]string, []string) {
 	var changes []string
 	rename := map[string]string{}
 	names := map[string]bool{}
@@ -48,83 +80,74 @@ func (e *engine) merge(base, inferred *platform.Platform) (*platform.Platform, [
 		out.Spec.Workloads = append(out.Spec.Workloads, w)
 		changes = append(changes, fmt.Sprintf("added workload %s (zone %s, role %s)", w.Name, w.Zone, w.Role))
 	}
-	out.Default()
-	have, err := out.Flows()
-	if err != nil {
-		return nil, nil, fmt.Errorf("base platform: %w", err)
+	return rename, changes
+}
+
+// merger adds the inferred connections the base model does not allow.
+type merger struct {
+	out, inferred *platform.Platform
+	rename        map[string]string
+	cov           *coverage
+	names         map[string]bool
+	changes       []string
+}
+
+func (m *merger) unique(n string) string {
+	base := n
+	for i := 2; m.names[n]; i++ {
+		n = fmt.Sprintf("%s-%d", base, i)
 	}
-	inf, err := clonePlatform(inferred)
-	if err != nil {
-		return nil, nil, err
-	}
-	inf.Default()
-	want, err := inf.Flows()
-	if err != nil {
-		return nil, nil, fmt.Errorf("inferred platform: %w", err)
-	}
-	c := newCoverage(have)
-	flowNames := map[string]bool{}
-	for _, f := range have {
-		flowNames[f.Name] = true
-	}
-	unique := func(n string) string {
-		base := n
-		for i := 2; flowNames[n]; i++ {
-			n = fmt.Sprintf("%s-%d", base, i)
-		}
-		flowNames[n] = true
-		return n
-	}
-	for _, f := range want {
-		switch f.Kind {
-		case platform.FlowInternal:
-			for _, src := range f.From {
-				for _, d := range f.To {
-					from, to := rename[src.Name], rename[d.Workload.Name]
-					missing := c.missingInternal(from, to, d.Ports)
-					if len(missing) == 0 || from == to {
-						continue
-					}
-					name := unique(from + "-to-" + to)
-					out.Spec.Flows.Internal = append(out.Spec.Flows.Internal, platform.InternalFlow{Name: name,
-						From: platform.Selector{Workload: from}, To: platform.Selector{Workload: to}, Ports: numeric(missing), Note: flowNote(inferred, f.Name)})
-					changes = append(changes, fmt.Sprintf("added flow %s: %s -> %s %s", name, from, to, rangesText(missing)))
-				}
-			}
-		case platform.FlowIngress:
+	m.names[n] = true
+	return n
+}
+
+func (m *merger) flow(f *platform.ResolvedFlow) {
+	note := flowNote(m.inferred, f.Name)
+	fl := &m.out.Spec.Flows
+	switch f.Kind {
+	case platform.FlowInternal:
+		for _, src := range f.From {
 			for _, d := range f.To {
-				to := rename[d.Workload.Name]
-				missing := c.missingIngress(to, d.Ports)
+				from, to := m.rename[src.Name], m.rename[d.Workload.Name]
+				missing := m.cov.missingInternal(from, to, d.Ports)
 				if len(missing) == 0 {
 					continue
 				}
-				var cidrs []string
-				for _, p := range f.Sources {
-					cidrs = append(cidrs, p.String())
-				}
-				name := unique("ingress-to-" + to)
-				out.Spec.Flows.Ingress = append(out.Spec.Flows.Ingress, platform.IngressFlow{Name: name, CIDRs: cidrs,
-					To: platform.Selector{Workload: to}, Ports: numeric(missing), Note: flowNote(inferred, f.Name)})
-				changes = append(changes, fmt.Sprintf("added flow %s: -> %s %s", name, to, rangesText(missing)))
-			}
-		case platform.FlowEgress:
-			for _, src := range f.From {
-				from := rename[src.Name]
-				hosts := c.missingEgress(from, f.Hosts, f.Ports)
-				if len(hosts) == 0 {
-					continue
-				}
-				name := unique(from + "-egress")
-				out.Spec.Flows.Egress = append(out.Spec.Flows.Egress, platform.EgressFlow{Name: name,
-					From: platform.Selector{Workload: from}, Hosts: hosts, Ports: numeric(f.Ports), Note: flowNote(inferred, f.Name)})
-				changes = append(changes, fmt.Sprintf("added flow %s: %s -> %v %s", name, from, hosts, rangesText(f.Ports)))
+				name := m.unique(from + "-to-" + to)
+				fl.Internal = append(fl.Internal, platform.InternalFlow{Name: name,
+					From: platform.Selector{Workload: from}, To: platform.Selector{Workload: to}, Ports: numeric(missing), Note: note})
+				m.changes = append(m.changes, fmt.Sprintf("added flow %s: %s -> %s %s", name, from, to, rangesText(missing)))
 			}
 		}
+	case platform.FlowIngress:
+		for _, d := range f.To {
+			to := m.rename[d.Workload.Name]
+			missing := m.cov.missingIngress(to, d.Ports)
+			if len(missing) == 0 {
+				continue
+			}
+			var cidrs []string
+			for _, p := range f.Sources {
+				cidrs = append(cidrs, p.String())
+			}
+			name := m.unique("ingress-to-" + to)
+			fl.Ingress = append(fl.Ingress, platform.IngressFlow{Name: name, CIDRs: cidrs,
+				To: platform.Selector{Workload: to}, Ports: numeric(missing), Note: note})
+			m.changes = append(m.changes, fmt.Sprintf("added flow %s: -> %s %s", name, to, rangesText(missing)))
+		}
+	case platform.FlowEgress:
+		for _, src := range f.From {
+			from := m.rename[src.Name]
+			hosts := m.cov.missingEgress(from, f.Hosts, f.Ports)
+			if len(hosts) == 0 {
+				continue
+			}
+			name := m.unique(from + "-egress")
+			fl.Egress = append(fl.Egress, platform.EgressFlow{Name: name,
+				From: platform.Selector{Workload: from}, Hosts: hosts, Ports: numeric(f.Ports), Note: note})
+			m.changes = append(m.changes, fmt.Sprintf("added flow %s: %s -> %v %s", name, from, hosts, rangesText(f.Ports)))
+		}
 	}
-	if len(changes) == 0 {
-		changes = append(changes, "no change: the base model already has every inferred workload and flow")
-	}
-	return out, changes, nil
 }
 
 // baseMatch names the base workload that stands for m, or "".

@@ -6,17 +6,19 @@ import (
 	"fmt"
 	"strings"
 
-	"sigs.k8s.io/yaml"
+	"go.yaml.in/yaml/v3"
 )
 
 // UnresolvedAnnotation carries the unresolved items in the model itself, one
 // per line, so they travel with the file in YAML and JSON alike.
 const UnresolvedAnnotation = "budnet.io/unresolved"
 
-// annotated returns a copy of the model with the unresolved items as an annotation.
-// The empty settings blocks (cloud, edge, mesh...) are pruned: the file
-// says only what was inferred, and defaults fill the rest.
-func (r *Result) annotated() (map[string]any, error) {
+// annotated encodes a copy of the model, with the unresolved items as an
+// annotation, as JSON in the order of the Go types (name first, as in
+// hand-written platform files). The empty settings blocks (cloud, edge,
+// mesh...) are pruned: the file says only what was inferred, and defaults
+// fill the rest.
+func (r *Result) annotated() (*yaml.Node, error) {
 	p := *r.Platform
 	if len(r.Unresolved) > 0 {
 		lines := make([]string, len(r.Unresolved))
@@ -29,33 +31,70 @@ func (r *Result) annotated() (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding the inferred platform: %w", err)
 	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
+	// YAML is a superset of JSON: the parsed node keeps the key order.
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("encoding the inferred platform: %w", err)
 	}
-	prune(m)
-	return m, nil
+	root := doc.Content[0]
+	prune(root)
+	return root, nil
 }
 
-// prune removes empty maps, recursively.
-func prune(m map[string]any) bool {
-	for k, v := range m {
-		if sub, ok := v.(map[string]any); ok && prune(sub) {
-			delete(m, k)
+// prune removes empty mappings, recursively, and drops the flow style and
+// quoting the JSON text had, so the YAML is written in block style. It
+// reports whether n is an empty mapping.
+func prune(n *yaml.Node) bool {
+	n.Style = 0
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" && needsQuotes(n.Value) {
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		var kept []*yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if prune(v) {
+				continue
+			}
+			k.Style = 0
+			kept = append(kept, k, v)
+		}
+		n.Content = kept
+		return len(kept) == 0
+	case yaml.SequenceNode:
+		for _, c := range n.Content {
+			prune(c)
 		}
 	}
-	return len(m) == 0
+	return false
+}
+
+// needsQuotes reports strings that would read back as another type
+// ("true", "5432", "null") or not at all without quotes.
+func needsQuotes(s string) bool {
+	var v any
+	if err := yaml.Unmarshal([]byte(s), &v); err != nil {
+		return true
+	}
+	str, ok := v.(string)
+	return !ok || str != s
 }
 
 // YAML renders the model as a platform file, headed by comments that
 // summarise the inference and list what was not resolved.
 func (r *Result) YAML() ([]byte, error) {
-	m, err := r.annotated()
+	root, err := r.annotated()
 	if err != nil {
 		return nil, err
 	}
-	body, err := yaml.Marshal(m)
-	if err != nil {
+	var body bytes.Buffer
+	enc := yaml.NewEncoder(&body)
+	enc.SetIndent(2)
+	if err := enc.Encode(root); err != nil {
+		return nil, fmt.Errorf("encoding the inferred platform: %w", err)
+	}
+	if err := enc.Close(); err != nil {
 		return nil, fmt.Errorf("encoding the inferred platform: %w", err)
 	}
 	var b bytes.Buffer
@@ -72,17 +111,21 @@ func (r *Result) YAML() ([]byte, error) {
 	for _, u := range r.Unresolved {
 		b.WriteString("# unresolved: " + oneLine(u.String()) + "\n")
 	}
-	b.Write(body)
+	b.Write(body.Bytes())
 	return b.Bytes(), nil
 }
 
 // JSON renders the model as an indented JSON platform file.
 func (r *Result) JSON() ([]byte, error) {
-	m, err := r.annotated()
+	root, err := r.annotated()
 	if err != nil {
 		return nil, err
 	}
-	out, err := json.MarshalIndent(m, "", "  ")
+	var v any
+	if err := root.Decode(&v); err != nil {
+		return nil, fmt.Errorf("encoding the inferred platform: %w", err)
+	}
+	out, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encoding the inferred platform: %w", err)
 	}

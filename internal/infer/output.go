@@ -45,10 +45,9 @@ func (r *Result) annotated() (*yaml.Node, error) {
 // quoting the JSON text had, so the YAML is written in block style. It
 // reports whether n is an empty mapping.
 func prune(n *yaml.Node) bool {
+	// The encoder quotes a string that would read back as another type
+	// ("true", "5432") or that cannot be plain ("a: b").
 	n.Style = 0
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" && needsQuotes(n.Value) {
-		n.Style = yaml.DoubleQuotedStyle
-	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		var kept []*yaml.Node
@@ -70,16 +69,6 @@ func prune(n *yaml.Node) bool {
 	return false
 }
 
-// needsQuotes reports strings that would read back as another type
-// ("true", "5432", "null") or not at all without quotes.
-func needsQuotes(s string) bool {
-	var v any
-	if err := yaml.Unmarshal([]byte(s), &v); err != nil {
-		return true
-	}
-	str, ok := v.(string)
-	return !ok || str != s
-}
 
 // YAML renders the model as a platform file, headed by comments that
 // summarise the inference and list what was not resolved.

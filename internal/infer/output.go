@@ -69,7 +69,6 @@ func prune(n *yaml.Node) bool {
 	return false
 }
 
-
 // YAML renders the model as a platform file, headed by comments that
 // summarise the inference and list what was not resolved.
 func (r *Result) YAML() ([]byte, error) {

@@ -55,6 +55,8 @@ func LoadChart(ctx context.Context, chart ChartOptions, opts Options) (*Inventor
 		return nil, err
 	}
 	l := newLoader(opts)
+	l.inputs = append(l.inputs, inputSummary{name: chart.Path, kind: "Helm chart",
+		detail: fmt.Sprintf("%d templates rendered to YAML", len(rendered))})
 	names := make([]string, 0, len(rendered))
 	for name := range rendered {
 		names = append(names, name)

@@ -213,6 +213,7 @@ func TestFieldValidation(t *testing.T) {
 		{name: "service protocol", src: svc("  ports: [{port: 80, protocol: tcp}]\n"), line: 7, field: "spec.ports[0].protocol", msg: "tcp"},
 		{name: "policy CIDR", src: np("  ingress:\n    - from:\n        - ipBlock: {cidr: 10.0.0.0/33}\n"), line: 10, field: "spec.ingress[0].from[0].ipBlock.cidr", msg: "10.0.0.0/33"},
 		{name: "policy CIDR without prefix", src: np("  egress:\n    - to:\n        - ipBlock: {cidr: 10.0.0.1}\n"), line: 10, field: "spec.egress[0].to[0].ipBlock.cidr", msg: "10.0.0.1"},
+		{name: "policy CIDR in a legacy form", src: np("  ingress:\n    - from:\n        - ipBlock: {cidr: 010.0.0.0/8}\n"), line: 10, field: "spec.ingress[0].from[0].ipBlock.cidr", msg: "legacy form"},
 		{name: "policy except outside the CIDR", src: np("  ingress:\n    - from:\n        - ipBlock:\n            cidr: 10.0.0.0/8\n            except: [192.168.0.0/16]\n"), line: 12, field: "spec.ingress[0].from[0].ipBlock.except[0]", msg: "subset"},
 		{name: "policy selector operator", src: np("  ingress:\n    - from:\n        - podSelector:\n            matchExpressions: [{key: app, operator: Has}]\n"), line: 11, field: "spec.ingress[0].from[0].podSelector.matchExpressions[0].operator", msg: "Has"},
 		{name: "policy selector label value", src: np("  ingress:\n    - from:\n        - namespaceSelector:\n            matchLabels: {team: \"a b\"}\n"), line: 11, field: "spec.ingress[0].from[0].namespaceSelector.matchLabels", msg: "a b"},

@@ -350,6 +350,12 @@ func validateIPBlock(b *networkingv1.IPBlock, fld *field.Path) field.ErrorList {
 		return errs
 	}
 	cidr, cidrErr := netip.ParsePrefix(b.CIDR)
+	if cidrErr != nil || cidr.Addr().Is4In6() {
+		// Legal for the API server's legacy parsing (leading zeros, IPv4-mapped
+		// IPv6), but the policy engine does not read them: say so here, with
+		// the line, rather than fail later without it.
+		errs = append(errs, field.Invalid(fld.Child("cidr"), b.CIDR, "a legacy form (leading zeros or IPv4-mapped IPv6) budnet does not read; write the plain CIDR"))
+	}
 	for i, x := range b.Except {
 		xf := fld.Child("except").Index(i)
 		if xerrs := validCIDR(xf, x); len(xerrs) > 0 {

@@ -149,3 +149,18 @@ func TestReachInvalidPolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditChartMissingDependency: as helm template, a dependency declared
+// in Chart.yaml and missing from charts/ is an input error with the fix.
+func TestAuditChartMissingDependency(t *testing.T) {
+	chart := filepath.Join("..", "manifest", "testdata", "charts", "budmissing")
+	code, out, stderr := run(t, "", "audit", "--chart", chart)
+	if code != ExitUsage || out != "" {
+		t.Fatalf("exit %d, stdout %q; want 2 and no report", code, out)
+	}
+	for _, want := range []string{filepath.Join(chart, "Chart.yaml") + ":13: dependencies[2]", "missing in charts/ directory: valkey, minio", "helm dependency build"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr %q does not contain %q", stderr, want)
+		}
+	}
+}

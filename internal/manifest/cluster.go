@@ -164,6 +164,11 @@ func LoadCluster(ctx context.Context, copts ClusterOptions, opts Options) (*Inve
 		detail += "; forbidden to list " + strings.Join(forbidden, ", ")
 	}
 	l.inputs = append(l.inputs, inputSummary{name: ClusterSource, kind: "live", detail: detail})
+	if copts.Namespace != "" && !opts.AllowEmpty && !slices.ContainsFunc(l.objects, func(o *Object) bool { return o.Namespace == copts.Namespace }) {
+		// Cluster-scoped kinds are listed whole, so the Namespace objects of
+		// other namespaces alone must not make -n WRONG-NAME look audited.
+		return nil, l.emptyError()
+	}
 	if len(missing) > 0 {
 		warnings = append(warnings, Warning{Source: Source{File: ClusterSource},
 			Msg: fmt.Sprintf("not served by the cluster (CRD not installed), read as empty: %s", strings.Join(missing, ", "))})

@@ -3,6 +3,7 @@ package manifest
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -95,12 +96,14 @@ func located(it item, errs field.ErrorList) []error {
 	if len(errs) == 0 {
 		return nil
 	}
-	out := make([]error, 0, len(errs))
+	out := make([]error, 0, len(errs)) // each a *diag.InputError
 	for _, e := range errs {
 		p := strings.TrimPrefix(e.Field, it.prefix)
 		p = strings.TrimPrefix(p, ".")
 		out = append(out, diag.Errorf(it.doc.File, yamlsrc.LineOf(it.node, p), e.Field, "%s", e.ErrorBody()))
 	}
+	// In the order of the file, as a reader fixes them.
+	slices.SortStableFunc(out, func(a, b error) int { return a.(*diag.InputError).Line - b.(*diag.InputError).Line })
 	return out
 }
 

@@ -278,6 +278,9 @@ func buildJSONFields(t reflect.Type) map[string]reflect.Type {
 }
 
 func join(field, key string) string {
+	if key == "" {
+		return field + `[""]` // an empty key still needs a name in messages
+	}
 	if field == "" {
 		return key
 	}

@@ -267,7 +267,8 @@ func TestLineOf(t *testing.T) {
 }
 
 func FuzzParseAndConvert(f *testing.F) {
-	for _, s := range []string{"a: 1\n", "---\n- [a, {b: c}]\n", "x: &x {a: 1}\ny: {<<: *x}\n", "a: *b\n", "\"\\u0000\": 1", "a: !!binary aGk=\n"} {
+	for _, s := range []string{"a: 1\n", "---\n- [a, {b: c}]\n", "x: &x {a: 1}\ny: {<<: *x}\n", "a: *b\n", "\"\\u0000\": 1", "a: !!binary aGk=\n",
+		"kind: yes\nitems: [{name: on, tags: {y: n}}]\n", "a: 1\na: 2\n", "x: &x {a: 1}\ny: {<<: *x, a: 2, a: 3}\n", "items: [{nmae: x, name: Off}]\n"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -279,9 +280,34 @@ func FuzzParseAndConvert(f *testing.F) {
 			return
 		}
 		for _, d := range docs {
-			_, _ = ToJSON(d.Root)
+			strictJSON, strictErr := ToJSON(d.Root)
+			dups := 0
+			lenient, err := ToJSONWith(d.Root, JSONOptions{OnDuplicate: func(line int, field string) {
+				if line < 1 || field == "" {
+					t.Fatalf("duplicate reported without line or field: %d %q", line, field)
+				}
+				dups++
+			}})
+			switch {
+			case strictErr == nil && (err != nil || dups > 0 || string(lenient) != string(strictJSON)):
+				t.Fatalf("ToJSON and ToJSONWith disagree without duplicates: %s / %s (%v, %d)", strictJSON, lenient, err, dups)
+			case err == nil && !json.Valid(lenient):
+				t.Fatalf("invalid JSON: %s", lenient)
+			case strictErr != nil && err == nil && (dups == 0 || !strings.Contains(strictErr.Error(), "duplicate field")):
+				t.Fatalf("ToJSON failed (%v) where ToJSONWith succeeded with %d duplicates", strictErr, dups)
+			}
+			var unknown []*diag.InputError
 			var v outer
-			_ = Decode("fuzz.yaml", d.Root, &v, DecodeOptions{Strict: true})
+			lenientErr := Decode("fuzz.yaml", d.Root, &v, DecodeOptions{AllowDuplicates: true, OnUnknown: func(e *diag.InputError) { unknown = append(unknown, e) }})
+			for _, e := range unknown {
+				if e.File != "fuzz.yaml" || e.Line < 1 || e.Field == "" {
+					t.Fatalf("unknown field without file, line or field: %+v", e)
+				}
+			}
+			var w outer
+			if strictDecodeErr := Decode("fuzz.yaml", d.Root, &w, DecodeOptions{Strict: true, AllowDuplicates: true}); strictDecodeErr == nil && (len(unknown) > 0 || lenientErr != nil) {
+				t.Fatalf("strict decode accepted what lenient decode flagged: %v %v", unknown, lenientErr)
+			}
 		}
 	})
 }

@@ -191,6 +191,12 @@ func (l *loader) addObject(it item) {
 			u.SetNamespace(obj.Namespace)
 		}
 	}
+	if target == nil && !l.live {
+		if err := pruneCustomResource(it, apiVersion, kind, content, l.onUnknown(file)); err != nil {
+			l.errs = append(l.errs, err)
+			return
+		}
+	}
 	if target != nil {
 		opts := yamlsrc.DecodeOptions{FieldPrefix: it.prefix, AllowDuplicates: true, OnUnknown: l.onUnknown(file)}
 		if err := yamlsrc.Decode(file, it.node, target, opts); err != nil {

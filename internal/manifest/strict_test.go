@@ -48,8 +48,15 @@ func TestStrictFields(t *testing.T) {
 				{line: 7, field: "spec.selectr", msg: "unknown field"},
 				{line: 8, field: "spec.ports[0].targetport", msg: "unknown field"},
 			}},
-		{name: "unknown metadata field of a custom resource", src: "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: pubsub\n  namespce: bud\nspec:\n  anything: goes\n",
+		{name: "unknown metadata field of a custom resource", src: "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespce: bud\nspec:\n  anything: goes\n",
 			errs: []want{{line: 5, field: "metadata.namespce", msg: "unknown field"}}},
+		{name: "unknown field of a Dapr Configuration, by its CRD schema", src: "apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: daprsystem\nspec:\n  mtls:\n    enable: false\n",
+			errs: []want{{line: 7, field: "spec.mtls.enable", msg: `unknown field "enable"`}}},
+		{name: "unknown field of a Dapr Component item", src: "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: pubsub\nspec:\n  type: pubsub.kafka\n  version: v1\n  metadata:\n    - name: disableTls\n      vaule: \"true\"\n",
+			errs: []want{{line: 10, field: "spec.metadata[0].vaule", msg: `unknown field "vaule"`}}},
+		{name: "Dapr Component values are free-form, as its schema says", src: "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: pubsub\nspec:\n  type: pubsub.kafka\n  version: v1\n  metadata:\n    - name: brokers\n      value: [a, b]\n"},
+		{name: "Dapr unknown field warned and pruned", mode: ValidateWarn, src: "apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: daprsystem\nspec:\n  mtls:\n    enable: false\n",
+			warn: []want{{line: 7, field: "spec.mtls.enable", msg: `unknown field "spec.mtls.enable"`}}},
 		{name: "kinds budnet does not type keep their fields", src: "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  whatever: 1\n"},
 		{name: "duplicate field", src: "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  replicas: 1\n  replicas: 3\n  selector: {matchLabels: {app: d}}\n  template:\n    metadata: {labels: {app: d}}\n    spec: {containers: [{name: app, image: x}]}\n",
 			errs: []want{{line: 7, field: "spec.replicas", msg: `spec.replicas: duplicate field`}}},
@@ -104,6 +111,18 @@ func TestDuplicateFieldLastWins(t *testing.T) {
 	}
 	if got := inv.Objects[0].LineOf("data.a"); got != 7 {
 		t.Errorf("LineOf(data.a) = %d, want 7 (the value that counts)", got)
+	}
+}
+
+func TestCustomResourcePruned(t *testing.T) {
+	src := "apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: daprsystem\nspec:\n  mtls:\n    enable: false\n    enabled: true\n"
+	inv, err := LoadBytes("in.yaml", []byte(src), Options{Validation: ValidateIgnore})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mtls, _ := inv.Objects[0].Unstructured.Object["spec"].(map[string]any)["mtls"].(map[string]any)
+	if _, ok := mtls["enable"]; ok || mtls["enabled"] != true {
+		t.Errorf("mtls = %v, want the unknown field pruned as the API server stores the object", mtls)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 
-	"go.yaml.in/yaml/v3"
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
@@ -88,11 +87,7 @@ func pruneCustomResource(it item, apiVersion, kind string, content map[string]an
 	for _, p := range unknown {
 		field := join(it.prefix, p)
 		name := p[strings.LastIndexAny(p, ".]")+1:]
-		onUnknown(diag.Errorf(it.doc.File, lineOfPath(it.node, p), field, "unknown field %q", name))
+		onUnknown(diag.Errorf(it.doc.File, yamlsrc.LineOf(it.node, p), field, "unknown field %q", name))
 	}
 	return nil
 }
-
-// lineOfPath is the line of a field path as pruning writes it
-// ("spec.metadata[0].nmae").
-func lineOfPath(n *yaml.Node, p string) int { return yamlsrc.LineOf(n, p) }

@@ -267,6 +267,15 @@ func TestFieldValidation(t *testing.T) {
 	}
 }
 
+func TestFieldValidationInLists(t *testing.T) {
+	src := "apiVersion: v1\nkind: PodList\nitems:\n  - metadata: {name: a}\n    spec: {containers: [{name: app, image: x}]}\n  - metadata: {name: b}\n    spec:\n      containers:\n        - name: app\n          image: x\n          ports: [{containerPort: 0}]\n"
+	_, err := LoadBytes("list.yaml", []byte(src), Options{})
+	got := inputErrors(t, err)
+	if len(got) != 1 || got[0].Line != 11 || got[0].Field != "items[1].spec.containers[0].ports[0].containerPort" {
+		t.Fatalf("got %v, want one error at list.yaml:11 on items[1].spec.containers[0].ports[0].containerPort", err)
+	}
+}
+
 func TestFieldValidationAcceptsValid(t *testing.T) {
 	for _, p := range []string{fixture("good"), filepath.Join("..", "example")} {
 		inv, err := Load(context.Background(), []string{p}, Options{})

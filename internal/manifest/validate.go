@@ -10,8 +10,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/validate/content"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
-	"k8s.io/apimachinery/pkg/api/validation/path"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -125,7 +125,7 @@ func nameRule(kind string, typed any) apivalidation.ValidateNameFunc {
 	// Other kinds differ (RBAC names may hold colons: system:controller:x);
 	// every kind needs a valid path segment, which is all budnet asserts.
 	return func(name string, prefix bool) []string {
-		return path.IsValidPathSegmentName(name)
+		return content.IsPathSegmentName(name)
 	}
 }
 

@@ -170,7 +170,7 @@ func (o *auditOptions) load(ctx context.Context) (*manifest.Inventory, string, [
 		inv, err := manifest.LoadChart(ctx, manifest.ChartOptions{
 			Path: o.Chart, ValueFiles: o.Values, Set: o.Set, ReleaseName: o.ReleaseName,
 		}, opts)
-		return inv, "chart", []string{o.Chart}, err
+		return inv, "chart", []string{o.Chart}, o.input.explain(err)
 	case o.Cluster:
 		copts := manifest.ClusterOptions{Kubeconfig: o.Kubeconfig, Context: o.Context, Namespace: o.input.Namespace}
 		if o.isTerminal(o.streams.ErrOut) {

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 
+	"budnet/internal/diag"
 	"budnet/internal/example"
 	"budnet/internal/manifest"
 	"budnet/internal/platform"
@@ -85,9 +87,35 @@ func (o *inputOptions) load(ctx context.Context, streams Streams, log *slog.Logg
 	opts := o.options(streams, log)
 	if o.Example {
 		name, data := example.Unhardened()
-		return manifest.LoadBytes(name, data, opts)
+		inv, err := manifest.LoadBytes(name, data, opts)
+		return inv, o.explain(err)
 	}
-	return manifest.Load(ctx, o.Files, opts)
+	inv, err := manifest.Load(ctx, o.Files, opts)
+	return inv, o.explain(err)
+}
+
+// unknownFieldHint follows strict-mode errors about unknown or duplicate
+// fields: a manifest for a newer Kubernetes than budnet's types is the one
+// case where reading on is right.
+const unknownFieldHint = "unknown and duplicate fields are refused, as by kubectl's default --validate=strict; --validate=warn reads past them"
+
+// explain adds unknownFieldHint to a load error that holds such fields.
+func (o *inputOptions) explain(err error) error {
+	if err == nil || o.validation != manifest.ValidateStrict {
+		return err
+	}
+	var walk func(error) bool
+	walk = func(e error) bool {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			return slices.ContainsFunc(j.Unwrap(), walk)
+		}
+		var ie *diag.InputError
+		return errors.As(e, &ie) && (strings.HasPrefix(ie.Msg, "unknown field ") || strings.HasPrefix(ie.Msg, "duplicate field"))
+	}
+	if walk(err) {
+		return diag.Join(err, errors.New(unknownFieldHint))
+	}
+	return err
 }
 
 // loadPlatform reads the model: the file given, or the embedded Bud reference.

@@ -84,6 +84,7 @@ spec:
 	}{
 		{name: "strict by default", args: []string{"reach", "-f", typo}, code: ExitUsage, stderr: typo + `:7: spec.ingress[0].form: unknown field "form"`},
 		{name: "strict", args: []string{"reach", "-f", typo, "--validate=strict"}, code: ExitUsage, stderr: `unknown field "form"`},
+		{name: "strict says how to read on", args: []string{"reach", "-f", typo}, code: ExitUsage, stderr: "--validate=warn reads past them"},
 		{name: "true is strict, as kubectl", args: []string{"reach", "-f", typo, "--validate=true"}, code: ExitUsage, stderr: `unknown field "form"`},
 		{name: "warn", args: []string{"reach", "-f", typo, "--validate=warn"}, code: ExitOK, stderr: `unknown field \"spec.ingress[0].form\"`},
 		{name: "ignore", args: []string{"reach", "-f", typo, "--validate=ignore"}, code: ExitOK, noStderr: "unknown field"},

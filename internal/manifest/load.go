@@ -246,9 +246,8 @@ func (l *loader) emptyError() error {
 		read[i] = in.String()
 	}
 	return &diag.InputError{
-		Msg: fmt.Sprintf("no Kubernetes objects in the input: %s; check the path, or pass --allow-empty to accept an empty input",
-			strings.Join(read, ", ")),
-		Err: ErrNoObjects,
+		Err: fmt.Errorf("%w in the input: %s; check the path, or pass --allow-empty to accept an empty input",
+			ErrNoObjects, strings.Join(read, ", ")),
 	}
 }
 

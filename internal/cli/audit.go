@@ -122,6 +122,9 @@ func (o *auditOptions) validate() error {
 	if o.AllNamespaces && o.input.Namespace != "" {
 		return errors.New("-A and -n are mutually exclusive")
 	}
+	if err := o.input.complete(); err != nil {
+		return err
+	}
 	if !slices.Contains(auditFormats, o.Output) {
 		return fmt.Errorf("unknown output format %q for audit (want %s)", o.Output, strings.Join(auditFormats, ", "))
 	}
@@ -161,13 +164,13 @@ func (o *auditOptions) run(ctx context.Context) error {
 // load reads the inventory from the one input given, and says what it was.
 func (o *auditOptions) load(ctx context.Context) (*manifest.Inventory, string, []string, error) {
 	logger := newLogger(o.streams)
-	opts := manifest.Options{Stdin: o.streams.In, DefaultNamespace: o.input.Namespace, Logger: logger}
+	opts := o.input.options(o.streams, logger)
 	switch {
 	case o.Chart != "":
 		inv, err := manifest.LoadChart(ctx, manifest.ChartOptions{
 			Path: o.Chart, ValueFiles: o.Values, Set: o.Set, ReleaseName: o.ReleaseName,
 		}, opts)
-		return inv, "chart", []string{o.Chart}, err
+		return inv, "chart", []string{o.Chart}, o.input.explain(err)
 	case o.Cluster:
 		copts := manifest.ClusterOptions{Kubeconfig: o.Kubeconfig, Context: o.Context, Namespace: o.input.Namespace}
 		if o.isTerminal(o.streams.ErrOut) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -116,6 +117,106 @@ func (o *inputOptions) explain(err error) error {
 		return diag.Join(err, errors.New(unknownFieldHint))
 	}
 	return err
+}
+
+// sourceOptions add a Helm chart and a live cluster to -f and --example, for
+// the commands that read any of the four (audit, platform infer): one home for
+// those flags, their rules and their loading.
+type sourceOptions struct {
+	input inputOptions
+
+	Chart       string
+	Values      []string
+	Set         []string
+	ReleaseName string
+
+	Cluster       bool
+	Kubeconfig    string
+	Context       string
+	AllNamespaces bool
+
+	// isTerminal reports whether w is a terminal (progress); tests replace it.
+	isTerminal func(w io.Writer) bool
+}
+
+// addFlags binds every input flag; verb completes the help text ("audit",
+// "infer from").
+func (o *sourceOptions) addFlags(fs *pflag.FlagSet, verb string) {
+	o.input.addFlags(fs)
+	fs.StringVar(&o.Chart, "chart", "", "render this Helm chart (directory or .tgz) in-process and "+verb+" its objects")
+	fs.StringArrayVar(&o.Values, "values", nil, "with --chart: values file, repeatable (later files win)")
+	fs.StringArrayVar(&o.Set, "set", nil, "with --chart: set a value (key=value, Helm syntax), repeatable")
+	fs.StringVar(&o.ReleaseName, "release-name", "", `with --chart: release name (default "release-name", as helm template)`)
+	fs.BoolVar(&o.Cluster, "cluster", false, "read the objects from a live cluster (read-only: discovery and list)")
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "with --cluster: kubeconfig file (default $KUBECONFIG or ~/.kube/config)")
+	fs.StringVar(&o.Context, "context", "", "with --cluster: kubeconfig context (default the current one)")
+	fs.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "with --cluster: read every namespace (the default without -n)")
+}
+
+// validate checks that exactly one source is given and that the flags of the
+// other sources are not, then resolves the reading options.
+func (o *sourceOptions) validate(verb string) error {
+	var sources []string
+	if o.input.Example {
+		sources = append(sources, "--example")
+	}
+	if len(o.input.Files) > 0 {
+		sources = append(sources, "-f")
+	}
+	if o.Chart != "" {
+		sources = append(sources, "--chart")
+	}
+	if o.Cluster {
+		sources = append(sources, "--cluster")
+	}
+	switch {
+	case len(sources) == 0:
+		return errors.New("no input: give -f FILE|DIR|- (repeatable), --example, --chart DIR|TGZ or --cluster")
+	case len(sources) > 1:
+		return fmt.Errorf("%s are mutually exclusive: %s one input at a time", strings.Join(sources, " and "), verb)
+	}
+	if o.Chart == "" && (len(o.Values) > 0 || len(o.Set) > 0 || o.ReleaseName != "") {
+		return errors.New("--values, --set and --release-name need --chart")
+	}
+	if !o.Cluster && (o.Kubeconfig != "" || o.Context != "" || o.AllNamespaces) {
+		return errors.New("--kubeconfig, --context and -A need --cluster")
+	}
+	if o.AllNamespaces && o.input.Namespace != "" {
+		return errors.New("-A and -n are mutually exclusive")
+	}
+	return o.input.complete()
+}
+
+// load reads the inventory from the one source given, and says what it was
+// (the report's source) and its names (the report's inputs).
+func (o *sourceOptions) load(ctx context.Context, streams Streams) (*manifest.Inventory, string, []string, error) {
+	logger := newLogger(streams)
+	opts := o.input.options(streams, logger)
+	switch {
+	case o.Chart != "":
+		inv, err := manifest.LoadChart(ctx, manifest.ChartOptions{
+			Path: o.Chart, ValueFiles: o.Values, Set: o.Set, ReleaseName: o.ReleaseName,
+		}, opts)
+		return inv, "chart", []string{o.Chart}, o.input.explain(err)
+	case o.Cluster:
+		copts := manifest.ClusterOptions{Kubeconfig: o.Kubeconfig, Context: o.Context, Namespace: o.input.Namespace}
+		if o.isTerminal != nil && o.isTerminal(streams.ErrOut) {
+			copts.Progress = streams.ErrOut
+		}
+		// Objects from a cluster all name their namespace; no default applies.
+		opts.DefaultNamespace = ""
+		inv, err := manifest.LoadCluster(ctx, copts, opts)
+		name := "cluster"
+		if o.Context != "" {
+			name += " (context " + o.Context + ")"
+		}
+		return inv, "cluster", []string{name}, err
+	case o.input.Example:
+		inv, err := o.input.load(ctx, streams, logger)
+		return inv, "example", o.input.names(), err
+	}
+	inv, err := o.input.load(ctx, streams, logger)
+	return inv, "files", o.input.names(), err
 }
 
 // loadPlatform reads the model: the file given, or the embedded Bud reference.

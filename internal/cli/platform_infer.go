@@ -6,29 +6,18 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"budnet/internal/diag"
 	"budnet/internal/infer"
-	"budnet/internal/manifest"
 	"budnet/internal/platform"
 )
 
 // PlatformInferOptions are the flags of `budnet platform infer`.
 type PlatformInferOptions struct {
 	streams Streams
-	input   inputOptions
-
-	Chart       string
-	Values      []string
-	Set         []string
-	ReleaseName string
-
-	Cluster    bool
-	Kubeconfig string
-	Context    string
+	source  sourceOptions
 
 	Name             string
 	PlatformFile     string
@@ -40,7 +29,7 @@ type PlatformInferOptions struct {
 }
 
 func newPlatformInferCommand(streams Streams) *cobra.Command {
-	o := &PlatformInferOptions{streams: streams}
+	o := &PlatformInferOptions{streams: streams, source: sourceOptions{isTerminal: isTerminal}}
 	cmd := &cobra.Command{
 		Use:   "infer (-f FILE|DIR|- ... | --example | --chart DIR|TGZ | --cluster) [-o yaml|json]",
 		Short: "Infer a platform model from manifests, a Helm chart or a live cluster",
@@ -70,15 +59,8 @@ input errors.`,
 			return o.Run(cmd.Context())
 		},
 	}
-	o.input.addFlags(cmd.Flags())
 	fs := cmd.Flags()
-	fs.StringVar(&o.Chart, "chart", "", "render this Helm chart (directory or .tgz) in-process and infer from its objects")
-	fs.StringArrayVar(&o.Values, "values", nil, "with --chart: values file, repeatable (later files win)")
-	fs.StringArrayVar(&o.Set, "set", nil, "with --chart: set a value (key=value, Helm syntax), repeatable")
-	fs.StringVar(&o.ReleaseName, "release-name", "", `with --chart: release name (default "release-name", as helm template)`)
-	fs.BoolVar(&o.Cluster, "cluster", false, "read the objects from a live cluster (read-only)")
-	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "with --cluster: kubeconfig file")
-	fs.StringVar(&o.Context, "context", "", "with --cluster: kubeconfig context")
+	o.source.addFlags(fs, "infer from")
 	fs.StringVar(&o.PlatformFile, "platform", "", "start from this platform model and add only what it lacks; the additions are printed to standard error")
 	fs.StringArrayVar(&o.EgressLogs, "from-egress-log", nil, "add the connections in this egress gateway audit log (report mode shows what enforce would deny); repeatable")
 	fs.StringArrayVar(&o.HubbleFiles, "from-hubble", nil, "add the connections in this Hubble flow export (hubble observe -o jsonpb); repeatable")
@@ -99,30 +81,8 @@ func (o *PlatformInferOptions) Complete() error {
 
 // Validate checks the flags.
 func (o *PlatformInferOptions) Validate() error {
-	var sources []string
-	if o.input.Example {
-		sources = append(sources, "--example")
-	}
-	if len(o.input.Files) > 0 {
-		sources = append(sources, "-f")
-	}
-	if o.Chart != "" {
-		sources = append(sources, "--chart")
-	}
-	if o.Cluster {
-		sources = append(sources, "--cluster")
-	}
-	switch {
-	case len(sources) == 0:
-		return errors.New("no input: give -f FILE|DIR|- (repeatable), --example, --chart DIR|TGZ or --cluster")
-	case len(sources) > 1:
-		return fmt.Errorf("%s are mutually exclusive: infer from one input at a time", strings.Join(sources, " and "))
-	}
-	if o.Chart == "" && (len(o.Values) > 0 || len(o.Set) > 0 || o.ReleaseName != "") {
-		return errors.New("--values, --set and --release-name need --chart")
-	}
-	if !o.Cluster && (o.Kubeconfig != "" || o.Context != "") {
-		return errors.New("--kubeconfig and --context need --cluster")
+	if err := o.source.validate("infer from"); err != nil {
+		return err
 	}
 	if o.Zones != infer.ZonesNamespaces && o.Zones != infer.ZonesGuide {
 		return fmt.Errorf("--zones %q: want namespaces or guide", o.Zones)
@@ -138,7 +98,7 @@ func (o *PlatformInferOptions) Validate() error {
 
 // Run loads the input, infers the model, checks that it validates and writes it.
 func (o *PlatformInferOptions) Run(ctx context.Context) error {
-	inv, err := o.load(ctx)
+	inv, _, _, err := o.source.load(ctx, o.streams)
 	if err != nil {
 		if ctx.Err() != nil {
 			return err
@@ -185,20 +145,6 @@ func (o *PlatformInferOptions) Run(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// load reads the inventory from the one input given, as audit does.
-func (o *PlatformInferOptions) load(ctx context.Context) (*manifest.Inventory, error) {
-	logger := newLogger(o.streams)
-	opts := manifest.Options{Stdin: o.streams.In, DefaultNamespace: o.input.Namespace, Logger: logger}
-	switch {
-	case o.Chart != "":
-		return manifest.LoadChart(ctx, manifest.ChartOptions{Path: o.Chart, ValueFiles: o.Values, Set: o.Set, ReleaseName: o.ReleaseName}, opts)
-	case o.Cluster:
-		opts.DefaultNamespace = ""
-		return manifest.LoadCluster(ctx, manifest.ClusterOptions{Kubeconfig: o.Kubeconfig, Context: o.Context, Namespace: o.input.Namespace}, opts)
-	}
-	return o.input.load(ctx, o.streams, logger)
 }
 
 // observations reads the --from-egress-log and --from-hubble files.

@@ -133,17 +133,21 @@ func traefikMiddlewares(p *platform.Platform, hosts []edgeHost, redirectAndHeade
 //
 // Proven by TestCorazaLoadsGeneratedWAF (hack/coraza-check).
 func traefikWAF(p *platform.Platform, zone string, body int64) (*unstructured.Unstructured, error) {
-	if body > corazaMaxBody {
+	// Coraza v3.1.0 refuses a body that reaches its limit (transaction.go
+	// ReadRequestBodyFrom: length == RequestBodyLimit is an interruption),
+	// Traefik's buffering one that exceeds it: one byte more makes them agree.
+	limit := body + 1
+	if limit > corazaMaxBody {
 		return nil, &diag.InputError{File: p.Source.File, Field: "spec.edge.maxBodySize",
-			Msg: fmt.Sprintf("%d bytes is above the %d the Coraza WAF can inspect (SecRequestBodyLimit); lower it or set spec.edge.waf: false", body, corazaMaxBody)}
+			Msg: fmt.Sprintf("%d bytes is above the %d the Coraza WAF can inspect (SecRequestBodyLimit); lower it or set spec.edge.waf: false", body, corazaMaxBody-1)}
 	}
 	directives := []any{
 		"Include @coraza.conf-recommended",
 		"SecRuleEngine On",
-		fmt.Sprintf("SecRequestBodyLimit %d", body),
+		fmt.Sprintf("SecRequestBodyLimit %d", limit),
 	}
-	if body < corazaInMemoryBody {
-		directives = append(directives, fmt.Sprintf("SecRequestBodyInMemoryLimit %d", body))
+	if limit < corazaInMemoryBody {
+		directives = append(directives, fmt.Sprintf("SecRequestBodyInMemoryLimit %d", limit))
 	}
 	directives = append(directives,
 		"Include @crs-setup.conf.example",

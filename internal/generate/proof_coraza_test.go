@@ -148,3 +148,54 @@ func TestCorazaRefusesUnknownInclude(t *testing.T) {
 		})
 	}
 }
+
+// TestCorazaBodyLimitFollowsModel: the WAF's body limits follow the model's
+// maxBodySize, including below Coraza's default in-memory limit (Coraza
+// refuses a body limit under the in-memory one), and the WAF is loaded by
+// Coraza for each (hack/coraza-check).
+func TestCorazaBodyLimitFollowsModel(t *testing.T) {
+	bin := harnessBinary(t, "BUDNET_CORAZA_CHECK", "coraza-check-v0.2.2", "coraza-check")
+	tests := []struct {
+		name string
+		size string
+		body int // bytes of a body that must pass; one more must get 413
+	}{
+		{name: "small", size: "64k", body: 64 << 10},
+		{name: "large", size: "200m", body: 200 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := loadModel(t, "")
+			p.Spec.Edge.MaxBodySize = tt.size
+			files, err := generate.Generate(p, generate.Options{Edge: platform.EdgeTraefik})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A form field of the body's size: the WAF parses and inspects it.
+			at := func(n int) string { return "a=" + strings.Repeat("b", n-2) }
+			reqs := []wafRequest{
+				{Name: "at the limit", Method: "POST", Target: "/upload", Headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, Body: at(tt.body)},
+				{Name: "over the limit", Method: "POST", Target: "/upload", Headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, Body: at(tt.body + 1)},
+			}
+			if tt.body > 1<<20 {
+				// Keep the large case cheap: only the refusal.
+				reqs = reqs[1:]
+			}
+			in, _ := json.Marshal(reqs)
+			out, err := runHarness(t, bin, in, "-manifests", writeStream(t, files))
+			if err != nil {
+				t.Fatalf("Coraza refuses the generated WAF Middleware: %v", err)
+			}
+			var got []struct{ Status int }
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatal(err)
+			}
+			want := []int{200, 413}[2-len(reqs):]
+			for i := range reqs {
+				if got[i].Status != want[i] {
+					t.Errorf("%s: %d, want %d", reqs[i].Name, got[i].Status, want[i])
+				}
+			}
+		})
+	}
+}

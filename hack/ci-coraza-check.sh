@@ -9,8 +9,9 @@
 #
 #   BUDNET_CORAZA_CHECK="$(bash hack/ci-coraza-check.sh)"; export BUDNET_CORAZA_CHECK
 #
-# A cold build (module download included) takes about TIME on a shared
-# 2-core machine.
+# A cold build (empty Go build cache, modules already downloaded) took
+# 2 min 5 s wall, 35 s user + 5 s system CPU, on the shared 2-core machine
+# at load ~20 (well under a minute on an idle one). 13 MB binary.
 set -euo pipefail
 
 PLUGIN_VERSION=v0.2.2

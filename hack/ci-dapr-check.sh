@@ -7,8 +7,9 @@
 #
 #   BUDNET_DAPR_CHECK="$(bash hack/ci-dapr-check.sh)"; export BUDNET_DAPR_CHECK
 #
-# A cold build (module download included) took about 7 min wall, 140 CPU-s,
-# on a shared 2-core machine.
+# A cold build (empty Go build cache, modules already downloaded) took
+# 11 min 46 s wall, 174 s user + 27 s system CPU, on the shared 2-core
+# machine at load 20-26 (so roughly 2 min on an idle one). 41 MB binary.
 set -euo pipefail
 
 DAPR_VERSION=v1.18.0

@@ -112,7 +112,8 @@ type Decision struct {
 	// (refused in the mTLS handshake).
 	Stage   string `json:"stage"`
 	Message string `json:"message,omitempty"`
-	// Method is the method after Dapr's normalisation.
+	// Method is the method as the caller sent it (Message names the
+	// normalised one Dapr decided on).
 	Method string `json:"method"`
 	// Metrics are the dapr_runtime_acl_* series (name{labels}) that moved,
 	// with how much.

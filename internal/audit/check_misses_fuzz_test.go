@@ -28,7 +28,7 @@ func FuzzMissesParsers(f *testing.F) {
 	} {
 		f.Add(seed[0], seed[1])
 	}
-	inv, err := manifest.LoadBytes("fuzz.yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: n}\n"), manifest.Options{})
+	inv, err := manifest.LoadBytes("fuzz.yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: ns}\n"), manifest.Options{})
 	if err != nil {
 		f.Fatal(err)
 	}

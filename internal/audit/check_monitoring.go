@@ -24,6 +24,9 @@ type alertFamily struct {
 	// matcher, when set, must hold for some label matcher of the selector
 	// (a 5xx code filter, a 403 status filter).
 	matcher func(*labels.Matcher) bool
+	// denials are metrics that count only refusals, so they need no
+	// status filter.
+	denials []string
 	words   []string // words of alert names that suggest the family
 	// dapr families apply only where Dapr runs.
 	dapr bool
@@ -68,7 +71,12 @@ var alertFamilies = []alertFamily{
 	{name: "dapr-policy-violation", what: "Dapr access-policy violations (HTTP 403, gRPC PermissionDenied)",
 		metrics: []string{"dapr_http_server_request_count", "dapr_grpc_io_server_completed_rpcs",
 			"dapr_runtime_service_invocation_res_sent_total", "dapr_runtime_service_invocation_res_recv_total"},
-		matcher: codeFilter("403", "PermissionDenied", "PERMISSION_DENIED"), words: []string{"policy", "acl", "access", "denied"}, dapr: true},
+		matcher: codeFilter("403", "PermissionDenied", "PERMISSION_DENIED"),
+		// Dapr's access-control counters (dapr v1.18.0 pkg/acl/acl.go
+		// emitACLMetrics) count every refusal, CallLocalStream included,
+		// which the gRPC server metric does not see.
+		denials: []string{"dapr_runtime_acl_app_policy_action_blocked_total", "dapr_runtime_acl_global_policy_action_blocked_total"},
+		words:   []string{"policy", "acl", "access", "denied"}, dapr: true},
 	{name: "database-connection", what: "database connections refused or failing TLS",
 		metrics: []string{"pg_up", "redis_up", "mongodb_up", "mysql_up", "kafka_brokers", "probe_success", "probe_ssl_earliest_cert_expiry",
 			"redis_rejected_connections_total", "pg_stat_database_numbackends"},
@@ -180,6 +188,9 @@ func (r alertRule) covers(f alertFamily) string {
 			if m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual {
 				name = m.Value
 			}
+		}
+		if slices.Contains(f.denials, name) {
+			return name
 		}
 		if !slices.Contains(f.metrics, name) {
 			continue

@@ -48,6 +48,8 @@ func TestAlertAttacks(t *testing.T) {
 		{name: "ingress metric without a 5xx filter", yaml: rule("IngressErrors", `rate(traefik_service_requests_total[5m]) > 100`), family: "ingress-error-rate", want: StatusFail, msg: "status filter"},
 		{name: "nginx 5xx ratio", yaml: rule("IngressErrors", `sum(rate(nginx_ingress_controller_requests{status=~"5.."}[5m])) / sum(rate(nginx_ingress_controller_requests[5m])) > 0.05`), family: "ingress-error-rate", want: StatusPass},
 		{name: "gRPC permission denied", yaml: rule("DaprDenied", `increase(dapr_grpc_io_server_completed_rpcs{grpc_server_status="PermissionDenied"}[5m]) > 0`) + daprApp, family: "dapr-policy-violation", want: StatusPass},
+		{name: "Dapr ACL refusals", yaml: rule("DaprDenied", `sum by (app_id) (increase(dapr_runtime_acl_app_policy_action_blocked_total[5m])) > 0 or sum by (app_id) (increase(dapr_runtime_acl_global_policy_action_blocked_total[5m])) > 0`) + daprApp, family: "dapr-policy-violation", want: StatusPass},
+		{name: "Dapr ACL allowances are not refusals", yaml: rule("DaprDenied", `increase(dapr_runtime_acl_app_policy_action_allowed_total[5m]) > 0`) + daprApp, family: "dapr-policy-violation", want: StatusFail, msg: "named like it"},
 		{name: "unparsable expression", yaml: rule("Broken", `rate(pg_up[5m]`), family: "Broken", want: StatusFail, msg: "does not parse"},
 		{name: "a recording rule does not alert", yaml: strings.Replace(rule("x", `pg_up == 0`), "alert: x", "record: db:up", 1), family: "database-connection", want: StatusFail},
 		{name: "egress gateway bytes", yaml: rule("EgressUnusual", `sum by (source) (rate(budnet_egress_bytes_total[10m])) > 1e7`), family: "egress-volume", want: StatusPass},

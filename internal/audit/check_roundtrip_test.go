@@ -19,8 +19,6 @@ import (
 // the list shrinks as they are fixed.
 func TestGeneratedRoundTrip(t *testing.T) {
 	knownGaps := map[string]string{
-		"BUD-6.3-07": "examples/*-reference: the PostgreSQL StatefulSets carry no server TLS setting (-c ssl=on or POSTGRESQL_ENABLE_TLS with a certificate), although the model marks the port tls",
-		"BUD-6-01":   "examples/bud-reference: Keycloak is given no HTTPS certificate (KC_HTTPS_CERTIFICATE_FILE)",
 		"BUD-4.1-04": "generate: the auth host's route publishes all of Keycloak, /admin included; route /realms and /resources only, or allowlist /admin",
 		"BUD-4.1-05": "model: the reference model ships placeholders (documentation ranges, example hosts and contact) that generate warns about; a deployment's own model has none",
 	}

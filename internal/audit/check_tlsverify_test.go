@@ -73,9 +73,9 @@ func TestEnvExpansion(t *testing.T) {
 		want  Status
 	}{
 		{name: "verify off through $(VAR) of an envFrom ConfigMap", check: checkClientVerify(), yaml: appWith("budapp", []string{`{name: KEYCLOAK_VERIFY_SSL, value: "$(VERIFY)"}`, fromCM}, cm), want: StatusFail},
-		{name: "verify off through an earlier env entry", check: checkClientVerify(), yaml: appWith("budapp", []string{`{name: OFF, value: "0"}`, `{name: NODE_TLS_REJECT_UNAUTHORIZED, value: "$(OFF)"}`}), want: StatusFail},
+		{name: "verify off through an earlier env entry", check: checkClientVerify(), yaml: appWith("budapp", []string{`{name: VERIFY_OFF, value: "0"}`, `{name: NODE_TLS_REJECT_UNAUTHORIZED, value: "$(VERIFY_OFF)"}`}), want: StatusFail},
 		{name: "undefined reference stays as written", check: checkClientVerify(), yaml: appWith("budapp", []string{`{name: KEYCLOAK_VERIFY_SSL, value: "$(NOPE)"}`}), want: ""},
-		{name: "escaped $$ is no reference", check: checkClientVerify(), yaml: appWith("budapp", []string{`{name: OFF, value: "0"}`, `{name: NODE_TLS_REJECT_UNAUTHORIZED, value: "$$(OFF)"}`}), want: ""},
+		{name: "escaped $$ is no reference", check: checkClientVerify(), yaml: appWith("budapp", []string{`{name: VERIFY_OFF, value: "0"}`, `{name: NODE_TLS_REJECT_UNAUTHORIZED, value: "$$(VERIFY_OFF)"}`}), want: ""},
 		{name: "browser variable built from a Secret", check: checkSecretPlacement(), yaml: appWith("budadmin", []string{`{name: DB_PASSWORD, valueFrom: {secretKeyRef: {name: s, key: k}}}`, `{name: NEXT_PUBLIC_CONFIG, value: "db=$(DB_PASSWORD)"}`},
 			"apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: bud-system}\ndata: {k: "+b64("hunter2")+"}"), want: StatusFail},
 	}

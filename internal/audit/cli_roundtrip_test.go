@@ -30,11 +30,8 @@ func TestCLIRoundTrip(t *testing.T) {
 	// NetworkPolicy cannot name hosts: a model with host egress flows and
 	// no egress gateway has its allowlist enforced only by toFQDNs.
 	noGateway := map[string]string{"BUD-8.2-01": "host flows without an egress gateway need --cni cilium"}
-	// The reference installs predate the server-side checks of issue 13:
-	// each gap names the side that has to change.
-	pgServer := map[string]string{"BUD-6.3-07": "examples/*-reference: the PostgreSQL StatefulSet carries no server TLS setting (-c ssl=on or POSTGRESQL_ENABLE_TLS with a certificate), although the model marks the port tls"}
+	// Each gap names the side that has to change.
 	budRef := map[string]string{
-		"BUD-6-01":   "examples/bud-reference: Keycloak is given no HTTPS certificate (KC_HTTPS_CERTIFICATE_FILE)",
 		"BUD-4.1-04": "generate: the auth host's route publishes all of Keycloak, /admin included; route /realms and /resources only, or allowlist /admin",
 	}
 	// The reference models ship placeholders (documentation ranges,
@@ -48,10 +45,10 @@ func TestCLIRoundTrip(t *testing.T) {
 		gaps      map[string]map[string]string // CNI -> check -> why it rightly fails
 		refGaps   []map[string]string          // gaps of the reference install, whatever the CNI
 	}{
-		{name: "bud", reference: "bud-reference", refGaps: []map[string]string{pgServer, budRef, placeholders}},
-		{name: "minimal", model: "minimal.yaml", reference: "minimal-reference", gaps: map[string]map[string]string{"kubernetes": noGateway}, refGaps: []map[string]string{pgServer}},
-		{name: "egress-gateway", model: "egress-gateway.yaml", reference: "egress-gateway-reference", refGaps: []map[string]string{pgServer, placeholders}},
-		{name: "wildcard-egress", model: "wildcard-egress.yaml", reference: "minimal-reference", gaps: map[string]map[string]string{"kubernetes": noGateway}, refGaps: []map[string]string{pgServer}},
+		{name: "bud", reference: "bud-reference", refGaps: []map[string]string{budRef, placeholders}},
+		{name: "minimal", model: "minimal.yaml", reference: "minimal-reference", gaps: map[string]map[string]string{"kubernetes": noGateway}},
+		{name: "egress-gateway", model: "egress-gateway.yaml", reference: "egress-gateway-reference", refGaps: []map[string]string{placeholders}},
+		{name: "wildcard-egress", model: "wildcard-egress.yaml", reference: "minimal-reference", gaps: map[string]map[string]string{"kubernetes": noGateway}},
 	}
 	for _, m := range models {
 		for _, edge := range []string{"gateway-api", "traefik", "nginx"} {

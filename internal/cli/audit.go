@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"golang.org/x/term"
 
 	"budnet/internal/audit"
-	"budnet/internal/manifest"
 	"budnet/internal/report"
 )
 
@@ -28,17 +26,7 @@ const defaultFailOn = "high"
 // auditOptions hold `budnet audit`'s flags and what Complete resolves from them.
 type auditOptions struct {
 	streams Streams
-	input   inputOptions
-
-	Chart       string
-	Values      []string
-	Set         []string
-	ReleaseName string
-
-	Cluster       bool
-	Kubeconfig    string
-	Context       string
-	AllNamespaces bool
+	source  sourceOptions
 
 	PlatformFile string
 	Output       string
@@ -76,16 +64,8 @@ Exit codes: 0 when no unsuppressed finding at or above --fail-on fails, 1 when o
 			return o.run(cmd.Context())
 		},
 	}
-	o.input.addFlags(cmd.Flags())
 	fs := cmd.Flags()
-	fs.StringVar(&o.Chart, "chart", "", "render this Helm chart (directory or .tgz) in-process and audit its objects")
-	fs.StringArrayVar(&o.Values, "values", nil, "with --chart: values file, repeatable (later files win)")
-	fs.StringArrayVar(&o.Set, "set", nil, "with --chart: set a value (key=value, Helm syntax), repeatable")
-	fs.StringVar(&o.ReleaseName, "release-name", "", `with --chart: release name (default "release-name", as helm template)`)
-	fs.BoolVar(&o.Cluster, "cluster", false, "read the objects from a live cluster (read-only: discovery and list)")
-	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "with --cluster: kubeconfig file (default $KUBECONFIG or ~/.kube/config)")
-	fs.StringVar(&o.Context, "context", "", "with --cluster: kubeconfig context (default the current one)")
-	fs.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "with --cluster: read every namespace (the default without -n)")
+	o.source.addFlags(fs, "audit")
 	fs.StringVar(&o.PlatformFile, "platform", "", "platform model file (default: the embedded Bud AI Foundry model)")
 	fs.StringVarP(&o.Output, "output", "o", "text", "output format: "+strings.Join(auditFormats, ", "))
 	fs.StringVar(&o.FailOn, "fail-on", defaultFailOn, "exit 1 when a finding of this severity or above fails: low, medium, high or critical")
@@ -94,33 +74,9 @@ Exit codes: 0 when no unsuppressed finding at or above --fail-on fails, 1 when o
 }
 
 func (o *auditOptions) validate() error {
-	var sources []string
-	if o.input.Example {
-		sources = append(sources, "--example")
-	}
-	if len(o.input.Files) > 0 {
-		sources = append(sources, "-f")
-	}
-	if o.Chart != "" {
-		sources = append(sources, "--chart")
-	}
-	if o.Cluster {
-		sources = append(sources, "--cluster")
-	}
-	switch {
-	case len(sources) == 0:
-		return errors.New("no input: give -f FILE|DIR|- (repeatable), --example, --chart DIR|TGZ or --cluster")
-	case len(sources) > 1:
-		return fmt.Errorf("%s are mutually exclusive: audit one input at a time", strings.Join(sources, " and "))
-	}
-	if o.Chart == "" && (len(o.Values) > 0 || len(o.Set) > 0 || o.ReleaseName != "") {
-		return errors.New("--values, --set and --release-name need --chart")
-	}
-	if !o.Cluster && (o.Kubeconfig != "" || o.Context != "" || o.AllNamespaces) {
-		return errors.New("--kubeconfig, --context and -A need --cluster")
-	}
-	if o.AllNamespaces && o.input.Namespace != "" {
-		return errors.New("-A and -n are mutually exclusive")
+	o.source.isTerminal = o.isTerminal
+	if err := o.source.validate("audit"); err != nil {
+		return err
 	}
 	if !slices.Contains(auditFormats, o.Output) {
 		return fmt.Errorf("unknown output format %q for audit (want %s)", o.Output, strings.Join(auditFormats, ", "))
@@ -140,7 +96,7 @@ func (o *auditOptions) run(ctx context.Context) error {
 	}
 	c := &audit.Context{Platform: model}
 	var inputs []string
-	c.Inventory, c.Source, inputs, err = o.load(ctx)
+	c.Inventory, c.Source, inputs, err = o.source.load(ctx, o.streams)
 	if err != nil {
 		if ctx.Err() != nil {
 			return err
@@ -156,37 +112,6 @@ func (o *auditOptions) run(ctx context.Context) error {
 		return &ExitError{Code: ExitFindings}
 	}
 	return nil
-}
-
-// load reads the inventory from the one input given, and says what it was.
-func (o *auditOptions) load(ctx context.Context) (*manifest.Inventory, string, []string, error) {
-	logger := newLogger(o.streams)
-	opts := manifest.Options{Stdin: o.streams.In, DefaultNamespace: o.input.Namespace, Logger: logger}
-	switch {
-	case o.Chart != "":
-		inv, err := manifest.LoadChart(ctx, manifest.ChartOptions{
-			Path: o.Chart, ValueFiles: o.Values, Set: o.Set, ReleaseName: o.ReleaseName,
-		}, opts)
-		return inv, "chart", []string{o.Chart}, err
-	case o.Cluster:
-		copts := manifest.ClusterOptions{Kubeconfig: o.Kubeconfig, Context: o.Context, Namespace: o.input.Namespace}
-		if o.isTerminal(o.streams.ErrOut) {
-			copts.Progress = o.streams.ErrOut
-		}
-		// Objects from a cluster all name their namespace; no default applies.
-		opts.DefaultNamespace = ""
-		inv, err := manifest.LoadCluster(ctx, copts, opts)
-		name := "cluster"
-		if o.Context != "" {
-			name += " (context " + o.Context + ")"
-		}
-		return inv, "cluster", []string{name}, err
-	case o.input.Example:
-		inv, err := o.input.load(ctx, o.streams, logger)
-		return inv, "example", o.input.names(), err
-	}
-	inv, err := o.input.load(ctx, o.streams, logger)
-	return inv, "files", o.input.names(), err
 }
 
 func (o *auditOptions) write(r *audit.Report, c *audit.Context) error {

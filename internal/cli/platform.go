@@ -26,7 +26,7 @@ with docs/platform.schema.json.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newPlatformShowCommand(streams), newPlatformValidateCommand(streams))
+	cmd.AddCommand(newPlatformShowCommand(streams), newPlatformValidateCommand(streams), newPlatformInferCommand(streams))
 	return cmd
 }
 

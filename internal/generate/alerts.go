@@ -35,11 +35,20 @@ const (
 //   - Dapr (dapr/dapr docs/development/dapr-metrics.md): the sidecar's
 //     dapr_runtime_mtls_init_fail_total and
 //     dapr_runtime_mtls_workload_cert_rotated_fail_total, sentry's
-//     dapr_sentry_cert_sign_failure_total, and
-//     dapr_grpc_io_server_completed_rpcs whose grpc_server_status is
-//     status.Code(err).String() (pkg/diagnostics/grpc_monitoring.go), so
-//     "PermissionDenied" when the callee's accessControl refuses a
-//     ServiceInvocation/CallLocal call;
+//     dapr_sentry_cert_sign_failure_total, and the callee sidecar's
+//     access-control counters dapr_runtime_acl_app_policy_action_blocked_total
+//     and dapr_runtime_acl_global_policy_action_blocked_total (dapr v1.18.0
+//     pkg/diagnostics/service_monitoring.go, views tagged app_id,
+//     trustDomain and namespace of the CALLER). pkg/acl/acl.go
+//     ApplyAccessControlPolicies counts every refusal in one of them, and
+//     pkg/api/grpc/daprinternal.go callLocalValidateACL runs it for
+//     CallLocal and CallLocalStream alike. The gRPC server metric
+//     (dapr_grpc_io_server_completed_rpcs) does not see CallLocalStream,
+//     the method HTTP service invocation uses: on the internal server the
+//     stream interceptor (pkg/diagnostics/grpc_monitoring.go
+//     StreamingClientInterceptor) records only proxied gRPC calls carrying
+//     dapr-app-id metadata. TestDaprAccessDeniedAlertReadsDaprSeries feeds
+//     the alert the series Dapr's own code produced (hack/dapr-check);
 //   - postgres_exporter pg_up and redis_exporter redis_up, 0 when the
 //     exporter cannot connect (refused, or a failed TLS handshake, since the
 //     exporter connects with the clients' sslmode);
@@ -53,14 +62,14 @@ const (
 	metricMTLSInitFail  = "dapr_runtime_mtls_init_fail_total"
 	metricCertRotFail   = "dapr_runtime_mtls_workload_cert_rotated_fail_total"
 	metricSentrySignErr = "dapr_sentry_cert_sign_failure_total"
-	metricDaprGRPC      = "dapr_grpc_io_server_completed_rpcs"
+	metricACLAppBlocked = "dapr_runtime_acl_app_policy_action_blocked_total"
+	metricACLAllBlocked = "dapr_runtime_acl_global_policy_action_blocked_total"
 	metricPgUp          = "pg_up"
 	metricRedisUp       = "redis_up"
 	metricCertReady     = "certmanager_certificate_ready_status"
 	metricCertExpiry    = "certmanager_certificate_expiration_timestamp_seconds"
 	// cAdvisor, exported by the kubelet.
 	metricPodTransmit = "container_network_transmit_bytes_total"
-	daprCallLocal     = "/dapr.proto.internals.v1.ServiceInvocation/CallLocal.*"
 )
 
 // Rule is one alerting rule of the PrometheusRule, in rulefmt's shape.
@@ -215,11 +224,15 @@ func daprRules() []Rule {
 			Expr:        fmt.Sprintf(`sum(increase(%s[5m])) > 0`, metricSentrySignErr),
 			Summary:     "Dapr sentry refused or failed to sign certificates",
 			Description: "dapr-sentry failed {{ $value }} certificate signing requests in 5 minutes: sidecars without certificates cannot use mTLS."},
+		// Refused by an app policy (a known caller, an operation or verb it
+		// is not granted) or by the global default (an unknown caller,
+		// namespace or trust domain, or no certificate). app_id is the
+		// caller's; pod, when the scrape config adds it, is the callee's.
 		{Alert: "BudDaprAccessDenied", Severity: "warning", For: "0s",
-			Expr: fmt.Sprintf(`sum by (app_id, grpc_server_method) (increase(%s{grpc_server_status="PermissionDenied",grpc_server_method=~"%s"}[5m])) > 0`,
-				metricDaprGRPC, daprCallLocal),
+			Expr: fmt.Sprintf(`sum by (app_id, pod) (increase(%s[5m])) > 0 or sum by (app_id, pod) (increase(%s[5m])) > 0`,
+				metricACLAppBlocked, metricACLAllBlocked),
 			Summary:     "Dapr access control refused a service invocation",
-			Description: "The sidecar of {{ $labels.app_id }} refused {{ $value }} calls its accessControl policy does not allow: a caller outside the intended flows, or a policy missing a flow."},
+			Description: "Dapr accessControl refused {{ $value }} service invocations from app id \"{{ $labels.app_id }}\" (empty: no workload certificate) in 5 minutes: a caller outside the intended flows, or a policy missing a flow."},
 	}
 }
 

@@ -106,9 +106,14 @@ func alertCases() []alertCase {
 			bad: `dapr_runtime_mtls_workload_cert_rotated_fail_total{app_id="budsim"} 0x40 2x60`, good: `dapr_runtime_mtls_workload_cert_rotated_fail_total{app_id="budsim"} 0x400`},
 		{name: "sentry", alert: "BudDaprSentrySignFailure",
 			bad: `dapr_sentry_cert_sign_failure_total 0x70 3x330`, good: `dapr_sentry_cert_sign_failure_total 5x400`},
-		{name: "access denied", alert: "BudDaprAccessDenied",
-			bad:  `dapr_grpc_io_server_completed_rpcs{app_id="budsim",grpc_server_method="/dapr.proto.internals.v1.ServiceInvocation/CallLocal",grpc_server_status="PermissionDenied"} 0x70 1x330`,
-			good: `dapr_grpc_io_server_completed_rpcs{app_id="budsim",grpc_server_method="/dapr.proto.internals.v1.ServiceInvocation/CallLocal",grpc_server_status="OK"} 0+5x400` + "\n" + `dapr_grpc_io_server_completed_rpcs{app_id="budsim",grpc_server_method="/dapr.proto.runtime.v1.Dapr/GetState",grpc_server_status="PermissionDenied"} 0+1x400`},
+		// Series in the shape Dapr v1.18.0 exports them (TestDaprAccessDeniedAlertReadsDaprSeries
+		// checks the same against hack/dapr-check's scrape).
+		{name: "access denied by an app policy", alert: "BudDaprAccessDenied",
+			bad:  `dapr_runtime_acl_app_policy_action_blocked_total{app_id="budsim",namespace="bud-system",trustDomain="cluster.local",pod="budcluster-0"} 0x70 1x330`,
+			good: `dapr_runtime_acl_app_policy_action_allowed_total{app_id="budsim",namespace="bud-system",trustDomain="cluster.local"} 0+5x400` + "\n" + `dapr_runtime_acl_app_policy_action_blocked_total{app_id="budsim",namespace="bud-system",trustDomain="cluster.local"} 3x400`},
+		{name: "access denied by the global default", alert: "BudDaprAccessDenied",
+			bad:  `dapr_runtime_acl_global_policy_action_blocked_total{app_id="intruder",namespace="bud-attacker",trustDomain="cluster.local"} 0x70 1x330`,
+			good: `dapr_runtime_acl_global_policy_action_allowed_total{app_id="budapp",namespace="bud-system",trustDomain="cluster.local"} 0+1x400` + "\n" + `dapr_grpc_io_server_completed_rpcs{app_id="budsim",grpc_server_method="/dapr.proto.internals.v1.ServiceInvocation/CallLocal",grpc_server_status="PermissionDenied"} 0+1x400`},
 		{name: "postgres", alert: "BudPostgresUnreachable",
 			bad: `pg_up{instance="postgresql:9187"} 1x20 0x380`, good: `pg_up{instance="postgresql:9187"} 1x400`},
 		{name: "redis", alert: "BudRedisUnreachable",

@@ -163,7 +163,7 @@ func TestDaprConfigurations(t *testing.T) {
 			t.Errorf("policy of %v: defaultAction %v", m["appId"], m["defaultAction"])
 		}
 		ops := m["operations"].([]any)
-		if len(ops) != 1 || ops[0].(map[string]any)["name"] != "/*" || ops[0].(map[string]any)["action"] != "allow" {
+		if len(ops) != 1 || ops[0].(map[string]any)["name"] != "/**" || ops[0].(map[string]any)["action"] != "allow" {
 			t.Errorf("policy of %v: operations %v", m["appId"], ops)
 		}
 	}

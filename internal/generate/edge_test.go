@@ -247,6 +247,8 @@ func TestEdgeInputErrors(t *testing.T) {
 			edge: platform.EdgeNginx, field: "spec.edge.hosts[0].port"},
 		{name: "bad body size", mutate: func(p *platform.Platform) { p.Spec.Edge.MaxBodySize = "ten" },
 			edge: platform.EdgeTraefik, field: "spec.edge.maxBodySize"},
+		{name: "body size above what Coraza inspects", mutate: func(p *platform.Platform) { p.Spec.Edge.MaxBodySize = "2g" },
+			edge: platform.EdgeGatewayAPI, field: "spec.edge.maxBodySize"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

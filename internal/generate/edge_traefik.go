@@ -6,6 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"budnet/internal/diag"
 	"budnet/internal/platform"
 )
 
@@ -95,7 +96,11 @@ func traefikMiddlewares(p *platform.Platform, hosts []edgeHost, redirectAndHeade
 				"buffering": map[string]any{"maxRequestBodyBytes": body}})
 		}
 		if wafEnabled(p) {
-			objs = append(objs, traefikWAF(z))
+			waf, err := traefikWAF(p, z, body)
+			if err != nil {
+				return nil, err
+			}
+			objs = append(objs, waf)
 		}
 		if slices.ContainsFunc(hosts, func(h edgeHost) bool { return h.Admin && h.backend.Zone == z }) {
 			cidrs, err := adminCIDRs(p)
@@ -110,28 +115,67 @@ func traefikMiddlewares(p *platform.Platform, hosts []edgeHost, redirectAndHeade
 }
 
 // traefikWAF is the Coraza plugin Middleware with the OWASP Core Rule Set
-// the plugin embeds (@recommended-conf, @crs-setup-conf and @owasp_crs map
-// to coraza.conf-recommended, crs-setup.conf.example and the CRS rules in
-// github.com/jcchavezs/coraza-http-wasm fs.go). The recommended
-// configuration only detects (SecRuleEngine DetectionOnly), so blocking is
-// switched on after it; directives are a list, as in the plugin's README
-// (github.com/jcchavezs/coraza-http-wasm-traefik).
-func traefikWAF(zone string) *unstructured.Unstructured {
+// the plugin embeds. Plugin v0.2.2 ships coraza-http-wasm v0.2.2, whose
+// go.mod pins coraza/v3 v3.1.0 and coraza-coreruleset/v4 v4.0.0 and whose
+// main.go sets coreruleset.FS as the WAF's root FS: the names an Include can
+// open are that module's rules/ directory, @coraza.conf-recommended,
+// @crs-setup.conf.example and @owasp_crs/. (@recommended-conf and
+// @crs-setup-conf are coraza-proxy-wasm's names; with them Coraza fails
+// "open @recommended-conf: file does not exist", the plugin exits at init
+// and every route using it stops.) Directives are a list, as in the
+// plugin's README; after the recommended configuration:
+//   - SecRuleEngine On: the recommended configuration only detects;
+//   - the request body limit is the model's (the recommended 12.5 MiB would
+//     answer 413 below or above the edge's own limit), within what Coraza
+//     accepts: at most 1 GiB, and an in-memory limit not above it;
+//   - CRS rule 900200 (commented out in crs-setup.conf.example) allows the
+//     REST verbs the services' APIs use: CRS's default allowed_methods is
+//     GET HEAD POST OPTIONS, and rule 911100 would refuse every PUT, PATCH
+//     and DELETE.
+//
+// Proven by TestCorazaLoadsGeneratedWAF (hack/coraza-check).
+func traefikWAF(p *platform.Platform, zone string, body int64) (*unstructured.Unstructured, error) {
+	// Coraza v3.1.0 refuses a body that reaches its limit (transaction.go
+	// ReadRequestBodyFrom: length == RequestBodyLimit is an interruption),
+	// Traefik's buffering one that exceeds it: one byte more makes them agree.
+	limit := body + 1
+	if limit > corazaMaxBody {
+		return nil, &diag.InputError{File: p.Source.File, Field: "spec.edge.maxBodySize",
+			Msg: fmt.Sprintf("%d bytes is above the %d the Coraza WAF can inspect (SecRequestBodyLimit); lower it or set spec.edge.waf: false", body, corazaMaxBody-1)}
+	}
+	directives := []any{
+		"Include @coraza.conf-recommended",
+		"SecRuleEngine On",
+		fmt.Sprintf("SecRequestBodyLimit %d", limit),
+	}
+	if limit < corazaInMemoryBody {
+		directives = append(directives, fmt.Sprintf("SecRequestBodyInMemoryLimit %d", limit))
+	}
+	directives = append(directives,
+		"Include @crs-setup.conf.example",
+		`SecAction "id:900200,phase:1,pass,t:none,nolog,setvar:'tx.allowed_methods=`+corazaAllowedMethods+`'"`,
+		"Include @owasp_crs/*.conf",
+	)
 	u := Object(apiTraefik, kindMiddleware, zone, mwWAF, "spec.edge.waf",
 		"11.3 web application firewall (Coraza with the OWASP Core Rule Set)",
 		map[string]any{"spec": map[string]any{"plugin": map[string]any{corazaPlugin: map[string]any{
-			"directives": []any{
-				"Include @recommended-conf",
-				"SecRuleEngine On",
-				"Include @crs-setup-conf",
-				"Include @owasp_crs/*.conf",
-			},
+			"directives": directives,
 		}}}})
 	ann := u.GetAnnotations()
 	ann[AnnotationRequires] = traefikPluginNeeded
 	u.SetAnnotations(ann)
-	return u
+	return u, nil
 }
+
+// Coraza v3.1.0 limits (internal/corazawaf/waf.go Validate: the body limit
+// at most 1 GiB and not below the in-memory limit, which
+// coraza.conf-recommended sets to 128 KiB) and the methods the WAF lets
+// through.
+const (
+	corazaMaxBody        = 1 << 30
+	corazaInMemoryBody   = 128 << 10
+	corazaAllowedMethods = "GET HEAD POST PUT PATCH DELETE OPTIONS"
+)
 
 // edgeMiddlewares are the Middlewares a host's HTTPS route runs, in order:
 // the admin allowlist first so refused clients cost nothing else, then the

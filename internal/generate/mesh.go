@@ -97,7 +97,8 @@ type grant struct {
 // invocationGrants derives who may invoke whom from the internal flows
 // between Dapr apps. A flow grants invocation when it lists invoke
 // operations, or when it names its caller by workload and opens the callee's
-// dapr-internal port (then every operation and verb is allowed). Flows that
+// dapr-internal port (then every operation, at any depth, and every verb is
+// allowed). Flows that
 // select callers only by zone or by dapr: true (the mesh-wide
 // sidecar-to-sidecar flow) open the network path and grant nothing, or
 // default deny would mean nothing.
@@ -110,7 +111,7 @@ func invocationGrants(p *platform.Platform) []grant {
 			if f.From.Workload == "" || !hasPortName(f.Ports, daprInternalPort) {
 				continue
 			}
-			ops = []platform.DaprOperation{{Name: "/*"}}
+			ops = []platform.DaprOperation{{Name: daprAnyOperation}}
 		}
 		for _, caller := range p.Select(f.From) {
 			for _, callee := range p.Select(f.To) {
@@ -151,7 +152,8 @@ func accessControl(p *platform.Platform, zone string, grants []grant) *unstructu
 			byCaller[g.caller.Dapr.AppID] = pol
 		}
 		for _, op := range g.ops {
-			pol.ops[op.Name] = mergeVerbs(pol.ops[op.Name], op.Verbs)
+			name := daprOperationName(op.Name)
+			pol.ops[name] = mergeVerbs(pol.ops[name], op.Verbs)
 		}
 		if !slices.Contains(rows, g.flow) {
 			rows = append(rows, g.flow)
@@ -183,6 +185,26 @@ func accessControl(p *platform.Platform, zone string, grants []grant) *unstructu
 	return Object(apiDapr, kindConfiguration, zone, DaprAccessConfiguration, row,
 		"5 service mesh: access control between services (enforced by the callee's sidecar)",
 		map[string]any{"spec": map[string]any{"accessControl": ac}})
+}
+
+// daprAnyOperation is Dapr's pattern for every operation: "/**" matches any
+// number of path segments, while "/*" matches exactly one (dapr/dapr v1.18.0
+// pkg/config/acl_trie.go: SingleStageWildcard "/*", MultiStageWildcard
+// "/**"; https://docs.dapr.io/operations/configuration/invoke-allowlist/).
+// Under defaultAction deny, "/*" would refuse /cluster/list.
+const daprAnyOperation = "/**"
+
+// daprOperationName is the Dapr operation pattern for a model operation. The
+// model writes "everything under a path" as a trailing "/*" (/v1/*, /*: the
+// names platform validation asks for), which Dapr reads as one segment, so
+// the trailing "/*" becomes Dapr's multi-level "/**". Anything else, "/**"
+// and a "*" inside a segment or mid-path included, is Dapr's syntax already
+// and passes unchanged.
+func daprOperationName(name string) string {
+	if strings.HasSuffix(name, "/*") {
+		return strings.TrimSuffix(name, "/*") + daprAnyOperation
+	}
+	return name
 }
 
 // mergeVerbs unions HTTP verbs; empty or "*" means every verb and absorbs

@@ -114,6 +114,7 @@ func LoadCluster(ctx context.Context, copts ClusterOptions, opts Options) (*Inve
 		return nil, fmt.Errorf("cluster client: %w", err)
 	}
 	l := newLoader(opts)
+	l.live = true
 	available, discWarn, err := discover(disc)
 	if err != nil {
 		return nil, err
@@ -122,7 +123,8 @@ func LoadCluster(ctx context.Context, copts ClusterOptions, opts Options) (*Inve
 	if discWarn != "" {
 		warnings = append(warnings, Warning{Source: Source{File: ClusterSource}, Msg: discWarn})
 	}
-	var missing []string
+	var missing, forbidden []string
+	listed := 0
 	for i, gr := range ClusterResources {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("reading cluster: %w", err)
@@ -140,6 +142,7 @@ func LoadCluster(ctx context.Context, copts ClusterOptions, opts Options) (*Inve
 		case apierrors.IsForbidden(err):
 			warnings = append(warnings, Warning{Source: Source{File: ClusterSource},
 				Msg: fmt.Sprintf("forbidden to list %s: the checks that read %s see none", gr, res.kind)})
+			forbidden = append(forbidden, gr.String())
 			continue
 		case apierrors.IsNotFound(err):
 			missing = append(missing, gr.String())
@@ -147,9 +150,24 @@ func LoadCluster(ctx context.Context, copts ClusterOptions, opts Options) (*Inve
 		case err != nil:
 			return nil, fmt.Errorf("listing %s: %w", gr, err)
 		}
+		listed++
 		for _, it := range items {
 			warnings = append(warnings, l.addClusterObject(it)...)
 		}
+	}
+	scope := "all namespaces"
+	if copts.Namespace != "" {
+		scope = "namespace " + copts.Namespace
+	}
+	detail := fmt.Sprintf("%d kinds listed in %s", listed, scope)
+	if len(forbidden) > 0 {
+		detail += "; forbidden to list " + strings.Join(forbidden, ", ")
+	}
+	l.inputs = append(l.inputs, inputSummary{name: ClusterSource, kind: "live", detail: detail})
+	if copts.Namespace != "" && !opts.AllowEmpty && !slices.ContainsFunc(l.objects, func(o *Object) bool { return o.Namespace == copts.Namespace }) {
+		// Cluster-scoped kinds are listed whole, so the Namespace objects of
+		// other namespaces alone must not make -n WRONG-NAME look audited.
+		return nil, l.emptyError()
 	}
 	if len(missing) > 0 {
 		warnings = append(warnings, Warning{Source: Source{File: ClusterSource},

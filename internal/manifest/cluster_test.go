@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"os"
 	"path/filepath"
@@ -213,4 +214,19 @@ func hasWarning(inv *Inventory, msg, detail string) bool {
 		}
 	}
 	return false
+}
+
+// TestLoadClusterEmptyNamespace: -n naming a namespace without objects (a
+// typo) is no input, even though cluster-scoped kinds list objects.
+func TestLoadClusterEmptyNamespace(t *testing.T) {
+	env := harness.Env(t)
+	loadLiveFixtures(t, env)
+	_, err := LoadCluster(t.Context(), ClusterOptions{Config: env.Config, Namespace: "audit-liev"}, Options{})
+	if !errors.Is(err, ErrNoObjects) || !strings.Contains(err.Error(), "namespace audit-liev") {
+		t.Fatalf("err = %v, want ErrNoObjects naming the namespace", err)
+	}
+	inv, err := LoadCluster(t.Context(), ClusterOptions{Config: env.Config, Namespace: "audit-liev"}, Options{AllowEmpty: true})
+	if err != nil || len(inv.Objects) == 0 {
+		t.Fatalf("AllowEmpty: %v", err)
+	}
 }

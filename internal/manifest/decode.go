@@ -19,16 +19,18 @@ import (
 	"budnet/internal/yamlsrc"
 )
 
-// addFile parses one file's documents and adds their objects.
-func (l *loader) addFile(name string, data []byte) {
+// addFile parses one file's documents and adds their objects; it returns
+// how many documents the file held.
+func (l *loader) addFile(name string, data []byte) int {
 	docs, err := yamlsrc.Parse(name, data)
 	if err != nil {
 		l.errs = append(l.errs, err)
-		return
+		return 0
 	}
 	for _, doc := range docs {
 		l.addDocument(doc)
 	}
+	return len(docs)
 }
 
 // item locates one object inside a document.
@@ -137,9 +139,21 @@ func (l *loader) addObject(it item) {
 		l.errs = append(l.errs, err)
 		return
 	}
+	group := groupOf(apiVersion)
+	target := typedTarget(group, kind)
+	content, err := l.unstructuredOf(file, it)
+	if err != nil {
+		l.errs = append(l.errs, err)
+		return
+	}
 	var meta metav1.ObjectMeta
 	if m := mapValue(it.node, "metadata"); m != nil {
-		if err := yamlsrc.Decode(file, m, &meta, yamlsrc.DecodeOptions{FieldPrefix: join(it.prefix, "metadata")}); err != nil {
+		opts := yamlsrc.DecodeOptions{FieldPrefix: join(it.prefix, "metadata"), AllowDuplicates: true}
+		if target == nil {
+			// Typed kinds report unknown metadata fields in their own decode.
+			opts.OnUnknown = l.onUnknown(file)
+		}
+		if err := yamlsrc.Decode(file, m, &meta, opts); err != nil {
 			l.errs = append(l.errs, err)
 			return
 		}
@@ -150,11 +164,6 @@ func (l *loader) addObject(it item) {
 	}
 	if name == "" {
 		l.errs = append(l.errs, diag.Errorf(file, it.node.Line, join(it.prefix, "metadata.name"), "missing metadata.name for %s", kind))
-		return
-	}
-	content, err := unstructuredOf(file, it.node)
-	if err != nil {
-		l.errs = append(l.errs, err)
 		return
 	}
 	u := &unstructured.Unstructured{Object: content}
@@ -182,19 +191,68 @@ func (l *loader) addObject(it item) {
 			u.SetNamespace(obj.Namespace)
 		}
 	}
-	typed, err := decodeTyped(file, it, groupOf(apiVersion), kind)
-	if err != nil {
-		l.errs = append(l.errs, err)
-		return
+	if target == nil && !l.live {
+		if err := pruneCustomResource(it, apiVersion, kind, content, l.onUnknown(file)); err != nil {
+			l.errs = append(l.errs, err)
+			return
+		}
 	}
-	obj.typed = typed
+	if target != nil {
+		opts := yamlsrc.DecodeOptions{FieldPrefix: it.prefix, AllowDuplicates: true, OnUnknown: l.onUnknown(file)}
+		if err := yamlsrc.Decode(file, it.node, target, opts); err != nil {
+			l.errs = append(l.errs, err)
+			return
+		}
+		obj.typed = target
+	}
+	if !l.live && !l.opts.AcceptInvalidValues {
+		// Objects read from a cluster were validated by its API server, by
+		// its version's rules; files are validated here as it would.
+		if errs := validateObject(it, &meta, obj, target); len(errs) > 0 {
+			l.errs = append(l.errs, errs...)
+			return
+		}
+	}
 	l.objects = append(l.objects, obj)
+}
+
+// onUnknown is what an unknown field of a typed kind becomes under
+// Options.Validation: an error, a warning, or nothing.
+func (l *loader) onUnknown(file string) func(*diag.InputError) {
+	switch {
+	case l.live || l.opts.Validation == ValidateIgnore:
+		return nil
+	case l.opts.Validation == ValidateWarn:
+		return func(e *diag.InputError) {
+			l.warnings = append(l.warnings, Warning{Source: Source{File: file, Line: e.Line, Item: -1},
+				Msg: fmt.Sprintf("unknown field %q", e.Field)})
+		}
+	}
+	return func(e *diag.InputError) { l.errs = append(l.errs, e) }
 }
 
 var lineInError = regexp.MustCompile(`^line (\d+): (.*)$`)
 
-func unstructuredOf(file string, n *yaml.Node) (map[string]any, error) {
-	data, err := yamlsrc.ToJSON(n)
+// unstructuredOf converts an object's node to its unstructured content. A
+// field given twice is an error, a warning or nothing under
+// Options.Validation; the later value wins, as in the API server's decoder.
+func (l *loader) unstructuredOf(file string, it item) (map[string]any, error) {
+	n := it.node
+	var opts yamlsrc.JSONOptions
+	switch {
+	case l.live || l.opts.Validation == ValidateIgnore:
+		opts.OnDuplicate = func(int, string) {}
+	case l.opts.Validation == ValidateWarn:
+		opts.OnDuplicate = func(line int, field string) {
+			l.warnings = append(l.warnings, Warning{Source: Source{File: file, Line: line, Item: -1},
+				Msg: fmt.Sprintf("duplicate field %q", join(it.prefix, field))})
+		}
+	default:
+		opts.OnDuplicate = func(line int, field string) {
+			l.errs = append(l.errs, diag.Errorf(file, line, join(it.prefix, field), "duplicate field: the key appears twice in its mapping"))
+		}
+	}
+	data, err := yamlsrc.ToJSONWith(n, opts)
 	if err != nil {
 		line, msg := n.Line, err.Error()
 		if m := lineInError.FindStringSubmatch(msg); m != nil {
@@ -211,41 +269,36 @@ func unstructuredOf(file string, n *yaml.Node) (map[string]any, error) {
 	return content, nil
 }
 
-// decodeTyped decodes the kinds budnet reasons about into their k8s.io/api
-// types, so wrong types are reported with file, line and field. The legacy
-// extensions group is read with the current types, whose fields are a superset.
-func decodeTyped(file string, it item, group, kind string) (any, error) {
-	var v any
+// typedTarget returns a new value of the k8s.io/api type of the kinds budnet
+// reasons about, or nil for other kinds. Decoding into it reports wrong types
+// and unknown fields with file, line and field. The legacy extensions group
+// is read with the current types, whose fields are a superset.
+func typedTarget(group, kind string) any {
 	switch {
 	case group == "" && kind == "Pod":
-		v = &corev1.Pod{}
+		return &corev1.Pod{}
 	case group == "" && kind == "Service":
-		v = &corev1.Service{}
+		return &corev1.Service{}
 	case group == "" && kind == "Namespace":
-		v = &corev1.Namespace{}
+		return &corev1.Namespace{}
 	case group == "" && kind == "ReplicationController":
-		v = &corev1.ReplicationController{}
+		return &corev1.ReplicationController{}
 	case (group == "apps" || group == "extensions") && kind == "Deployment":
-		v = &appsv1.Deployment{}
+		return &appsv1.Deployment{}
 	case (group == "apps" || group == "extensions") && kind == "DaemonSet":
-		v = &appsv1.DaemonSet{}
+		return &appsv1.DaemonSet{}
 	case (group == "apps" || group == "extensions") && kind == "ReplicaSet":
-		v = &appsv1.ReplicaSet{}
+		return &appsv1.ReplicaSet{}
 	case group == "apps" && kind == "StatefulSet":
-		v = &appsv1.StatefulSet{}
+		return &appsv1.StatefulSet{}
 	case group == "batch" && kind == "Job":
-		v = &batchv1.Job{}
+		return &batchv1.Job{}
 	case group == "batch" && kind == "CronJob":
-		v = &batchv1.CronJob{}
+		return &batchv1.CronJob{}
 	case (group == "networking.k8s.io" || group == "extensions") && kind == "NetworkPolicy":
-		v = &networkingv1.NetworkPolicy{}
-	default:
-		return nil, nil
+		return &networkingv1.NetworkPolicy{}
 	}
-	if err := yamlsrc.Decode(file, it.node, v, yamlsrc.DecodeOptions{FieldPrefix: it.prefix}); err != nil {
-		return nil, err
-	}
-	return v, nil
+	return nil
 }
 
 func mapValue(n *yaml.Node, key string) *yaml.Node {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"budnet/internal/diag"
@@ -22,10 +23,27 @@ func FuzzLoadBytes(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		inv, err := LoadBytes("fuzz.yaml", data, Options{MaxNodes: 20000})
+		strictInv, strictErr := LoadBytes("fuzz.yaml", data, Options{MaxNodes: 20000})
+		if strictErr != nil {
+			checkFuzzError(t, strictErr)
+		}
+		// Warn mode reads past unknown and duplicate fields: whatever strict
+		// mode accepts, it accepts, and each warning names its line.
+		inv, err := LoadBytes("fuzz.yaml", data, Options{MaxNodes: 20000, Validation: ValidateWarn})
 		if err != nil {
+			if strictErr == nil {
+				t.Fatalf("warn mode refused what strict mode read: %v", err)
+			}
 			checkFuzzError(t, err)
 			return
+		}
+		if strictErr == nil && len(strictInv.Objects) != len(inv.Objects) {
+			t.Fatalf("strict read %d objects, warn %d", len(strictInv.Objects), len(inv.Objects))
+		}
+		for _, w := range inv.Warnings {
+			if w.Source.File != "fuzz.yaml" || w.Source.Line < 1 {
+				t.Fatalf("warning without file and line: %s", w)
+			}
 		}
 		for _, o := range inv.Objects {
 			if o.Source.File != "fuzz.yaml" || o.Source.Line < 1 || o.Node == nil || o.Unstructured == nil {
@@ -64,6 +82,12 @@ func checkFuzzError(t *testing.T, err error) {
 		var ie *diag.InputError
 		if !errors.As(e, &ie) {
 			t.Fatalf("not an input error: %v", e)
+		}
+		if errors.Is(e, ErrNoObjects) {
+			if !strings.Contains(e.Error(), "fuzz.yaml (file, ") {
+				t.Fatalf("empty input error does not name what was read: %v", e)
+			}
+			return
 		}
 		if ie.File != "fuzz.yaml" {
 			t.Fatalf("input error without the file name: %v", e)

@@ -13,12 +13,14 @@ import (
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
 	chartloader "helm.sh/helm/v4/pkg/chart/v2/loader"
 	depsutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	"helm.sh/helm/v4/pkg/engine"
 	"helm.sh/helm/v4/pkg/strvals"
 
 	"budnet/internal/diag"
+	"budnet/internal/yamlsrc"
 )
 
 // ChartOptions say how to render a Helm chart, as `helm template` takes them.
@@ -55,6 +57,8 @@ func LoadChart(ctx context.Context, chart ChartOptions, opts Options) (*Inventor
 		return nil, err
 	}
 	l := newLoader(opts)
+	l.inputs = append(l.inputs, inputSummary{name: chart.Path, kind: "Helm chart",
+		detail: fmt.Sprintf("%d templates rendered to YAML", len(rendered))})
 	names := make([]string, 0, len(rendered))
 	for name := range rendered {
 		names = append(names, name)
@@ -90,10 +94,15 @@ func RenderChart(ctx context.Context, opts ChartOptions, namespace string) (map[
 	if err != nil {
 		return nil, &diag.InputError{File: opts.Path, Msg: "cannot load Helm chart", Err: err}
 	}
+	if err := checkDependencies(opts.Path, ch); err != nil {
+		return nil, err
+	}
 	vals, err := mergeValues(opts)
 	if err != nil {
 		return nil, err
 	}
+	// Helm's own function decides which subcharts are enabled: tags first,
+	// then conditions, which win; a non-boolean condition is ignored.
 	if err := depsutil.ProcessDependencies(ch, vals); err != nil {
 		return nil, &diag.InputError{File: opts.Path, Msg: "chart dependencies", Err: err}
 	}
@@ -122,6 +131,48 @@ func RenderChart(ctx context.Context, opts ChartOptions, namespace string) (map[
 		out[name] = content
 	}
 	return out, nil
+}
+
+// checkDependencies fails as `helm template` and `helm install` fail when
+// Chart.yaml declares a dependency that charts/ lacks, enabled or not: the
+// check of action.CheckDependencies (helm.sh/helm/v4 pkg/action/install.go),
+// which compares each declared name with the loaded subcharts' names, with
+// the hint of pkg/cmd/install.go. It is restated here because importing
+// pkg/action would add Helm's registry, storage (SQL drivers) and plugin
+// (WebAssembly) clients to budnet's module for this one loop.
+func checkDependencies(chartPath string, ch *chart.Chart) error {
+	var missing []string
+	first := -1
+outer:
+	for i, req := range ch.Metadata.Dependencies {
+		for _, sub := range ch.Dependencies() {
+			if sub.Name() == req.Name {
+				continue outer
+			}
+		}
+		if first < 0 {
+			first = i
+		}
+		missing = append(missing, req.Name)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	ie := &diag.InputError{
+		File: chartPath,
+		Msg: fmt.Sprintf("found in Chart.yaml, but missing in charts/ directory: %s; run 'helm dependency build %s' to fetch them (helm template fails the same way)",
+			strings.Join(missing, ", "), chartPath),
+	}
+	if dir := chartDir(chartPath); dir != "" {
+		ie.File = filepath.Join(dir, "Chart.yaml")
+		ie.Field = fmt.Sprintf("dependencies[%d]", first)
+		if data, err := os.ReadFile(ie.File); err == nil {
+			if docs, err := yamlsrc.Parse(ie.File, data); err == nil && len(docs) > 0 {
+				ie.Line = yamlsrc.LineOf(docs[0].Root, ie.Field)
+			}
+		}
+	}
+	return ie
 }
 
 // mergeValues merges --values files in order, then --set expressions, as

@@ -175,3 +175,66 @@ func TestLoadChartArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLoadChartDependencies renders a chart with Bitnami-style subcharts and
+// checks that each dependency is enabled or disabled exactly as Helm decides
+// (tags first, then conditions, which win; ProcessDependencies).
+func TestLoadChartDependencies(t *testing.T) {
+	budstack := fixture("charts", "budstack")
+	tests := []struct {
+		name string
+		set  []string
+		want []string // StatefulSets rendered
+	}{
+		{name: "defaults: postgresql on by its condition, valkey off by its condition, clickhouse off by its tag",
+			want: []string{"bud-postgresql"}},
+		{name: "a condition turns a subchart off", set: []string{"postgresql.enabled=false"}, want: nil},
+		{name: "a condition turns a disabled subchart on", set: []string{"valkey.enabled=true"}, want: []string{"bud-postgresql", "bud-valkey"}},
+		{name: "a tag turns a subchart on", set: []string{"tags.analytics=true"}, want: []string{"bud-clickhouse", "bud-postgresql"}},
+		{name: "the condition wins over the tag", set: []string{"tags.analytics=true", "clickhouse.enabled=false"}, want: []string{"bud-postgresql"}},
+		{name: "a non-boolean condition is ignored, as Helm ignores it: the subchart stays enabled", set: []string{"valkey.enabled=maybe"}, want: []string{"bud-postgresql", "bud-valkey"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv, err := LoadChart(context.Background(), ChartOptions{Path: budstack, Set: tt.set, ReleaseName: "bud"}, Options{DefaultNamespace: "bud"})
+			if err != nil {
+				t.Fatalf("LoadChart: %v", err)
+			}
+			var got []string
+			for _, o := range inv.ObjectsOfKind("StatefulSet") {
+				got = append(got, o.Name)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("StatefulSets = %v, want %v", got, tt.want)
+			}
+			if inv.Workload("Deployment", "bud", "bud-budapp") == nil {
+				t.Errorf("the parent chart's Deployment is missing: %v", refs(inv))
+			}
+		})
+	}
+}
+
+// TestLoadChartMissingDependency: helm template refuses a chart whose
+// Chart.yaml declares a dependency that charts/ lacks, enabled or not
+// (action.CheckDependencies); budnet must not render the chart without it.
+func TestLoadChartMissingDependency(t *testing.T) {
+	budmissing := fixture("charts", "budmissing")
+	_, err := LoadChart(context.Background(), ChartOptions{Path: budmissing}, Options{})
+	if err == nil {
+		t.Fatal("LoadChart succeeded; helm template fails on missing dependencies")
+	}
+	got := inputErrors(t, err)
+	if len(got) != 1 {
+		t.Fatalf("want one input error, got %v", err)
+	}
+	ie := got[0]
+	if ie.File != filepath.Join(budmissing, "Chart.yaml") || ie.Line != 13 || ie.Field != "dependencies[2]" {
+		t.Errorf("error at %s:%d %s, want %s:13 dependencies[2] (the first missing one)", ie.File, ie.Line, ie.Field, filepath.Join(budmissing, "Chart.yaml"))
+	}
+	for _, want := range []string{"found in Chart.yaml, but missing in charts/ directory: valkey, minio", "helm dependency build " + budmissing} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+}

@@ -16,9 +16,13 @@ const NamespaceNameLabel = "kubernetes.io/metadata.name"
 
 const namespaceLabelReason = "set by the API server on every namespace, overriding any value written (Kubernetes 1.22+)"
 
-// build resolves duplicates and derives the typed views from objects.
-func build(objects []*Object, log *slog.Logger) *Inventory {
+// build resolves duplicates and derives the typed views from objects;
+// warnings are the loader's own (unknown fields under --validate=warn).
+func build(objects []*Object, warnings []Warning, log *slog.Logger) *Inventory {
 	inv := &Inventory{}
+	for _, w := range warnings {
+		inv.warn(log, w)
+	}
 	inv.Objects = dedupe(objects, inv, log)
 	inv.Namespaces = namespaces(inv.Objects)
 	for _, o := range inv.Objects {

@@ -49,7 +49,61 @@ type Options struct {
 	MaxNodes int
 	// Logger receives warnings (duplicates, injector refusals); nil discards them.
 	Logger *slog.Logger
+	// Validation says what unknown and duplicate fields are, as kubectl's
+	// --validate: errors (the zero value, kubectl's default), warnings, or
+	// nothing. Values the API server refuses are errors in every mode.
+	Validation Validation
+	// AcceptInvalidValues reads values the API server refuses (names,
+	// labels, ports, CIDRs) without error. Only tests of what renders
+	// hostile text set it: no real object can carry such values.
+	AcceptInvalidValues bool
+	// AllowEmpty accepts an input with no Kubernetes objects; without it no
+	// objects is an input error (ErrNoObjects), so a job pointed at the
+	// wrong path cannot pass.
+	AllowEmpty bool
 }
+
+// Validation is how strictly fields are checked, named as kubectl's --validate.
+type Validation int
+
+const (
+	// ValidateStrict refuses unknown and duplicate fields (kubectl's default).
+	ValidateStrict Validation = iota
+	// ValidateWarn reports them as warnings and reads on.
+	ValidateWarn
+	// ValidateIgnore drops them silently; a duplicate's later value wins.
+	ValidateIgnore
+)
+
+// ValidationValues are the --validate values, as kubectl documents them.
+const ValidationValues = "strict (or true), warn, ignore (or false)"
+
+func (v Validation) String() string {
+	switch v {
+	case ValidateWarn:
+		return "warn"
+	case ValidateIgnore:
+		return "ignore"
+	}
+	return "strict"
+}
+
+// ParseValidation reads a --validate value with kubectl's names and aliases
+// (k8s.io/kubectl/pkg/cmd/util.GetValidationDirective).
+func ParseValidation(s string) (Validation, error) {
+	switch s {
+	case "strict", "true":
+		return ValidateStrict, nil
+	case "warn":
+		return ValidateWarn, nil
+	case "ignore", "false":
+		return ValidateIgnore, nil
+	}
+	return 0, fmt.Errorf("--validate %q: want %s", s, ValidationValues)
+}
+
+// ErrNoObjects is wrapped by the input error of an input without objects.
+var ErrNoObjects = errors.New("no Kubernetes objects")
 
 func (o Options) maxFileSize() int64 {
 	if o.MaxFileSize > 0 {
@@ -100,6 +154,7 @@ func Load(ctx context.Context, paths []string, opts Options) (*Inventory, error)
 				continue
 			}
 			stdinRead = true
+			l.inputs = append(l.inputs, inputSummary{name: StdinName, kind: "stdin"})
 			l.readStdin()
 		default:
 			if err := l.readPath(ctx, p); err != nil {
@@ -114,15 +169,59 @@ func Load(ctx context.Context, paths []string, opts Options) (*Inventory, error)
 // example; name is the file name sources and errors use.
 func LoadBytes(name string, data []byte, opts Options) (*Inventory, error) {
 	l := newLoader(opts)
+	l.inputs = append(l.inputs, inputSummary{name: name, kind: "file"})
 	l.addFile(name, data)
 	return l.finish()
 }
 
 type loader struct {
-	opts    Options
-	log     *slog.Logger
-	objects []*Object
-	errs    []error
+	opts     Options
+	log      *slog.Logger
+	objects  []*Object
+	errs     []error
+	warnings []Warning
+	// inputs say what was read, for the error of an empty input.
+	inputs []inputSummary
+	// live is set for objects read from a cluster: its API server validated them.
+	live bool
+}
+
+// inputSummary is one input argument and what it held.
+type inputSummary struct {
+	name string
+	kind string // file, directory, stdin, chart, cluster
+	// files are the manifest files read (directories), docs the YAML
+	// documents, skipped the other files a directory held.
+	files, docs, skipped int
+	// detail replaces the counts (charts, clusters).
+	detail string
+}
+
+func (s inputSummary) String() string {
+	plural := func(n int, what string) string {
+		if n == 1 {
+			return "1 " + what
+		}
+		return fmt.Sprintf("%d %ss", n, what)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%s, ", s.name, s.kind)
+	switch {
+	case s.detail != "":
+		b.WriteString(s.detail)
+	case s.kind == "directory":
+		b.WriteString(plural(s.files, "manifest file"))
+		if s.files > 0 {
+			b.WriteString(", " + plural(s.docs, "document"))
+		}
+		if s.skipped > 0 {
+			fmt.Fprintf(&b, "; %s skipped", plural(s.skipped, "other file"))
+		}
+	default:
+		b.WriteString(plural(s.docs, "document"))
+	}
+	b.WriteByte(')')
+	return b.String()
 }
 
 func newLoader(opts Options) *loader {
@@ -133,7 +232,23 @@ func (l *loader) finish() (*Inventory, error) {
 	if len(l.errs) > 0 {
 		return nil, diag.Join(l.errs...)
 	}
-	return build(l.objects, l.log), nil
+	if len(l.objects) == 0 && !l.opts.AllowEmpty {
+		return nil, l.emptyError()
+	}
+	return build(l.objects, l.warnings, l.log), nil
+}
+
+// emptyError says what was read when it held no object: a CI job pointed at
+// the wrong path must fail, not pass an empty audit.
+func (l *loader) emptyError() error {
+	read := make([]string, len(l.inputs))
+	for i, in := range l.inputs {
+		read[i] = in.String()
+	}
+	return &diag.InputError{
+		Err: fmt.Errorf("%w in the input: %s; check the path, or pass --allow-empty to accept an empty input",
+			ErrNoObjects, strings.Join(read, ", ")),
+	}
 }
 
 func (l *loader) readStdin() {
@@ -146,7 +261,7 @@ func (l *loader) readStdin() {
 		l.errs = append(l.errs, &diag.InputError{File: StdinName, Msg: "cannot read", Err: err})
 		return
 	}
-	l.addFile(StdinName, data)
+	l.inputs[len(l.inputs)-1].docs = l.addFile(StdinName, data)
 }
 
 // readPath reads one argument. Only context cancellation is returned; input
@@ -158,9 +273,12 @@ func (l *loader) readPath(ctx context.Context, path string) error {
 		return nil
 	}
 	if !info.IsDir() {
-		l.readFile(path, info)
+		l.inputs = append(l.inputs, inputSummary{name: path, kind: "file"})
+		l.inputs[len(l.inputs)-1].docs = l.readFile(path, info)
 		return nil
 	}
+	l.inputs = append(l.inputs, inputSummary{name: path, kind: "directory"})
+	sum := &l.inputs[len(l.inputs)-1]
 	return filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return fmt.Errorf("loading manifests: %w", ctxErr)
@@ -178,7 +296,11 @@ func (l *loader) readPath(ctx context.Context, path string) error {
 			}
 			return nil
 		}
-		if d.IsDir() || !isManifestName(d.Name()) {
+		if d.IsDir() {
+			return nil
+		}
+		if !isManifestName(d.Name()) {
+			sum.skipped++
 			return nil
 		}
 		info, err := os.Stat(p) // follows symlinks to files
@@ -187,7 +309,8 @@ func (l *loader) readPath(ctx context.Context, path string) error {
 			return nil
 		}
 		if info.Mode().IsRegular() {
-			l.readFile(p, info)
+			sum.files++
+			sum.docs += l.readFile(p, info)
 		}
 		return nil
 	})
@@ -207,16 +330,17 @@ func isManifestName(name string) bool {
 	return false
 }
 
-func (l *loader) readFile(path string, info fs.FileInfo) {
+// readFile reads and adds one file; it returns how many documents it held.
+func (l *loader) readFile(path string, info fs.FileInfo) int {
 	limit := l.opts.maxFileSize()
 	if info.Size() > limit {
 		l.errs = append(l.errs, tooLarge(path, info.Size(), limit))
-		return
+		return 0
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		l.errs = append(l.errs, &diag.InputError{File: path, Msg: "cannot read", Err: unwrapPathError(err)})
-		return
+		return 0
 	}
 	defer f.Close()
 	data, err := readLimited(f, limit)
@@ -224,12 +348,12 @@ func (l *loader) readFile(path string, info fs.FileInfo) {
 		var big *sizeError
 		if errors.As(err, &big) {
 			l.errs = append(l.errs, tooLarge(path, big.size, limit))
-			return
+			return 0
 		}
 		l.errs = append(l.errs, &diag.InputError{File: path, Msg: "cannot read", Err: unwrapPathError(err)})
-		return
+		return 0
 	}
-	l.addFile(path, data)
+	return l.addFile(path, data)
 }
 
 type sizeError struct{ size int64 }

@@ -257,7 +257,8 @@ func (b *builder) peer(ns string, p *networkingv1.NetworkPolicyPeer) (int, error
 func ipBlockPeer(blk *networkingv1.IPBlock) (peerMatcher, string, error) {
 	cidr, err := netip.ParsePrefix(blk.CIDR)
 	if err != nil {
-		return peerMatcher{}, "", fmt.Errorf("ipBlock.cidr: %w", err)
+		// netip's message names its own function; say what is wrong instead.
+		return peerMatcher{}, "", fmt.Errorf("ipBlock.cidr: %q is not a CIDR (want address/prefix length, such as 10.0.0.0/8)", blk.CIDR)
 	}
 	// An IPv4-mapped IPv6 CIDR would match neither family the way a dataplane
 	// sees addresses; refuse it rather than guess.
@@ -268,7 +269,7 @@ func ipBlockPeer(blk *networkingv1.IPBlock) (peerMatcher, string, error) {
 	for i, x := range blk.Except {
 		ex, err := netip.ParsePrefix(x)
 		if err != nil {
-			return m, "", fmt.Errorf("ipBlock.except[%d]: %w", i, err)
+			return m, "", fmt.Errorf("ipBlock.except[%d]: %q is not a CIDR (want address/prefix length, such as 10.0.0.0/8)", i, x)
 		}
 		ex = ex.Masked()
 		// API validation requires each except to lie inside cidr.

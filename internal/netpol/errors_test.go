@@ -24,11 +24,16 @@ metadata: {namespace: a, name: bad}
 spec:
   podSelector: {}
   ingress: [{from: [{podSelector: {matchExpressions: [{key: app, operator: In}]}}]}]`},
-		{name: "bad CIDR", want: "a/bad: spec.egress[0]: peer 0: ipBlock.cidr", policies: `
+		{name: "bad CIDR", want: `a/bad: spec.egress[0]: peer 0: ipBlock.cidr: "10.0.0.0/33" is not a CIDR`, policies: `
 metadata: {namespace: a, name: bad}
 spec:
   podSelector: {}
   egress: [{to: [{ipBlock: {cidr: 10.0.0.0/33}}]}]`},
+		{name: "bad except", want: `ipBlock.except[0]: "10.0.0.0" is not a CIDR`, policies: `
+metadata: {namespace: a, name: bad}
+spec:
+  podSelector: {}
+  ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8, except: [10.0.0.0]}}]}]`},
 		{name: "except outside cidr", want: "is not within 10.0.0.0/8", policies: `
 metadata: {namespace: a, name: bad}
 spec:
@@ -72,6 +77,10 @@ spec:
 			_, err := netpol.New(c, netpol.Options{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "networkpolicy a/bad") {
 				t.Fatalf("New() error = %v, want it to name the policy and contain %q", err, tc.want)
+			}
+			// Users read these; Go function names are no help to them.
+			if strings.Contains(err.Error(), "netip") || strings.Contains(err.Error(), "Parse") {
+				t.Errorf("New() error leaks Go internals: %v", err)
 			}
 		})
 	}

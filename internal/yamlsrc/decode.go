@@ -16,9 +16,17 @@ import (
 
 // DecodeOptions control Decode.
 type DecodeOptions struct {
-	// Strict makes fields the target type does not have errors, as the
-	// platform model wants; manifests are read leniently, as kubectl does.
+	// Strict makes the first field the target type does not have an error,
+	// as the platform model wants.
 	Strict bool
+	// OnUnknown, when set, receives every field the target type does not
+	// have, as an error naming line and field path, and decoding goes on:
+	// the caller decides whether they are errors or warnings (kubectl's
+	// --validate=strict or warn). It takes precedence over Strict.
+	OnUnknown func(*diag.InputError)
+	// AllowDuplicates lets a key appear twice in a mapping, the later value
+	// winning; the caller has reported it (ToJSONWith's OnDuplicate).
+	AllowDuplicates bool
 	// FieldPrefix is prepended to field paths in errors.
 	FieldPrefix string
 }
@@ -31,11 +39,15 @@ func Decode(file string, n *yaml.Node, v any, opts DecodeOptions) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return fmt.Errorf("yamlsrc.Decode needs a non-nil pointer, got %T", v)
 	}
-	c := checker{file: file, strict: opts.Strict, budget: DefaultMaxNodes}
+	c := checker{file: file, strict: opts.Strict, onUnknown: opts.OnUnknown, budget: DefaultMaxNodes}
 	if err := c.check(n, rv.Type().Elem(), opts.FieldPrefix, 0); err != nil {
 		return err
 	}
-	data, err := ToJSON(n)
+	var jopts JSONOptions
+	if opts.AllowDuplicates {
+		jopts.OnDuplicate = func(int, string) {}
+	}
+	data, err := ToJSONWith(n, jopts)
 	if err != nil {
 		return &diag.InputError{File: file, Line: n.Line, Field: opts.FieldPrefix, Msg: "cannot convert to JSON", Err: err}
 	}
@@ -46,9 +58,10 @@ func Decode(file string, n *yaml.Node, v any, opts DecodeOptions) error {
 }
 
 type checker struct {
-	file   string
-	strict bool
-	budget int // nodes left to visit, so aliases cannot expand without bound
+	file      string
+	strict    bool
+	onUnknown func(*diag.InputError)
+	budget    int // nodes left to visit, so aliases cannot expand without bound
 }
 
 var (
@@ -56,7 +69,7 @@ var (
 	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
-func (c *checker) errorf(n *yaml.Node, field, format string, args ...any) error {
+func (c *checker) errorf(n *yaml.Node, field, format string, args ...any) *diag.InputError {
 	return diag.Errorf(c.file, n.Line, field, format, args...)
 }
 
@@ -98,6 +111,10 @@ func (c *checker) check(n *yaml.Node, t reflect.Type, field string, depth int) e
 			if k.Tag == "!!merge" {
 				continue
 			}
+			if b, ok := YAML11Bool(k); ok && t.Key().Kind() == reflect.String {
+				return c.errorf(k, join(field, k.Value), "key %s is read as %q by kubectl and Helm, which read YAML 1.1 booleans (quote it: %q)",
+					k.Value, strconv.FormatBool(b), k.Value)
+			}
 			if err := c.check(n.Content[i+1], t.Elem(), join(field, k.Value), depth+1); err != nil {
 				return err
 			}
@@ -128,11 +145,16 @@ func (c *checker) checkScalar(n *yaml.Node, t reflect.Type, field string) error 
 		return c.errorf(n, field, "expected %s, got %s", kindName(t), describe(n))
 	}
 	ok := false
+	yaml11, isYAML11 := YAML11Bool(n)
 	switch t.Kind() {
 	case reflect.String:
+		if isYAML11 {
+			return c.errorf(n, field, "expected a string, got %s, which kubectl and Helm read as the boolean %t (YAML 1.1) (quote it: %q)",
+				n.Value, yaml11, n.Value)
+		}
 		ok = n.Tag == "!!str" || n.Tag == "!!timestamp" || n.Tag == "!!binary"
 	case reflect.Bool:
-		ok = n.Tag == "!!bool"
+		ok = n.Tag == "!!bool" || isYAML11 // kubectl reads yes/on/... as true or false
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		if n.Tag == "!!int" {
 			_, err := strconv.ParseInt(jsonNumber(n), 10, t.Bits())
@@ -186,10 +208,15 @@ func (c *checker) checkStruct(n *yaml.Node, t reflect.Type, field string, depth 
 		if k.Tag == "!!merge" {
 			continue
 		}
-		ft, found := fields[k.Value]
+		// A plain "on:" key is the field "true" to kubectl, as in ToJSON.
+		key := keyString(k)
+		ft, found := fields[key]
 		if !found {
-			if c.strict {
-				return c.errorf(k, join(field, k.Value), "unknown field %q", k.Value)
+			switch {
+			case c.onUnknown != nil:
+				c.onUnknown(c.errorf(k, join(field, key), "unknown field %q", key))
+			case c.strict:
+				return c.errorf(k, join(field, key), "unknown field %q", key)
 			}
 			continue
 		}
@@ -251,6 +278,9 @@ func buildJSONFields(t reflect.Type) map[string]reflect.Type {
 }
 
 func join(field, key string) string {
+	if key == "" {
+		return field + `[""]` // an empty key still needs a name in messages
+	}
 	if field == "" {
 		return key
 	}
@@ -323,10 +353,15 @@ func child(n *yaml.Node, seg string) *yaml.Node {
 	}
 	switch n.Kind {
 	case yaml.MappingNode:
+		// The last of duplicate keys: its value is the one that counts.
+		var found *yaml.Node
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if resolve(n.Content[i]).Value == seg {
-				return resolve(n.Content[i+1])
+				found = resolve(n.Content[i+1])
 			}
+		}
+		if found != nil {
+			return found
 		}
 	case yaml.SequenceNode:
 		if i, err := strconv.Atoi(seg); err == nil && i >= 0 && i < len(n.Content) {

@@ -15,6 +15,7 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -77,10 +78,25 @@ func resolve(n *yaml.Node) *yaml.Node {
 }
 
 // ToJSON converts a node to JSON text. Scalars keep YAML 1.2 core-schema types
-// (true/false, integers, floats, null); everything else is a string.
+// (true/false, integers, floats, null), except that plain YAML 1.1 booleans
+// (yes, on, n, ...) are booleans too, as kubectl and Helm read them; everything
+// else is a string. A key that appears twice in one mapping is an error.
 func ToJSON(n *yaml.Node) ([]byte, error) {
+	return ToJSONWith(n, JSONOptions{})
+}
+
+// JSONOptions control ToJSONWith.
+type JSONOptions struct {
+	// OnDuplicate, when set, receives each key that appears again in its
+	// mapping (its line and field path), and the later value wins, as the API
+	// server's decoder keeps it; when nil a duplicate key is an error.
+	OnDuplicate func(line int, field string)
+}
+
+// ToJSONWith is ToJSON with options.
+func ToJSONWith(n *yaml.Node, opts JSONOptions) ([]byte, error) {
 	var buf bytes.Buffer
-	c := converter{budget: DefaultMaxNodes}
+	c := converter{budget: DefaultMaxNodes, onDuplicate: opts.OnDuplicate}
 	if err := c.writeJSON(&buf, n, 0); err != nil {
 		return nil, err
 	}
@@ -96,7 +112,33 @@ const maxDepth = 200
 const DefaultMaxNodes = 1 << 20
 
 // converter writes JSON within a node budget.
-type converter struct{ budget int }
+type converter struct {
+	budget      int
+	onDuplicate func(line int, field string)
+	// path is the key or index of each level being written, rendered into a
+	// field path only when a duplicate is reported.
+	path []pathSeg
+}
+
+type pathSeg struct {
+	key   string
+	index int // for list items; key is empty
+}
+
+func (c *converter) field() string {
+	var b strings.Builder
+	for _, s := range c.path {
+		if s.key == "" {
+			fmt.Fprintf(&b, "[%d]", s.index)
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s.key)
+	}
+	return b.String()
+}
 
 func (c *converter) spend(n *yaml.Node) error {
 	c.budget--
@@ -127,9 +169,11 @@ func (c *converter) writeJSON(buf *bytes.Buffer, n *yaml.Node, depth int) error 
 			if i > 0 {
 				buf.WriteByte(',')
 			}
+			c.path = append(c.path, pathSeg{index: i})
 			if err := c.writeJSON(buf, item, depth+1); err != nil {
 				return err
 			}
+			c.path = c.path[:len(c.path)-1]
 		}
 		buf.WriteByte(']')
 		return nil
@@ -153,17 +197,23 @@ func (c *converter) writeMapping(buf *bytes.Buffer, n *yaml.Node, depth int) err
 			if k.Tag == "!!merge" {
 				continue // merged after explicit keys, which take precedence
 			}
-			if seen[k.Value] {
-				return fmt.Errorf("line %d: key %q appears twice in one mapping", k.Line, k.Value)
+			key := keyString(k)
+			if seen[key] {
+				c.path = append(c.path, pathSeg{key: key})
+				field := c.field()
+				c.path = c.path[:len(c.path)-1]
+				if c.onDuplicate == nil {
+					return fmt.Errorf("line %d: duplicate field %q", k.Line, field)
+				}
+				// Written again: JSON decoders keep the later value.
+				c.onDuplicate(k.Line, field)
 			}
-			seen[k.Value] = true
+			seen[key] = true
 			if !first {
 				buf.WriteByte(',')
 			}
 			first = false
-			writeString(buf, k.Value)
-			buf.WriteByte(':')
-			if err := c.writeJSON(buf, v, depth+1); err != nil {
+			if err := c.writePair(buf, key, v, depth); err != nil {
 				return err
 			}
 		}
@@ -183,6 +233,44 @@ func (c *converter) writeMapping(buf *bytes.Buffer, n *yaml.Node, depth int) err
 	return nil
 }
 
+func (c *converter) writePair(buf *bytes.Buffer, key string, v *yaml.Node, depth int) error {
+	writeString(buf, key)
+	buf.WriteByte(':')
+	c.path = append(c.path, pathSeg{key: key})
+	err := c.writeJSON(buf, v, depth+1)
+	c.path = c.path[:len(c.path)-1]
+	return err
+}
+
+// keyString is a mapping key as kubectl's YAML reader turns it into a JSON
+// key: a plain YAML 1.1 boolean key (yes, on, ...) becomes "true" or "false"
+// (sigs.k8s.io/yaml converts non-string keys with strconv.FormatBool).
+func keyString(k *yaml.Node) string {
+	if b, ok := YAML11Bool(k); ok {
+		return strconv.FormatBool(b)
+	}
+	return k.Value
+}
+
+// YAML11Bool reports whether n is a plain scalar that YAML 1.1 reads as a
+// boolean but YAML 1.2 (this package's parser) reads as a string, and its
+// value. kubectl and Helm parse YAML with sigs.k8s.io/yaml, which is go-yaml
+// v2 and YAML 1.1: its resolve table (go.yaml.in/yaml/v2 resolve.go) makes
+// y, Y, yes, Yes, YES, on, On, ON true and n, N, no, No, NO, off, Off, OFF
+// false. Quoted or explicitly tagged scalars are strings in both.
+func YAML11Bool(n *yaml.Node) (value, ok bool) {
+	if n.Kind != yaml.ScalarNode || n.Style != 0 || n.Tag != "!!str" || len(n.Value) > 3 {
+		return false, false
+	}
+	switch n.Value {
+	case "y", "Y", "yes", "Yes", "YES", "on", "On", "ON":
+		return true, true
+	case "n", "N", "no", "No", "NO", "off", "Off", "OFF":
+		return false, true
+	}
+	return false, false
+}
+
 // mergeInto writes the pairs of a `<<: *anchor` merge that explicit keys did not set.
 func (c *converter) mergeInto(v *yaml.Node, seen map[string]bool, first *bool, buf *bytes.Buffer, depth int) error {
 	v = resolve(v)
@@ -196,18 +284,16 @@ func (c *converter) mergeInto(v *yaml.Node, seen map[string]bool, first *bool, b
 			return fmt.Errorf("line %d: merge key needs a mapping", src.Line)
 		}
 		for i := 0; i+1 < len(src.Content); i += 2 {
-			k := resolve(src.Content[i])
-			if seen[k.Value] {
+			key := keyString(resolve(src.Content[i]))
+			if seen[key] {
 				continue
 			}
-			seen[k.Value] = true
+			seen[key] = true
 			if !*first {
 				buf.WriteByte(',')
 			}
 			*first = false
-			writeString(buf, k.Value)
-			buf.WriteByte(':')
-			if err := c.writeJSON(buf, src.Content[i+1], depth+1); err != nil {
+			if err := c.writePair(buf, key, src.Content[i+1], depth); err != nil {
 				return err
 			}
 		}
@@ -247,6 +333,10 @@ func writeScalar(buf *bytes.Buffer, n *yaml.Node) error {
 		}
 		buf.WriteString(s)
 	default:
+		if b, ok := YAML11Bool(n); ok {
+			buf.WriteString(strconv.FormatBool(b))
+			return nil
+		}
 		writeString(buf, n.Value)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package yamlsrc
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -75,7 +76,7 @@ base: &base {name: x, port: 0x10}
 items:
 - <<: *base
   ratio: 1
-  on: true
+  "on": true
   unknown: 3
 - name: "y"
   tags: {a: b}
@@ -155,16 +156,75 @@ func TestParse(t *testing.T) {
 	}
 }
 
+func TestToJSONDuplicates(t *testing.T) {
+	docs, err := Parse("x.yaml", []byte("spec:\n  ports:\n    - port: 1\n      port: 2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ToJSON(docs[0].Root)
+	if err == nil || !strings.Contains(err.Error(), `line 4: duplicate field "spec.ports[0].port"`) {
+		t.Errorf("ToJSON: %v, want the duplicate's line and field path", err)
+	}
+	var got []string
+	out, err := ToJSONWith(docs[0].Root, JSONOptions{OnDuplicate: func(line int, field string) {
+		got = append(got, fmt.Sprintf("%d %s", line, field))
+	}})
+	if err != nil || len(got) != 1 || got[0] != "4 spec.ports[0].port" {
+		t.Fatalf("OnDuplicate: %v, %v", got, err)
+	}
+	var v struct {
+		Spec struct {
+			Ports []struct{ Port int } `json:"ports"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal(out, &v); err != nil || v.Spec.Ports[0].Port != 2 {
+		t.Errorf("the later value must win: %s", out)
+	}
+	if line := LineOf(docs[0].Root, "spec.ports[0].port"); line != 4 {
+		t.Errorf("LineOf = %d, want 4 (the value that counts)", line)
+	}
+}
+
+func TestDecodeUnknownAndYAML11(t *testing.T) {
+	src := "kind: a\nitems:\n- name: x\n  nmae: y\n  tags: {tls: on}\n- name: off\n  porrt: 1\n"
+	docs, err := Parse("f.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var unknown []string
+	var v outer
+	err = Decode("f.yaml", docs[0].Root, &v, DecodeOptions{OnUnknown: func(e *diag.InputError) { unknown = append(unknown, e.Error()) }})
+	var ie *diag.InputError
+	if !errors.As(err, &ie) || ie.Line != 5 || ie.Field != "items[0].tags.tls" || !strings.Contains(ie.Msg, `YAML 1.1`) || !strings.Contains(ie.Msg, `quote it: "on"`) {
+		t.Errorf("YAML 1.1 boolean in a string map: %v", err)
+	}
+	if len(unknown) != 1 || unknown[0] != `f.yaml:4: items[0].nmae: unknown field "nmae"` {
+		t.Errorf("unknown fields before the error: %q", unknown)
+	}
+	type flags struct {
+		On bool `json:"enabled"`
+	}
+	docs, _ = Parse("f.yaml", []byte("enabled: yes\n"))
+	var f flags
+	if err := Decode("f.yaml", docs[0].Root, &f, DecodeOptions{Strict: true}); err != nil || !f.On {
+		t.Errorf("a YAML 1.1 boolean where a boolean belongs is read as kubectl reads it: %+v %v", f, err)
+	}
+}
+
 func TestToJSON(t *testing.T) {
 	tests := []struct {
 		name, src, want string
 		wantErr         bool
 	}{
-		{name: "core schema scalars", src: "a: true\nb: 0x10\nc: 1.5\nd: null\ne: yes\nf: '1'\ng: 2026-01-23\n", want: `{"a":true,"b":16,"c":1.5,"d":null,"e":"yes","f":"1","g":"2026-01-23"}`},
+		{name: "core schema scalars", src: "a: true\nb: 0x10\nc: 1.5\nd: null\ne: 'yes'\nf: '1'\ng: 2026-01-23\n", want: `{"a":true,"b":16,"c":1.5,"d":null,"e":"yes","f":"1","g":"2026-01-23"}`},
+		// kubectl and Helm read YAML 1.1 (sigs.k8s.io/yaml, go-yaml v2): plain
+		// yes/no/on/off/y/n are booleans there, in values and in keys.
+		{name: "YAML 1.1 booleans as kubectl reads them", src: "a: yes\nb: Off\nc: n\nd: \"on\"\ne: !!str y\nf: oN\n", want: `{"a":true,"b":false,"c":false,"d":"on","e":"y","f":"oN"}`},
+		{name: "YAML 1.1 boolean keys", src: "on: 1\n'no': 2\n", want: `{"true":1,"no":2}`},
 		{name: "json escaping", src: "a: \"\\x01<\\u00e9>\"\n", want: `{"a":"\u0001\u003cé\u003e"}`},
 		{name: "duplicate key", src: "a: 1\na: 2\n", wantErr: true},
 		{name: "infinity has no JSON form", src: "a: .inf\n", wantErr: true},
-		{name: "merge keeps explicit keys", src: "x: &x {a: 1, b: 2}\ny: {<<: *x, b: 3}\n", want: `{"x":{"a":1,"b":2},"y":{"b":3,"a":1}}`},
+		{name: "merge keeps explicit keys", src: "x: &x {a: 1, b: 2}\nz: {<<: *x, b: 3}\n", want: `{"x":{"a":1,"b":2},"z":{"b":3,"a":1}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -207,7 +267,8 @@ func TestLineOf(t *testing.T) {
 }
 
 func FuzzParseAndConvert(f *testing.F) {
-	for _, s := range []string{"a: 1\n", "---\n- [a, {b: c}]\n", "x: &x {a: 1}\ny: {<<: *x}\n", "a: *b\n", "\"\\u0000\": 1", "a: !!binary aGk=\n"} {
+	for _, s := range []string{"a: 1\n", "---\n- [a, {b: c}]\n", "x: &x {a: 1}\ny: {<<: *x}\n", "a: *b\n", "\"\\u0000\": 1", "a: !!binary aGk=\n",
+		"kind: yes\nitems: [{name: on, tags: {y: n}}]\n", "a: 1\na: 2\n", "x: &x {a: 1}\ny: {<<: *x, a: 2, a: 3}\n", "items: [{nmae: x, name: Off}]\n"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -219,9 +280,34 @@ func FuzzParseAndConvert(f *testing.F) {
 			return
 		}
 		for _, d := range docs {
-			_, _ = ToJSON(d.Root)
+			strictJSON, strictErr := ToJSON(d.Root)
+			dups := 0
+			lenient, err := ToJSONWith(d.Root, JSONOptions{OnDuplicate: func(line int, field string) {
+				if line < 1 || field == "" {
+					t.Fatalf("duplicate reported without line or field: %d %q", line, field)
+				}
+				dups++
+			}})
+			switch {
+			case strictErr == nil && (err != nil || dups > 0 || string(lenient) != string(strictJSON)):
+				t.Fatalf("ToJSON and ToJSONWith disagree without duplicates: %s / %s (%v, %d)", strictJSON, lenient, err, dups)
+			case err == nil && !json.Valid(lenient):
+				t.Fatalf("invalid JSON: %s", lenient)
+			case strictErr != nil && err == nil && (dups == 0 || !strings.Contains(strictErr.Error(), "duplicate field")):
+				t.Fatalf("ToJSON failed (%v) where ToJSONWith succeeded with %d duplicates", strictErr, dups)
+			}
+			var unknown []*diag.InputError
 			var v outer
-			_ = Decode("fuzz.yaml", d.Root, &v, DecodeOptions{Strict: true})
+			lenientErr := Decode("fuzz.yaml", d.Root, &v, DecodeOptions{AllowDuplicates: true, OnUnknown: func(e *diag.InputError) { unknown = append(unknown, e) }})
+			for _, e := range unknown {
+				if e.File != "fuzz.yaml" || e.Line < 1 || e.Field == "" {
+					t.Fatalf("unknown field without file, line or field: %+v", e)
+				}
+			}
+			var w outer
+			if strictDecodeErr := Decode("fuzz.yaml", d.Root, &w, DecodeOptions{Strict: true, AllowDuplicates: true}); strictDecodeErr == nil && (len(unknown) > 0 || lenientErr != nil) {
+				t.Fatalf("strict decode accepted what lenient decode flagged: %v %v", unknown, lenientErr)
+			}
 		}
 	})
 }

@@ -3,8 +3,11 @@ package audit
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+
+	"budnet/internal/platform"
 )
 
 // Guide sections 7 and 11.2: edge hardening. Each edge kind says it its own
@@ -299,31 +302,67 @@ func gatewayNote(r *route, what string) string {
 }
 
 func checkBodyLimit() Check {
-	return edgeCheck("BUD-7-04", "Request bodies are size limited", SeverityLow,
+	c := edgeCheck("BUD-7-04", "Request bodies are size limited", SeverityLow,
 		"Limit request bodies: `budnet generate` emits a Traefik buffering Middleware (maxRequestBodyBytes) from the model's edge.maxBodySize; ingress-nginx limits to 1m unless proxy-body-size is 0.",
-		func(e *edge, r *route) Result {
-			subject := r.obj.Ref()
-			if r.kind == edgeNginx {
-				k := "nginx.ingress.kubernetes.io/proxy-body-size"
-				v := annotationsOf(r.obj)[k]
-				if v == "" {
-					v = nginxSetting(e, "proxy-body-size")
-				}
-				if v == "0" {
-					return res(StatusFail, subject, "proxy-body-size 0 disables the limit", ObjectEvidence(r.obj, "metadata.annotations["+k+"]", v))
-				}
-				if v == "" {
-					v = "1m (the default)"
-				}
-				return res(StatusPass, subject, "body size limited to "+v)
+		judgeBodyLimit)
+	// Hosts the model marks streaming get no Traefik buffering Middleware,
+	// which would hold the whole response (vulcand/oxy buffer): their
+	// missing limit is the model's choice, not a finding.
+	c.Run = func(ctx *Context) []Result {
+		e := newEdge(ctx.Inventory)
+		var out []Result
+		for _, r := range e.routes {
+			if r.redirectOnly {
+				continue
 			}
-			for _, u := range mwSpecs(r.middlewares, "buffering") {
-				if n, _ := strconv.ParseInt(stringIn(u.spec, "maxRequestBodyBytes"), 10, 64); n > 0 {
-					return res(StatusPass, subject, "bodies limited by Middleware "+u.obj.Ref(), ObjectEvidence(u.obj, u.field+".maxRequestBodyBytes", strconv.FormatInt(n, 10)))
-				}
+			res0 := judgeBodyLimit(e, r)
+			if res0.Status == StatusFail && streamingOnly(ctx.Platform, r.hosts) {
+				res0 = res(StatusNotApplicable, r.obj.Ref(), "streaming host in the model (spec.edge.hosts[].streaming): a Traefik buffering Middleware would hold every response until it ends, so the backend limits request bodies")
 			}
-			return res(StatusFail, subject, "no request body limit applies to "+subject+gatewayNote(r, "body-size"), ObjectEvidence(r.obj, "", "no body limit"))
-		})
+			out = append(out, res0)
+		}
+		return out
+	}
+	return c
+}
+
+// streamingOnly reports whether every host is an edge host the model
+// marks streaming.
+func streamingOnly(p *platform.Platform, hosts []string) bool {
+	if p == nil || len(hosts) == 0 {
+		return false
+	}
+	for _, h := range hosts {
+		i := slices.IndexFunc(p.Spec.Edge.Hosts, func(eh platform.EdgeHost) bool { return eh.Name == h })
+		if i < 0 || !p.Spec.Edge.Hosts[i].Streaming {
+			return false
+		}
+	}
+	return true
+}
+
+func judgeBodyLimit(e *edge, r *route) Result {
+	subject := r.obj.Ref()
+	if r.kind == edgeNginx {
+		k := "nginx.ingress.kubernetes.io/proxy-body-size"
+		v := annotationsOf(r.obj)[k]
+		if v == "" {
+			v = nginxSetting(e, "proxy-body-size")
+		}
+		if v == "0" {
+			return res(StatusFail, subject, "proxy-body-size 0 disables the limit", ObjectEvidence(r.obj, "metadata.annotations["+k+"]", v))
+		}
+		if v == "" {
+			v = "1m (the default)"
+		}
+		return res(StatusPass, subject, "body size limited to "+v)
+	}
+	for _, u := range mwSpecs(r.middlewares, "buffering") {
+		if n, _ := strconv.ParseInt(stringIn(u.spec, "maxRequestBodyBytes"), 10, 64); n > 0 {
+			return res(StatusPass, subject, "bodies limited by Middleware "+u.obj.Ref(), ObjectEvidence(u.obj, u.field+".maxRequestBodyBytes", strconv.FormatInt(n, 10)))
+		}
+	}
+	return res(StatusFail, subject, "no request body limit applies to "+subject+gatewayNote(r, "body-size"), ObjectEvidence(r.obj, "", "no body limit"))
 }
 
 // wafPlugins are Traefik plugin names that embed a WAF engine with the OWASP

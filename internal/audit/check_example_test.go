@@ -51,6 +51,7 @@ func TestExampleKnownGaps(t *testing.T) {
 		"BUD-3.2-01",  // no default deny
 		"BUD-4.1-02",  // admin host open to the internet
 		"BUD-4.1-04",  // MinIO S3 API and Keycloak's /admin on the public edge
+		"BUD-4.1-05",  // example hosts (*.bud.example.com) on its routes
 		"BUD-4.2-01",  // over-permissive matrix
 		"BUD-4.2-02",  // TLS ports of ClickHouse and Keycloak blocked by the Bitnami policies
 		"BUD-4.3-01",  // every workload reaches 0.0.0.0/0

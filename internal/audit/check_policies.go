@@ -152,6 +152,9 @@ func checkPoliciesSelectPods() Check {
 	}
 }
 
+// acmeSolverLabel marks cert-manager's HTTP-01 solver pods.
+const acmeSolverLabel = "acme.cert-manager.io/http01-solver"
+
 func policySelects(inv *manifest.Inventory, np *manifest.NetworkPolicy) Result {
 	p := np.Policy
 	subject := np.Object.Ref()
@@ -174,6 +177,11 @@ func policySelects(inv *manifest.Inventory, np *manifest.NetworkPolicy) Result {
 		return res(StatusNotApplicable, subject, "no workload of namespace "+np.Object.Namespace+" is in the input")
 	case n > 0:
 		return res(StatusPass, subject, fmt.Sprintf("selects %s", plural(n, "workload", "workloads")))
+	case p.Spec.PodSelector.MatchLabels[acmeSolverLabel] == "true":
+		// cert-manager creates its HTTP-01 solver pods only while a
+		// challenge is open (pkg/issuer/acme/http pod.go), so no manifest
+		// carries them; the policy is for those.
+		return res(StatusNotApplicable, subject, "selects cert-manager's HTTP-01 solver pods ("+acmeSolverLabel+"), which exist only while a challenge is open")
 	}
 	msg := fmt.Sprintf("podSelector %s matches none of the %s of namespace %s: the policy does nothing", selectorString(&p.Spec.PodSelector),
 		plural(inNS, "workload", "workloads"), np.Object.Namespace)

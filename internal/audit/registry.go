@@ -53,5 +53,6 @@ func Checks() []Check {
 		checkSecretPlacement(),
 		checkAlerts(),
 		checkScrapeTLS(),
+		checkPlaceholders(),
 	}
 }

@@ -16,19 +16,20 @@ import (
 type generateOptions struct {
 	streams Streams
 
-	PlatformFile string
-	Output       string
-	Edge         string
-	CNI          string
-	Cloud        string
-	DryRun       bool
-	Force        bool
+	PlatformFile  string
+	Output        string
+	Edge          string
+	CNI           string
+	Cloud         string
+	CiliumVersion string
+	DryRun        bool
+	Force         bool
 }
 
 func newGenerateCommand(streams Streams) *cobra.Command {
 	o := &generateOptions{streams: streams}
 	cmd := &cobra.Command{
-		Use:   "generate [--platform FILE] [-o DIR] [--edge gateway-api|traefik|nginx] [--cni kubernetes|cilium] [--cloud aws|azure] [--dry-run] [--force]",
+		Use:   "generate [--platform FILE] [-o DIR] [--edge gateway-api|traefik|nginx] [--cni kubernetes|cilium] [--cilium-version VERSION] [--cloud aws|azure] [--dry-run] [--force]",
 		Short: "Generate the manifests that implement the Network Security Guide from the platform model",
 		Long: `generate turns the platform model (the embedded Bud AI Foundry reference or --platform
 FILE) into the objects that implement guide sections 3 to 11: namespaces with Pod Security
@@ -55,6 +56,7 @@ docs/generate.md documents every file.`,
 	fs.StringVarP(&o.Output, "output", "o", "", "directory to write (default: one YAML stream to stdout)")
 	fs.StringVar(&o.Edge, "edge", "", "edge implementation: gateway-api, traefik or nginx (default: the model's edge.kind)")
 	fs.StringVar(&o.CNI, "cni", string(generate.CNIKubernetes), "how egress to host names is expressed: kubernetes (ipBlock) or cilium (toFQDNs)")
+	fs.StringVar(&o.CiliumVersion, "cilium-version", generate.DefaultCiliumVersion, "Cilium release the CiliumNetworkPolicies target (with --cni cilium): from v1.19 a wildcard host is one \"**.\" pattern, before it one pattern per depth (up to four labels); v1.18 is the oldest accepted")
 	fs.StringVar(&o.Cloud, "cloud", "", "cloud perimeter rules: aws or azure (default: the model's cloud.provider)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "print what would be written (files, object counts, kinds) and write nothing")
 	fs.BoolVar(&o.Force, "force", false, "write into a non-empty directory, replacing the files budnet generated there")
@@ -62,7 +64,7 @@ docs/generate.md documents every file.`,
 }
 
 func (o *generateOptions) validate() (generate.Options, error) {
-	opts := generate.Options{CNI: generate.CNI(o.CNI), Edge: platform.EdgeKind(o.Edge), Cloud: generate.Cloud(o.Cloud)}
+	opts := generate.Options{CNI: generate.CNI(o.CNI), Edge: platform.EdgeKind(o.Edge), Cloud: generate.Cloud(o.Cloud), CiliumVersion: o.CiliumVersion}
 	if o.CNI != string(generate.CNIKubernetes) && o.CNI != string(generate.CNICilium) {
 		return opts, fmt.Errorf("--cni %q: expected kubernetes or cilium", o.CNI)
 	}
@@ -75,6 +77,9 @@ func (o *generateOptions) validate() (generate.Options, error) {
 	case generate.CloudNone, generate.CloudAWS, generate.CloudAzure:
 	default:
 		return opts, fmt.Errorf("--cloud %q: expected aws or azure", o.Cloud)
+	}
+	if err := generate.CheckCiliumVersion(o.CiliumVersion); err != nil {
+		return opts, fmt.Errorf("--cilium-version: %w", err)
 	}
 	if o.Force && o.Output == "" {
 		return opts, errors.New("--force needs -o DIR")
@@ -93,6 +98,12 @@ func (o *generateOptions) run(opts generate.Options) error {
 			return usageError(err)
 		}
 		return fmt.Errorf("generating: %w", err)
+	}
+	// Placeholders still in the model: the output is written (a first run
+	// from the reference model is expected to carry them), and each is
+	// named on stderr, with --dry-run too, so none is applied unnoticed.
+	for _, w := range generate.Warnings(model, opts) {
+		fmt.Fprintf(o.streams.ErrOut, "Warning: %s\n", w)
 	}
 	if o.DryRun {
 		dest := o.Output

@@ -73,6 +73,16 @@ spec:
 			wantCode: ExitUsage, wantErr: "--force"},
 		{name: "unknown cni", args: func(string) []string { return []string{"--cni", "calico"} }, wantCode: ExitUsage, wantErr: "--cni"},
 		{name: "force without directory", args: func(string) []string { return []string{"--force"} }, wantCode: ExitUsage, wantErr: "--force needs -o"},
+		{name: "dry run warns of the control-plane placeholder", args: func(dir string) []string { return []string{"-o", dir, "--dry-run"} },
+			wantOut: "20-networkpolicies.yaml", wantErr: "Warning: embedded:bud.yaml:287: spec.sourceGroups[3].cidrs[0]: group control-plane: 192.0.2.0/28"},
+		{name: "stream warns of the Dapr injector failing open", args: func(string) []string { return nil },
+			wantOut: "kind: NetworkPolicy", wantErr: "pods start WITHOUT Dapr sidecars"},
+		{name: "directory warns of the ACME contact", args: func(dir string) []string { return []string{"-o", dir} },
+			wantWritten: true, wantErr: "spec.tls.issuer.email: ACME contact security@bud.example.com"},
+		{name: "cilium before 1.19 writes per-depth patterns", args: func(string) []string { return []string{"--cni", "cilium", "--cilium-version", "v1.18.6"} },
+			wantOut: "matchPattern: '*.*.amazonaws.com'"},
+		{name: "cilium before 1.18 refused", args: func(string) []string { return []string{"--cni", "cilium", "--cilium-version", "1.17.3"} },
+			wantCode: ExitUsage, wantErr: "--cilium-version"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

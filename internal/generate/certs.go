@@ -73,7 +73,13 @@ func Certs(p *platform.Platform, o Options) ([]File, error) {
 		return nil, err
 	}
 	objs = append(objs, edge...)
-	return []File{{Name: FileCerts, Concern: "cert-manager issuers and certificates (guide 6.1, 6.3)", Objects: objs}}, nil
+	concern := "cert-manager issuers and certificates (guide 6.1, 6.3)"
+	if p.Spec.TLS.Issuer.Kind == issuerKindACME && edgeKind(p, o) == platform.EdgeGatewayAPI {
+		// Said in the file's header comment too, where whoever applies the
+		// output reads it: without it no edge certificate is issued.
+		concern += ". REQUIRES " + certManagerGatewayAPINeeded + ": the ACME issuer solves HTTP-01 with gatewayHTTPRoute, which cert-manager ignores otherwise"
+	}
+	return []File{{Name: FileCerts, Concern: concern, Objects: objs}}, nil
 }
 
 // certManagerNamespace is where cert-manager runs: the zone of the workload
@@ -145,11 +151,13 @@ func edgeCerts(p *platform.Platform, o Options) ([]*unstructured.Unstructured, e
 		}
 		gwNS = gw.Zone
 	}
+	var certNS []string
 	for _, h := range hosts {
 		ns := h.backend.Zone
 		if gwNS != "" {
 			ns = gwNS
 		}
+		certNS = append(certNS, ns)
 		objs = append(objs, Object(apiCertManager, kindCertificate, ns, h.secret,
 			h.row, "6.1 TLS certificate for "+h.Name,
 			map[string]any{"spec": map[string]any{
@@ -159,6 +167,62 @@ func edgeCerts(p *platform.Platform, o Options) ([]*unstructured.Unstructured, e
 				"issuerRef":  issuerRef(issuer),
 			}}))
 	}
+	if issuer == issuerACME {
+		pols, err := acmeSolverPolicies(p, certNS)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, pols...)
+	}
+	return objs, nil
+}
+
+// cert-manager's HTTP-01 solver pods (pkg/issuer/acme/http pod.go
+// buildDefaultPod, cert-manager v1.21.2): created in the Challenge's
+// namespace, which is the Certificate's, labelled
+// acme.cert-manager.io/http01-solver "true" (with per-domain and per-token
+// hash labels), serving the token on container port 8089 named http
+// (acmeSolverListenPort in http.go).
+const (
+	acmeSolverLabel = "acme.cert-manager.io/http01-solver"
+	acmeSolverPort  = 8089
+	// acmeSolverPolicy names the solver policies in both namespaces.
+	acmeSolverPolicy = "allow-ingress-to-acme-http01-solver"
+)
+
+// acmeSolverPolicies let the ingress controller reach cert-manager's
+// HTTP-01 solver pods on 8089 under the zones' default deny: an ingress
+// policy in every Certificate namespace selecting the solver pods, and an
+// egress policy at the controller to them. Without both the ACME server's
+// request for /.well-known/acme-challenge/TOKEN reaches the edge but not the
+// solver, and certificates never issue or renew. cert-manager's own
+// self-check (an http:// GET of that URL from the cert-manager pod) is an
+// egress flow of the model, checked by Warnings.
+func acmeSolverPolicies(p *platform.Platform, certNS []string) ([]*unstructured.Unstructured, error) {
+	ctl, err := edgeWorkload(p)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(certNS)
+	certNS = slices.Compact(certNS)
+	solver := map[string]string{acmeSolverLabel: "true"}
+	ports := portList([]platform.PortRange{{Protocol: platform.DefaultProtocol, Port: acmeSolverPort, EndPort: acmeSolverPort}})
+	const guide = "not in the guide: ACME HTTP-01 under default deny, the edge reaches cert-manager's solver pods"
+	var objs []*unstructured.Unstructured
+	var to []any
+	for _, ns := range certNS {
+		to = append(to, peer(ns, solver))
+		objs = append(objs, policy(ns, acmeSolverPolicy, "spec.tls.issuer", guide, map[string]any{
+			"podSelector": matchLabels(solver),
+			"policyTypes": []any{"Ingress"},
+			"ingress":     []any{map[string]any{"from": workloadPeers([]*platform.Workload{ctl}), "ports": ports}},
+		}))
+	}
+	objs = append(objs, policy(ctl.Zone, objectName("allow", ctl.Name, "to-acme-http01-solver-egress"), "spec.tls.issuer", guide, map[string]any{
+		"podSelector": matchLabels(ctl.PodLabels),
+		"policyTypes": []any{"Egress"},
+		"egress":      []any{map[string]any{"to": to, "ports": ports}},
+	}))
 	return objs, nil
 }
 
@@ -173,11 +237,13 @@ func acmeIssuer(p *platform.Platform, kind platform.EdgeKind) (*unstructured.Uns
 		server = defaultACMEServer
 	}
 	var http01 map[string]any
+	requires := ""
 	if kind == platform.EdgeGatewayAPI {
 		gw, err := edgeWorkload(p)
 		if err != nil {
 			return nil, err
 		}
+		requires = certManagerGatewayAPINeeded
 		http01 = map[string]any{"gatewayHTTPRoute": map[string]any{"parentRefs": []any{map[string]any{
 			"group": "gateway.networking.k8s.io", "kind": "Gateway",
 			"name": EdgeGatewayName, "namespace": gw.Zone, "sectionName": listenerHTTP,
@@ -193,7 +259,20 @@ func acmeIssuer(p *platform.Platform, kind platform.EdgeKind) (*unstructured.Uns
 	if is.Email != "" {
 		acme["email"] = is.Email
 	}
-	return Object(apiCertManager, kindClusterIssuer, "", issuerACME, "spec.tls.issuer",
+	u := Object(apiCertManager, kindClusterIssuer, "", issuerACME, "spec.tls.issuer",
 		"6.1 TLS certificates from an ACME CA (HTTP-01 through the edge)",
-		map[string]any{"spec": map[string]any{"acme": acme}}), nil
+		map[string]any{"spec": map[string]any{"acme": acme}})
+	if requires != "" {
+		setAnnotation(u, AnnotationRequires, requires)
+	}
+	return u, nil
 }
+
+// certManagerGatewayAPINeeded: cert-manager ignores the gatewayHTTPRoute
+// solver unless its controller runs with Gateway API support, off by
+// default (pkg/apis/config/controller/v1alpha1 defaultEnableGatewayAPI
+// false; pkg/issuer/acme/http Present fails with "gateway api is not
+// enabled"), and the Gateway API CRDs must be installed before it starts.
+const certManagerGatewayAPINeeded = "cert-manager controller with Gateway API support: --enable-gateway-api " +
+	"(Helm: config.enableGatewayAPI=true; ControllerConfiguration gatewayAPI.enabled: true), " +
+	"started after the Gateway API CRDs are installed"

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -36,22 +37,51 @@ const (
 
 // securityHeaders are the response headers every edge sets (guide 6.2 and
 // the OWASP Secure Headers Project): HSTS for a year with subdomains, no
-// framing, no MIME sniffing, a same-origin content policy and a referrer
-// policy that leaks no paths to other sites.
-func securityHeaders() [][2]string {
+// framing, no MIME sniffing, a same-origin content policy that lets the
+// pages call the origins the model's hosts name (contentSecurityPolicy) and
+// a referrer policy that leaks no paths to other sites.
+func securityHeaders(p *platform.Platform) [][2]string {
 	return [][2]string{
 		{"Strict-Transport-Security", fmt.Sprintf("max-age=%d; includeSubDomains", hstsMaxAge)},
 		{"X-Frame-Options", "DENY"},
 		{"X-Content-Type-Options", "nosniff"},
-		{"Content-Security-Policy", contentSecurityPolicy},
+		{"Content-Security-Policy", contentSecurityPolicy(p)},
 		{"Referrer-Policy", referrerPolicy},
 	}
 }
 
 const (
-	contentSecurityPolicy = "default-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
-	referrerPolicy        = "strict-origin-when-cross-origin"
+	cspBase        = "default-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+	referrerPolicy = "strict-origin-when-cross-origin"
 )
+
+// contentSecurityPolicy is the edge's CSP. Without connect-src the browser
+// falls back to default-src 'self' and refuses every fetch, XHR,
+// EventSource and WebSocket to another origin, so a web app on
+// app.example.com could not call its API on api.example.com
+// (https://www.w3.org/TR/CSP3/#directive-connect-src). connect-src lists
+// 'self' and every origin an edge host's pages call (spec.edge.hosts[].calls),
+// sorted; one policy serves all hosts because ingress-nginx can only set
+// response headers for the whole controller (add-headers) and Traefik's
+// headers Middleware is shared by a zone's routes. A WebSocket origin is
+// named with its wss scheme: an https source does not match a wss URL
+// (CSP3 "scheme-part matching" lets ws and wss sources match https, never
+// the reverse).
+func contentSecurityPolicy(p *platform.Platform) string {
+	var origins []string
+	for _, h := range p.Spec.Edge.Hosts {
+		for _, c := range h.Calls {
+			if o, err := platform.ParseOrigin(c); err == nil {
+				origins = append(origins, o.String())
+			}
+		}
+	}
+	if len(origins) == 0 {
+		return cspBase
+	}
+	slices.Sort(origins)
+	return cspBase + "; connect-src 'self' " + strings.Join(slices.Compact(origins), " ")
+}
 
 // edgeHost is a model edge host resolved to its backend.
 type edgeHost struct {

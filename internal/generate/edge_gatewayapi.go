@@ -112,7 +112,7 @@ func redirectHTTPRoute(gw *platform.Workload, hosts []edgeHost) *unstructured.Un
 // security headers set on every response.
 func hostHTTPRoute(p *platform.Platform, gw *platform.Workload, h edgeHost, traefik bool) *unstructured.Unstructured {
 	var set []any
-	for _, hv := range securityHeaders() {
+	for _, hv := range securityHeaders(p) {
 		set = append(set, map[string]any{"name": hv[0], "value": hv[1]})
 	}
 	filters := []any{map[string]any{

@@ -16,6 +16,13 @@ import (
 // security headers go through the controller ConfigMap's add-headers, which
 // names a ConfigMap of headers, never through configuration-snippet
 // (https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/configmap/).
+// annotations-risk-level is left at the controller's default (High): the
+// annotations generated here are Low (enable-modsecurity,
+// enable-owasp-core-rules, ssl-redirect, limits, proxy-body-size,
+// proxy-buffering) or Medium (whitelist-source-range) in ingress-nginx's
+// internal/ingress/annotations/*/main.go, and raising the level to Critical
+// would let every Ingress author use the snippet annotations behind
+// CVE-2025-1974 (IngressNightmare).
 const (
 	nginxAnn             = "nginx.ingress.kubernetes.io/"
 	nginxControllerCM    = "ingress-nginx-controller"
@@ -35,7 +42,7 @@ func nginxEdge(p *platform.Platform, hosts []edgeHost) ([]*unstructured.Unstruct
 		return nil, err
 	}
 	headers := map[string]any{}
-	for _, hv := range securityHeaders() {
+	for _, hv := range securityHeaders(p) {
 		// HSTS comes from the controller's own hsts settings, which only
 		// send it over HTTPS as RFC 6797 requires.
 		if hv[0] != "Strict-Transport-Security" {
@@ -56,7 +63,6 @@ func nginxEdge(p *platform.Platform, hosts []edgeHost) ([]*unstructured.Unstruct
 		"server-tokens":                 "false",
 		"use-forwarded-headers":         "false",
 		"compute-full-forwarded-for":    "false",
-		"annotations-risk-level":        "Critical",
 		"strict-validate-path-type":     "true",
 		"enable-underscores-in-headers": "false",
 	}
@@ -95,6 +101,12 @@ func nginxIngress(p *platform.Platform, h edgeHost) (*unstructured.Unstructured,
 		nginxAnn + "proxy-body-size":         body,
 		nginxAnn + "enable-modsecurity":      waf,
 		nginxAnn + "enable-owasp-core-rules": waf,
+	}
+	if h.Streaming {
+		// Responses reach the client as the backend writes them; the
+		// request body is still limited by proxy-body-size (nginx's
+		// client_max_body_size buffers nothing of the response).
+		ann[nginxAnn+"proxy-buffering"] = "off"
 	}
 	if h.Admin {
 		cidrs, err := adminCIDRs(p)

@@ -87,12 +87,14 @@ func traefikMiddlewares(p *platform.Platform, hosts []edgeHost, redirectAndHeade
 		if redirectAndHeaders {
 			mw(mwRedirect, "6.2 HTTP to HTTPS redirect", map[string]any{
 				"redirectScheme": map[string]any{"scheme": "https", "permanent": true}})
-			mw(mwHeaders, "6.2 security headers", traefikHeaders())
+			mw(mwHeaders, "6.2 security headers", traefikHeaders(p))
 		}
 		mw(mwRateLimit, "11.3 rate limiting per client address", map[string]any{
 			"rateLimit": map[string]any{"average": rps, "burst": burst, "period": "1s"}})
-		mw(mwBuffering, "11.3 request size limit", map[string]any{
-			"buffering": map[string]any{"maxRequestBodyBytes": body}})
+		if slices.ContainsFunc(hosts, func(h edgeHost) bool { return !h.Streaming && h.backend.Zone == z }) {
+			mw(mwBuffering, "11.3 request size limit", map[string]any{
+				"buffering": map[string]any{"maxRequestBodyBytes": body}})
+		}
 		if wafEnabled(p) {
 			waf, err := traefikWAF(p, z, body)
 			if err != nil {
@@ -178,6 +180,16 @@ const (
 // edgeMiddlewares are the Middlewares a host's HTTPS route runs, in order:
 // the admin allowlist first so refused clients cost nothing else, then the
 // WAF before the limits so that a blocked request is not buffered.
+//
+// Streaming hosts get no request-size Middleware: Traefik's buffering
+// Middleware is vulcand/oxy's buffer, which reads the whole response into
+// a buffer before sending any of it (oxy v2.1.0 buffer/buffer.go; Traefik
+// v3.7 pkg/middlewares/buffering), so server-sent events would arrive only
+// when the stream ends (traefik/traefik#12869). Its disableResponseBuffer
+// switch is "only configurable via code" (pkg/config/dynamic
+// middlewares.go) and the CRD has no such field. The request size of a
+// streaming host is then limited only by its backend (and by the WAF's
+// SecRequestBodyLimit where the WAF runs).
 func edgeMiddlewares(p *platform.Platform, h edgeHost, headers bool) []string {
 	var names []string
 	if h.Admin {
@@ -189,19 +201,23 @@ func edgeMiddlewares(p *platform.Platform, h edgeHost, headers bool) []string {
 	if headers {
 		names = append(names, mwHeaders)
 	}
-	return append(names, mwRateLimit, mwBuffering)
+	names = append(names, mwRateLimit)
+	if !h.Streaming {
+		names = append(names, mwBuffering)
+	}
+	return names
 }
 
 // traefikHeaders is the headers middleware with the security headers in
 // Traefik's own fields (https://doc.traefik.io/traefik/middlewares/http/headers/).
-func traefikHeaders() map[string]any {
+func traefikHeaders(p *platform.Platform) map[string]any {
 	return map[string]any{"headers": map[string]any{
 		"stsSeconds":            int64(hstsMaxAge),
 		"stsIncludeSubdomains":  true,
 		"forceSTSHeader":        true,
 		"frameDeny":             true,
 		"contentTypeNosniff":    true,
-		"contentSecurityPolicy": contentSecurityPolicy,
+		"contentSecurityPolicy": contentSecurityPolicy(p),
 		"referrerPolicy":        referrerPolicy,
 	}}
 }

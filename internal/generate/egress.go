@@ -74,8 +74,12 @@ func egressFlowPolicies(set *policySet, p *platform.Platform, o Options, f *plat
 	for _, c := range callers {
 		target := hostFlowName(f.Name, c.Name)
 		if o.CNI == CNICilium {
+			minor, err := ciliumMinor(o.CiliumVersion)
+			if err != nil {
+				return err
+			}
 			name := objectName("allow", c.Name, "to", target, portsName(f.Ports), "fqdn")
-			set.add(FileEgress, fqdnPolicy(p, c, f, name, row, guide), f.Name)
+			set.add(FileEgress, fqdnPolicy(p, c, f, minor, name, row, guide), f.Name)
 			continue
 		}
 		name := objectName("allow", c.Name, "to", target, portsName(f.Ports), "egress")
@@ -229,20 +233,10 @@ func reduce(ps []netip.Prefix) []netip.Prefix {
 // to learn the addresses those names resolve to: toFQDNs only allows IPs
 // seen in DNS answers the proxy intercepted
 // (https://docs.cilium.io/en/stable/security/policy/language/#dns-based).
-// Exact hosts are matchName; "*.example.com" (subdomains at any depth, as the
-// egress gateway reads it) is matchPattern "**.example.com", since Cilium's
-// "*." matches one label only (CRD field description of
-// FQDNSelector.matchPattern, cilium v1.20.2).
-func fqdnPolicy(p *platform.Platform, c *platform.Workload, f *platform.ResolvedFlow, name, row, guide string) *unstructured.Unstructured {
-	hosts := slices.Sorted(slices.Values(f.Hosts))
-	fqdns := make([]any, 0, len(hosts))
-	for _, h := range slices.Compact(hosts) {
-		if rest, ok := strings.CutPrefix(h, "*."); ok {
-			fqdns = append(fqdns, map[string]any{"matchPattern": "**." + rest})
-		} else {
-			fqdns = append(fqdns, map[string]any{"matchName": h})
-		}
-	}
+// The selectors depend on the target Cilium version (fqdnSelectors).
+func fqdnPolicy(p *platform.Platform, c *platform.Workload, f *platform.ResolvedFlow, minor int, name, row, guide string) *unstructured.Unstructured {
+	hosts := slices.Compact(slices.Sorted(slices.Values(f.Hosts)))
+	fqdns := fqdnSelectors(hosts, minor)
 	dns := p.Spec.Cluster.DNS
 	dnsLabels := map[string]any{ciliumNSLabel: dns.Namespace}
 	for k, v := range dns.PodLabels {

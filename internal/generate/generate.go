@@ -84,6 +84,12 @@ func (o Options) normalized() (Options, error) {
 	default:
 		return o, fmt.Errorf("unknown cloud %q, expected aws or azure", o.Cloud)
 	}
+	if o.CiliumVersion == "" {
+		o.CiliumVersion = DefaultCiliumVersion
+	}
+	if _, err := ciliumMinor(o.CiliumVersion); err != nil {
+		return o, err
+	}
 	return o, nil
 }
 

@@ -51,6 +51,9 @@ type Options struct {
 	CNI  CNI
 	// Cloud overrides the model's cloud provider (--cloud).
 	Cloud Cloud
+	// CiliumVersion is the Cilium release the CiliumNetworkPolicies target
+	// (--cilium-version); empty means DefaultCiliumVersion.
+	CiliumVersion string
 }
 
 // File is one output file: Kubernetes objects (written as multi-document

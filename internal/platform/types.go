@@ -313,6 +313,16 @@ type EdgeHost struct {
 	Port     string `json:"port,omitempty"`
 	// Admin hosts are reachable only from the admin source group.
 	Admin bool `json:"admin,omitempty"`
+	// Streaming hosts answer with responses that must reach the client as
+	// they are produced (server-sent events, streamed LLM completions,
+	// WebSocket): the edge puts no response-buffering middleware in front
+	// of them.
+	Streaming bool `json:"streaming,omitempty"`
+	// Calls are the origins (https://host[:port] or wss://host[:port]) that
+	// the pages served on this host call from the browser with fetch, XHR,
+	// EventSource or WebSocket; the edge's Content-Security-Policy lists
+	// them in connect-src, so the browser lets those calls through.
+	Calls []string `json:"calls,omitempty"`
 }
 
 // RateLimit is an edge rate limit.

@@ -259,6 +259,11 @@ func (v *validator) edge() {
 				v.add(path+".port", "workload %q has no port named %q", h.Workload, h.Port)
 			}
 		}
+		for j, c := range h.Calls {
+			if _, err := ParseOrigin(c); err != nil {
+				v.add(fmt.Sprintf("%s.calls[%d]", path, j), "%v", err)
+			}
+		}
 	}
 	for i, h := range e.Hosts {
 		if _, ok := v.p.Group("admin"); h.Admin && !ok {

@@ -1,0 +1,89 @@
+package generate
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// DefaultCiliumVersion is the Cilium release generate targets unless
+// --cilium-version says otherwise: the version of the CiliumNetworkPolicy
+// CRD pinned in internal/kubetest/crds (VERSIONS.md), which the API server
+// tests validate the output against.
+const DefaultCiliumVersion = "v1.20.2"
+
+// Cilium releases whose FQDN matching generate knows. Cilium supports its
+// three newest minor releases (https://docs.cilium.io/en/stable/contributing/release/),
+// so v1.18 is the oldest one still maintained next to v1.20; the tests
+// prove the patterns with matchpattern from v1.18.6 and v1.20.2.
+const (
+	ciliumMinMinor = 18
+	// ciliumAnyDepthMinor is the first minor release whose matchPattern
+	// reads a leading "**." as one or more labels (pkg/fqdn/matchpattern
+	// subdomainWildcardSpecifierPrefix, new in v1.19.0). Before it, "*"
+	// and "**" alike match characters within one label.
+	ciliumAnyDepthMinor = 19
+	// ciliumWildcardDepth is how many labels below the domain a "*.domain"
+	// host reaches on Cilium before v1.19, which can only say one label per
+	// "*": generate writes "*.domain" up to "*.*.*.*.domain". Deeper names
+	// (rare: bucket.s3.dualstack.us-east-1.amazonaws.com is four) are refused
+	// there; docs/generate.md says so.
+	ciliumWildcardDepth = 4
+)
+
+// ciliumMinor reads a Cilium version ("v1.20.2", "1.18", "1.19.0-rc.1"),
+// empty meaning DefaultCiliumVersion, and returns its minor number. Releases
+// generate has not been proven against are refused, never guessed at.
+func ciliumMinor(v string) (int, error) {
+	if v == "" {
+		v = DefaultCiliumVersion
+	}
+	s := strings.TrimPrefix(v, "v")
+	s, _, _ = strings.Cut(s, "-")
+	parts := strings.Split(s, ".")
+	if len(parts) < 2 || len(parts) > 3 {
+		return 0, fmt.Errorf("cilium version %q: expected MAJOR.MINOR[.PATCH], e.g. %s", v, DefaultCiliumVersion)
+	}
+	nums := make([]int, len(parts))
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || p != strconv.Itoa(n) {
+			return 0, fmt.Errorf("cilium version %q: %q is not a number", v, p)
+		}
+		nums[i] = n
+	}
+	if nums[0] != 1 || nums[1] < ciliumMinMinor {
+		return 0, fmt.Errorf("cilium version %q: generate supports Cilium v1.%d and later (older releases are past their support; their toFQDNs patterns are unproven here)", v, ciliumMinMinor)
+	}
+	return nums[1], nil
+}
+
+// CheckCiliumVersion says whether generate can target Cilium release v
+// (see ciliumMinor), for commands that check their flags before running.
+func CheckCiliumVersion(v string) error {
+	_, err := ciliumMinor(v)
+	return err
+}
+
+// fqdnSelectors are the toFQDNs selectors for a flow's hosts: an exact
+// name is matchName; "*.example.com" (any depth below the domain, as the
+// egress gateway and the model read it) is matchPattern "**.example.com"
+// from Cilium v1.19, and before it one pattern per depth up to
+// ciliumWildcardDepth, since there "*" stays within one label.
+func fqdnSelectors(hosts []string, minor int) []any {
+	out := make([]any, 0, len(hosts))
+	for _, h := range hosts {
+		rest, wildcard := strings.CutPrefix(h, "*.")
+		switch {
+		case !wildcard:
+			out = append(out, map[string]any{"matchName": h})
+		case minor >= ciliumAnyDepthMinor:
+			out = append(out, map[string]any{"matchPattern": "**." + rest})
+		default:
+			for d := 1; d <= ciliumWildcardDepth; d++ {
+				out = append(out, map[string]any{"matchPattern": strings.Repeat("*.", d) + rest})
+			}
+		}
+	}
+	return out
+}

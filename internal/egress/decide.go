@@ -36,7 +36,8 @@ func (d Decision) Allowed() bool { return d.Decision != verdict.Deny }
 
 // Decide checks a request from the caller id to authority against pol: the
 // allowlist, then (unless resolver is nil) the name resolved exactly once
-// within timeout and every answer checked by the address guard. The gateway
+// within timeout as an absolute name (see allowlist.Host.Absolute; no
+// search domain ever applies) and every answer checked by the address guard. The gateway
 // dials exactly Resolved, so a DNS answer that changes between check and
 // connect (rebinding) cannot redirect the connection. `budnet egress check`
 // calls it with the same policy the gateway would load.
@@ -75,7 +76,8 @@ func Decide(ctx context.Context, pol *Policy, resolver Resolver, timeout time.Du
 			return d
 		}
 		rctx, cancel := context.WithTimeout(ctx, timeout)
-		addrs, err = resolver.LookupNetIP(rctx, "ip", host.Name)
+		// Always the absolute name: never a resolv.conf search candidate.
+		addrs, err = resolver.LookupNetIP(rctx, "ip", host.Absolute())
 		cancel()
 		if err != nil || len(addrs) == 0 {
 			d.Decision, d.Reason = verdict.Deny, verdict.ReasonResolveFailed

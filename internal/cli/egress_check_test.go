@@ -68,6 +68,11 @@ func TestEgressCheck(t *testing.T) {
 			if r.Requested != tc.requested || r.Decision != tc.decision || r.Reason != tc.reason {
 				t.Fatalf("got %+v, want %s %s/%s", r, tc.requested, tc.decision, tc.reason)
 			}
+			// A refused literal or spelling names the address it denotes.
+			if wantAddr := map[string]string{"2130706433:443": "127.0.0.1:443", "0x7f.1:443": "127.0.0.1:443",
+				"169.254.169.254:80": "169.254.169.254:80", "[::ffff:169.254.169.254]:443": "[::ffff:169.254.169.254]:443"}[tc.target]; r.Resolved != wantAddr {
+				t.Fatalf("resolved %q, want %q", r.Resolved, wantAddr)
+			}
 			if r.Decision == "allow" && (!r.Unresolved || r.Rule == "") {
 				t.Fatalf("an allowed name without --resolve must say it was not resolved and name its rule: %+v", r)
 			}

@@ -1,12 +1,14 @@
 package egress
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -211,5 +213,75 @@ func TestRefusalNamesAddress(t *testing.T) {
 				t.Fatalf("audit line %v, want reason %s and resolved %s", line, tc.want, tc.resolved)
 			}
 		})
+	}
+}
+
+// TestUnsolicitedSwitchingProtocols: an origin that answers a request without
+// Upgrade with 101 (and then talks another protocol) breaks HTTP; the gateway
+// answers 502 with its own reason, relays none of the origin's bytes, and
+// does not send the request again, even on a reused upstream connection.
+func TestUnsolicitedSwitchingProtocols(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var requests atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					requests.Add(1)
+					if req.URL.Path == "/ok" {
+						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+						continue
+					}
+					io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nSECRET-FRAME")
+					return
+				}
+			}()
+		}
+	}()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	env, c, br := dialPlainProxy(t, port)
+	get := func(path string) *http.Response {
+		t.Helper()
+		fmt.Fprintf(c, "GET http://plain.example:%d%s HTTP/1.1\r\nHost: plain.example:%d\r\n\r\n", port, path, port)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("read response: %v", err)
+		}
+		return resp
+	}
+	// First a normal exchange, so the second request goes on a reused upstream.
+	warm := get("/ok")
+	if b, _ := io.ReadAll(warm.Body); warm.StatusCode != 200 || string(b) != "ok" {
+		t.Fatalf("warm-up: %s %q", warm.Status, b)
+	}
+	mark := env.audit.count()
+	resp := get("/switch")
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadGateway || resp.Header.Get("X-Budnet-Egress-Reason") != verdict.ReasonUpstreamProtocol.String() {
+		t.Fatalf("got %s %q, want 502 %s", resp.Status, resp.Header.Get("X-Budnet-Egress-Reason"), verdict.ReasonUpstreamProtocol)
+	}
+	if strings.Contains(string(body), "SECRET") {
+		t.Fatalf("origin bytes after its 101 reached the client: %q", body)
+	}
+	line := env.audit.waitAuditSince(t, mark, fmt.Sprintf("plain.example:%d", port))
+	if line[AuditReason] != verdict.ReasonUpstreamProtocol.String() || line[AuditDecision] != "deny" {
+		t.Fatalf("audit line %v, want deny/%s", line, verdict.ReasonUpstreamProtocol)
+	}
+	if n := requests.Load(); n != 2 {
+		t.Fatalf("origin got %d requests, want 2: a 101 must not be retried", n)
 	}
 }

@@ -268,6 +268,7 @@ func TestUnsolicitedSwitchingProtocols(t *testing.T) {
 	if b, _ := io.ReadAll(warm.Body); warm.StatusCode != 200 || string(b) != "ok" {
 		t.Fatalf("warm-up: %s %q", warm.Status, b)
 	}
+	env.audit.waitAudit(t, fmt.Sprintf("plain.example:%d", port)) // the warm-up's line, written after its answer
 	mark := env.audit.count()
 	resp := get("/switch")
 	body, _ := io.ReadAll(resp.Body)

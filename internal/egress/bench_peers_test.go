@@ -138,7 +138,7 @@ cache_log /dev/null
 pid_filename none
 coredump_dir %s
 shutdown_lifetime 0 seconds
-max_filedescriptors 16384
+max_filedescriptors 32768
 `
 
 func startSquid(b *testing.B, bin string) benchPeer {

@@ -103,7 +103,7 @@ func newEgressServeCommand(streams Streams) *cobra.Command {
 	f.DurationVar(&o.Limits.DialTimeout, "dial-timeout", o.Limits.DialTimeout, "time allowed to resolve and connect to a destination")
 	f.DurationVar(&o.Limits.DrainTimeout, "shutdown-timeout", o.Limits.DrainTimeout, "on SIGTERM, how long open tunnels may drain")
 	f.IntVar(&o.Limits.MaxHeaderBytes, "max-header-bytes", o.Limits.MaxHeaderBytes, "maximum size of a request line plus headers")
-	f.IntVar(&o.Limits.MaxConnections, "max-connections", o.Limits.MaxConnections, "maximum concurrent client connections of any kind; more wait in the listen backlog")
+	f.IntVar(&o.Limits.MaxConnections, "max-connections", o.Limits.MaxConnections, "maximum concurrent client connections of any kind; at the limit connections still waiting for a request head are reclaimed (408), else new ones wait in the listen backlog")
 	f.IntVar(&o.Limits.MaxConnsPerAddress, "max-connections-per-address", o.Limits.MaxConnsPerAddress, "maximum concurrent client connections from one IP address; more are answered 429")
 	f.IntVar(&o.Limits.MaxTunnels, "max-tunnels", o.Limits.MaxTunnels, "maximum concurrent CONNECT tunnels")
 	f.IntVar(&o.Limits.MaxTunnelsPerSource, "max-tunnels-per-source", o.Limits.MaxTunnelsPerSource, "maximum concurrent CONNECT tunnels per source workload")

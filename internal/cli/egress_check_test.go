@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"budnet/internal/dnstest"
+	"budnet/internal/egress/nstest"
 )
 
 type checkJSON struct {
@@ -66,6 +67,11 @@ func TestEgressCheck(t *testing.T) {
 			r := got.Results[0]
 			if r.Requested != tc.requested || r.Decision != tc.decision || r.Reason != tc.reason {
 				t.Fatalf("got %+v, want %s %s/%s", r, tc.requested, tc.decision, tc.reason)
+			}
+			// A refused literal or spelling names the address it denotes.
+			if wantAddr := map[string]string{"2130706433:443": "127.0.0.1:443", "0x7f.1:443": "127.0.0.1:443",
+				"169.254.169.254:80": "169.254.169.254:80", "[::ffff:169.254.169.254]:443": "[::ffff:169.254.169.254]:443"}[tc.target]; r.Resolved != wantAddr {
+				t.Fatalf("resolved %q, want %q", r.Resolved, wantAddr)
 			}
 			if r.Decision == "allow" && (!r.Unresolved || r.Rule == "") {
 				t.Fatalf("an allowed name without --resolve must say it was not resolved and name its rule: %+v", r)
@@ -142,5 +148,52 @@ func TestEgressCheckModeAndResolve(t *testing.T) {
 	}
 	if code, _, _ := run(t, "", "egress", "check", "--source", "budgateway", "--dns-server", dns.Addr, "api.openai.com:443"); code != ExitUsage {
 		t.Fatalf("--dns-server without --resolve: exit %d, want 2", code)
+	}
+}
+
+// TestEgressCheckResolvesAbsoluteNames: `egress check --resolve` must ask for
+// the name itself, never a search-list candidate, under a pod's resolv.conf
+// (search domains, ndots:5) where a record in the cluster zone answers for
+// api.openai.com.svc.cluster.local. Both the system resolver and
+// --dns-server (which keeps resolv.conf's search list) are checked, with Go's
+// resolver and glibc's.
+func TestEgressCheckResolvesAbsoluteNames(t *testing.T) {
+	if !nstest.Enter(t, "GODEBUG=netdns=go", "GODEBUG=netdns=cgo") {
+		return
+	}
+	nstest.BindFile(t, "/etc/resolv.conf", "search ns.svc.cluster.local svc.cluster.local cluster.local\nnameserver 127.0.0.1\noptions ndots:5\n")
+	nstest.BindFile(t, "/etc/hosts", "127.0.0.1 localhost\n")
+	nstest.Loopback(t)
+	dns := dnstest.StartAt(t, "127.0.0.1:53", map[string][]netip.Addr{
+		"api.openai.com":                   {netip.MustParseAddr("162.159.140.245")},
+		"api.openai.com.svc.cluster.local": {netip.MustParseAddr("93.184.215.14")},
+	})
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{name: "system resolver", args: []string{"--resolve"}},
+		{name: "dns server", args: []string{"--resolve", "--dns-server", "127.0.0.1:53"}},
+	} {
+		for _, target := range []string{"api.openai.com:443", "API.OPENAI.COM.:443", "https://api.openai.com/"} {
+			t.Run(tc.name+" "+target, func(t *testing.T) {
+				args := append([]string{"--source", "budgateway"}, tc.args...)
+				code, got, errOut := runCheck(t, append(args, target)...)
+				if code != ExitOK || len(got.Results) != 1 {
+					t.Fatalf("exit %d, %+v; stderr %s", code, got.Results, errOut)
+				}
+				if r := got.Results[0]; r.Resolved != "162.159.140.245:443" {
+					t.Fatalf("resolved %q, want the name's own address 162.159.140.245:443", r.Resolved)
+				}
+			})
+		}
+	}
+	for _, n := range dns.Names() {
+		if n != "api.openai.com." {
+			t.Errorf("the DNS server was asked %q; want only api.openai.com.", n)
+		}
+	}
+	if len(dns.Names()) == 0 {
+		t.Fatal("the DNS server got no question")
 	}
 }

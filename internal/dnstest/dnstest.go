@@ -5,6 +5,8 @@ package dnstest
 import (
 	"net"
 	"net/netip"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -17,6 +19,17 @@ type Server struct {
 	Addr string
 	// Queries counts the questions answered.
 	Queries atomic.Int64
+
+	mu    sync.Mutex
+	names []string // each question's name as asked, with its final dot
+}
+
+// Names returns the name of every question asked so far, in order, exactly
+// as it came on the wire (so a search-list suffix shows).
+func (s *Server) Names() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.names)
 }
 
 // Start serves answers until the test ends: a question for a name maps to
@@ -24,7 +37,14 @@ type Server struct {
 // dot); any other name gets an empty answer.
 func Start(tb testing.TB, answers map[string][]netip.Addr) *Server {
 	tb.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	return StartAt(tb, "127.0.0.1:0", answers)
+}
+
+// StartAt is Start on a given UDP address, such as 127.0.0.1:53 inside a
+// test's own network namespace, where a resolv.conf can name it.
+func StartAt(tb testing.TB, addr string, answers map[string][]netip.Addr) *Server {
+	tb.Helper()
+	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -56,6 +76,9 @@ func (s *Server) answer(query []byte, answers map[string][]netip.Addr) ([]byte, 
 		return nil, false
 	}
 	s.Queries.Add(1)
+	s.mu.Lock()
+	s.names = append(s.names, q.Name.String())
+	s.mu.Unlock()
 	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionAvailable: true})
 	b.EnableCompression()
 	_ = b.StartQuestions()

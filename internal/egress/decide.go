@@ -36,7 +36,8 @@ func (d Decision) Allowed() bool { return d.Decision != verdict.Deny }
 
 // Decide checks a request from the caller id to authority against pol: the
 // allowlist, then (unless resolver is nil) the name resolved exactly once
-// within timeout and every answer checked by the address guard. The gateway
+// within timeout as an absolute name (see allowlist.Host.Absolute; no
+// search domain ever applies) and every answer checked by the address guard. The gateway
 // dials exactly Resolved, so a DNS answer that changes between check and
 // connect (rebinding) cannot redirect the connection. `budnet egress check`
 // calls it with the same policy the gateway would load.
@@ -44,10 +45,14 @@ func Decide(ctx context.Context, pol *Policy, resolver Resolver, timeout time.Du
 	var d Decision
 	host, port, err := allowlist.ParseHostPort(authority)
 	if err != nil {
-		hostRefused(pol, &d, err)
+		hostRefused(pol, &d, authority, err)
 		return d
 	}
 	d.Target = net.JoinHostPort(host.String(), strconv.Itoa(int(port)))
+	if host.IsIP() {
+		// The audit line names the address whichever check refuses it.
+		d.Resolved = netip.AddrPortFrom(host.Addr, port)
+	}
 	switch {
 	case !id.Known() && pol.DefaultAllow:
 		d.Reason, d.Rule = verdict.ReasonDefaultAllow, "default"
@@ -75,7 +80,8 @@ func Decide(ctx context.Context, pol *Policy, resolver Resolver, timeout time.Du
 			return d
 		}
 		rctx, cancel := context.WithTimeout(ctx, timeout)
-		addrs, err = resolver.LookupNetIP(rctx, "ip", host.Name)
+		// Always the absolute name: never a resolv.conf search candidate.
+		addrs, err = resolver.LookupNetIP(rctx, "ip", host.Absolute())
 		cancel()
 		if err != nil || len(addrs) == 0 {
 			d.Decision, d.Reason = verdict.Deny, verdict.ReasonResolveFailed
@@ -108,9 +114,10 @@ func (s *Server) authorize(ctx context.Context, pol *Policy, rec *record, author
 }
 
 // hostRefused records a host that failed parsing. A non-canonical IPv4
-// spelling is reported as the address it denotes when that address is denied,
-// so "2130706433" reads as loopback in the audit log.
-func hostRefused(pol *Policy, d *Decision, err error) {
+// spelling is reported as the address it denotes (in Resolved, with the
+// authority's port when it has a valid one), and as denied_address when that
+// address is denied, so "2130706433" reads as loopback in the audit log.
+func hostRefused(pol *Policy, d *Decision, authority string, err error) {
 	d.Decision, d.Reason, d.Detail = verdict.Deny, verdict.ReasonInvalidHost, err.Error()
 	var he *allowlist.HostError
 	if !errors.As(err, &he) {
@@ -118,6 +125,11 @@ func hostRefused(pol *Policy, d *Decision, err error) {
 	}
 	d.Reason = he.Reason
 	if he.Addr.IsValid() {
+		var port uint16
+		if _, p, err := net.SplitHostPort(authority); err == nil {
+			port, _ = allowlist.ParsePort(p)
+		}
+		d.Resolved = netip.AddrPortFrom(he.Addr, port)
 		if name, denied := pol.Guard.DeniedRange(he.Addr, nil); denied {
 			d.Reason = verdict.ReasonDeniedAddress
 			d.Detail = fmt.Sprintf("%s (written %q) is in a denied range (%s)", he.Addr, he.Input, name)

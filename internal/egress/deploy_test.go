@@ -101,6 +101,19 @@ func TestDeployManifests(t *testing.T) {
 			t.Error("container must have a read-only root, no privilege escalation and no capabilities")
 		}
 	})
+	t.Run("dns ndots 1", func(t *testing.T) {
+		// The kubelet's default is ndots:5 with the cluster search list;
+		// issue 11 showed where that leads for a proxy.
+		dc := pod.Spec.DNSConfig
+		if dc == nil || !slices.ContainsFunc(dc.Options, func(o corev1.PodDNSConfigOption) bool {
+			return o.Name == "ndots" && o.Value != nil && *o.Value == "1"
+		}) {
+			t.Errorf("pod dnsConfig must set options ndots:1, has %+v", dc)
+		}
+		if pol := pod.Spec.DNSPolicy; pol != "" && pol != corev1.DNSClusterFirst {
+			t.Errorf("dnsPolicy %s: the gateway must use the cluster DNS like the workloads it serves", pol)
+		}
+	})
 	t.Run("probes hit the admin endpoints", func(t *testing.T) {
 		for name, p := range map[string]*corev1.Probe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe, "startup": c.StartupProbe} {
 			if p == nil || p.HTTPGet == nil || p.HTTPGet.Port.String() != "metrics" {

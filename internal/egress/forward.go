@@ -99,7 +99,7 @@ func (f *forwarder) forward(ctx context.Context, head *requestHead, pol *Policy,
 		return false
 	}
 	keep, err := f.exchange(out, rec)
-	if err != nil && reused && rec.status == 0 && out.Body == nil && idempotent(out.Method) {
+	if err != nil && reused && rec.status == 0 && out.Body == nil && idempotent(out.Method) && !errors.Is(err, errUnsolicitedSwitch) {
 		// The origin closed the idle connection we kept; a body-less request
 		// that never reached it is safe to send once more on a fresh one.
 		f.closeUpstream()
@@ -112,6 +112,9 @@ func (f *forwarder) forward(ctx context.Context, head *requestHead, pol *Policy,
 		f.closeUpstream()
 		if rec.status == 0 {
 			rec.decision, rec.reason = verdict.Deny, verdict.ReasonDialFailed
+			if errors.Is(err, errUnsolicitedSwitch) {
+				rec.reason = verdict.ReasonUpstreamProtocol
+			}
 			s.reject(f.client, rec)
 			return false
 		}
@@ -160,6 +163,11 @@ func (f *forwarder) connect(ctx context.Context, addr netip.AddrPort, target str
 	return false, nil
 }
 
+// errUnsolicitedSwitch: the origin answered 101 though the gateway never
+// forwards Upgrade. The origin got and acted on the request, so it is never
+// sent again.
+var errUnsolicitedSwitch = errors.New("upstream switched protocols without an Upgrade request")
+
 // exchange sends out upstream and relays the response. It returns whether both
 // sides may stay open.
 func (f *forwarder) exchange(out *http.Request, rec *record) (bool, error) {
@@ -184,7 +192,7 @@ func (f *forwarder) exchange(out *http.Request, rec *record) (bool, error) {
 		}
 		if resp.StatusCode == http.StatusSwitchingProtocols {
 			resp.Body.Close()
-			return false, errors.New("upstream switched protocols without an Upgrade request")
+			return false, errUnsolicitedSwitch
 		}
 		for _, h := range hopHeaders {
 			resp.Header.Del(h)

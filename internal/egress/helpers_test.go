@@ -29,8 +29,9 @@ import (
 	"budnet/internal/egress/identity"
 )
 
-// fakeResolver answers from a table; a name with several answer sets returns
-// them in turn (the last one repeats), which models DNS rebinding.
+// fakeResolver answers from a table keyed by names without their final dot;
+// a name with several answer sets returns them in turn (the last one
+// repeats), which models DNS rebinding. It refuses relative names.
 type fakeResolver struct {
 	mu      sync.Mutex
 	answers map[string][][]netip.Addr
@@ -61,6 +62,13 @@ func (r *fakeResolver) set(name string, sets ...[]string) {
 func (r *fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// The gateway must only ever hand over absolute names (issue 11): a
+	// relative one lets resolv.conf's search list pick the answer.
+	name, ok := strings.CutSuffix(host, ".")
+	if !ok {
+		return nil, fmt.Errorf("fakeResolver: relative name %q handed to the resolver", host)
+	}
+	host = name
 	sets, ok := r.answers[host]
 	if !ok {
 		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}

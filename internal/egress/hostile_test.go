@@ -1,12 +1,14 @@
 package egress
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -167,5 +169,120 @@ func TestSlowloris(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no header_timeout audit line: %v", env.audit.lines(t))
+	}
+}
+
+// TestRefusalNamesAddress: a refused IP literal or non-canonical IPv4
+// spelling carries the address it names in the audit line's resolved field,
+// whichever check refused it (issue 11 §2): the allowlist (ip_not_allowed),
+// the spelling rule (non_canonical_ip) or the guard (denied_address).
+func TestRefusalNamesAddress(t *testing.T) {
+	spec := baseSpec(443, nil)
+	spec.Rules = spec.Rules[:1] // no CIDR rule: every IP literal is ip_not_allowed
+	env := startProxy(t, proxyOpts{spec: spec})
+	connect := func(a string) string { return "CONNECT " + a + " HTTP/1.1\r\nHost: " + a + "\r\n\r\n" }
+	tests := []struct {
+		name, raw, requested, resolved string
+		want                           verdict.Reason
+		status                         int
+	}{
+		{name: "public ipv4 literal", raw: connect("8.8.8.8:443"), requested: "8.8.8.8:443", resolved: "8.8.8.8:443", want: verdict.ReasonIPNotAllowed},
+		{name: "public ipv6 literal", raw: connect("[2001:4860:4860::8888]:443"), requested: "[2001:4860:4860::8888]:443",
+			resolved: "[2001:4860:4860::8888]:443", want: verdict.ReasonIPNotAllowed},
+		{name: "metadata literal", raw: connect("169.254.169.254:80"), requested: "169.254.169.254:80", resolved: "169.254.169.254:80", want: verdict.ReasonIPNotAllowed},
+		{name: "plain http to a literal", raw: "GET http://8.8.4.4/ HTTP/1.1\r\nHost: 8.8.4.4\r\n\r\n", requested: "8.8.4.4:80",
+			resolved: "8.8.4.4:80", want: verdict.ReasonIPNotAllowed},
+		{name: "octal public", raw: connect("010.010.010.010:443"), requested: "010.010.010.010:443", resolved: "8.8.8.8:443",
+			want: verdict.ReasonNonCanonicalIP},
+		{name: "hex public", raw: connect("0x8.0x8.0x8.0x8:8443"), requested: "0x8.0x8.0x8.0x8:8443", resolved: "8.8.8.8:8443",
+			want: verdict.ReasonNonCanonicalIP},
+		{name: "decimal loopback", raw: connect("2130706433:443"), requested: "2130706433:443", resolved: "127.0.0.1:443",
+			want: verdict.ReasonDeniedAddress},
+		{name: "short metadata over plain http", raw: "GET http://169.254.43518/ HTTP/1.1\r\nHost: 169.254.43518\r\n\r\n",
+			requested: "169.254.43518:80", resolved: "169.254.169.254:80", want: verdict.ReasonDeniedAddress},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mark := env.audit.count()
+			resp := rawExchange(t, env.addr, tc.raw, netip.Addr{})
+			if resp.StatusCode != http.StatusForbidden || resp.Header.Get("X-Budnet-Egress-Reason") != tc.want.String() {
+				t.Fatalf("got %d %q, want 403 %q", resp.StatusCode, resp.Header.Get("X-Budnet-Egress-Reason"), tc.want)
+			}
+			line := env.audit.waitAuditSince(t, mark, tc.requested)
+			if line[AuditReason] != tc.want.String() || line[AuditResolved] != tc.resolved {
+				t.Fatalf("audit line %v, want reason %s and resolved %s", line, tc.want, tc.resolved)
+			}
+		})
+	}
+}
+
+// TestUnsolicitedSwitchingProtocols: an origin that answers a request without
+// Upgrade with 101 (and then talks another protocol) breaks HTTP; the gateway
+// answers 502 with its own reason, relays none of the origin's bytes, and
+// does not send the request again, even on a reused upstream connection.
+func TestUnsolicitedSwitchingProtocols(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var requests atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					requests.Add(1)
+					if req.URL.Path == "/ok" {
+						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+						continue
+					}
+					io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nSECRET-FRAME")
+					return
+				}
+			}()
+		}
+	}()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	env, c, br := dialPlainProxy(t, port)
+	get := func(path string) *http.Response {
+		t.Helper()
+		fmt.Fprintf(c, "GET http://plain.example:%d%s HTTP/1.1\r\nHost: plain.example:%d\r\n\r\n", port, path, port)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("read response: %v", err)
+		}
+		return resp
+	}
+	// First a normal exchange, so the second request goes on a reused upstream.
+	warm := get("/ok")
+	if b, _ := io.ReadAll(warm.Body); warm.StatusCode != 200 || string(b) != "ok" {
+		t.Fatalf("warm-up: %s %q", warm.Status, b)
+	}
+	env.audit.waitAudit(t, fmt.Sprintf("plain.example:%d", port)) // the warm-up's line, written after its answer
+	mark := env.audit.count()
+	resp := get("/switch")
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadGateway || resp.Header.Get("X-Budnet-Egress-Reason") != verdict.ReasonUpstreamProtocol.String() {
+		t.Fatalf("got %s %q, want 502 %s", resp.Status, resp.Header.Get("X-Budnet-Egress-Reason"), verdict.ReasonUpstreamProtocol)
+	}
+	if strings.Contains(string(body), "SECRET") {
+		t.Fatalf("origin bytes after its 101 reached the client: %q", body)
+	}
+	line := env.audit.waitAuditSince(t, mark, fmt.Sprintf("plain.example:%d", port))
+	if line[AuditReason] != verdict.ReasonUpstreamProtocol.String() || line[AuditDecision] != "deny" {
+		t.Fatalf("audit line %v, want deny/%s", line, verdict.ReasonUpstreamProtocol)
+	}
+	if n := requests.Load(); n != 2 {
+		t.Fatalf("origin got %d requests, want 2: a 101 must not be retried", n)
 	}
 }

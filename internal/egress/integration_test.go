@@ -470,22 +470,26 @@ func TestMTLSIdentity(t *testing.T) {
 	}
 }
 
-// TestConnectionLimit: at MaxConnections the gateway stops accepting, so a
-// further client waits in the listen backlog, unanswered, until a slot frees.
+// TestConnectionLimit: at MaxConnections with every connection busy (here,
+// tunnels) the gateway stops accepting, so a further client waits in the
+// listen backlog, unanswered, until a slot frees. (Connections only waiting
+// for a request head are reclaimed instead: TestIdleFloodDoesNotStarveOthers.)
 func TestConnectionLimit(t *testing.T) {
-	env := startProxy(t, proxyOpts{spec: baseSpec(443, testGuardDenied()), cfg: Config{MaxConnections: 2, MaxTunnels: 2, MaxTunnelsPerSource: 2}})
+	origin := startOrigin(t, &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {})})
+	res := newResolver(map[string][]string{"plain.example": {"127.0.0.1"}})
+	env := startProxy(t, proxyOpts{spec: baseSpec(origin, testGuardDenied()), resolver: res, cfg: Config{MaxConnections: 2, MaxTunnels: 2, MaxTunnelsPerSource: 2}})
 	var idle []net.Conn
 	for i := 0; i < 2; i++ {
-		c, err := net.Dial("tcp", env.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, resp := connectVia(t, env.addr, fmt.Sprintf("plain.example:%d", origin), "")
 		defer c.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("tunnel %d: %s", i, resp.Status)
+		}
 		idle = append(idle, c)
 	}
 	for deadline := time.Now().Add(5 * time.Second); len(env.srv.slots) < 2; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of 2 idle connections taken", len(env.srv.slots))
+			t.Fatalf("%d of 2 busy connections taken", len(env.srv.slots))
 		}
 	}
 	waiting, err := net.Dial("tcp", env.addr) // the kernel completes the handshake; the gateway does not accept

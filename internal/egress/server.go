@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"net/textproto"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -44,7 +46,45 @@ type Server struct {
 
 type trackedConn struct {
 	net.Conn
-	idle atomic.Bool // waiting for a keep-alive request: safe to close on drain
+	addr  netip.Addr  // the caller's address, unmapped; set before serveConn starts
+	idle  atomic.Bool // waiting for a keep-alive request: safe to close on drain
+	state atomic.Int32
+	since atomic.Int64 // when it began waiting, in Unix nanoseconds
+}
+
+// Connection states for reclaiming at the connection limit.
+const (
+	connBusy      int32 = iota // handshaking is waiting too; busy is anything past a request head
+	connWaiting                // waiting for a request head (first or keep-alive): reclaimable
+	connReclaimed              // reclaimed by Serve at the limit; its read deadline is in the past
+)
+
+// errReclaimed ends a connection whose wait for a request head was cut short
+// because the gateway was at its connection limit.
+var errReclaimed = errors.New("closed while waiting for a request head: the gateway is at its connection limit")
+
+// beginWait marks c reclaimable. Call it after setting the read deadline.
+func (c *trackedConn) beginWait() {
+	c.since.Store(time.Now().UnixNano())
+	c.state.Store(connWaiting)
+}
+
+// endWait marks c busy; false means it was reclaimed meanwhile and must close.
+func (c *trackedConn) endWait() bool { return c.state.CompareAndSwap(connWaiting, connBusy) }
+
+// reclaimed reports whether Serve reclaimed c. A goroutine that moves c's
+// read deadline while c waits checks it afterwards, so it cannot undo the
+// past deadline reclaim set.
+func (c *trackedConn) reclaimed() bool { return c.state.Load() == connReclaimed }
+
+// reclaim cuts c's wait short if c is still waiting: its blocked read returns
+// a timeout at once, and its goroutine answers 408 and frees the slot.
+func (c *trackedConn) reclaim() bool {
+	if !c.state.CompareAndSwap(connWaiting, connReclaimed) {
+		return false
+	}
+	_ = c.SetReadDeadline(time.Unix(1, 0))
+	return true
 }
 
 // NewServer validates cfg and builds a server enforcing policy.
@@ -132,6 +172,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		backoff = 0
 		tc := &trackedConn{Conn: c}
+		if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+			tc.addr = ta.AddrPort().Addr().Unmap()
+		}
 		s.mu.Lock()
 		s.conns[tc] = struct{}{}
 		s.mu.Unlock()
@@ -142,9 +185,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return acceptErr
 }
 
+// reclaimPoll is how often Serve, blocked at the connection limit with
+// nothing to reclaim, looks again (a busy connection may have gone idle).
+const reclaimPoll = 100 * time.Millisecond
+
 // takeSlot waits for a free connection slot; it returns false when ctx ends
-// first. Only Serve's goroutine calls it, so atLimit needs no lock: it keeps
-// a saturated gateway to one warning per episode instead of one per accept.
+// first. At the limit it reclaims connections that are only waiting for a
+// request head (see reclaimWaiting), so idle connections, however many
+// addresses they come from, cannot keep a new caller in the listen backlog
+// for a whole header timeout. Only Serve's goroutine calls it, so atLimit
+// needs no lock: it keeps a saturated gateway to one warning per episode.
 func (s *Server) takeSlot(ctx context.Context) bool {
 	select {
 	case s.slots <- struct{}{}:
@@ -154,14 +204,62 @@ func (s *Server) takeSlot(ctx context.Context) bool {
 	}
 	if !s.atLimit {
 		s.atLimit = true
-		s.log.Warn("egress connection limit reached; new connections wait in the listen backlog", "max_connections", cap(s.slots))
+		s.log.Warn("egress connection limit reached; reclaiming connections that send no request, others wait in the listen backlog", "max_connections", cap(s.slots))
 	}
-	select {
-	case s.slots <- struct{}{}:
-		return true
-	case <-ctx.Done():
-		return false
+	for {
+		if s.reclaimWaiting() == 0 {
+			t := time.NewTimer(reclaimPoll)
+			select {
+			case s.slots <- struct{}{}:
+				t.Stop()
+				return true
+			case <-ctx.Done():
+				t.Stop()
+				return false
+			case <-t.C:
+				continue
+			}
+		}
+		select {
+		case s.slots <- struct{}{}:
+			return true
+		case <-ctx.Done():
+			return false
+		}
 	}
+}
+
+// reclaimWaiting cuts short the wait of connections that have not sent a
+// request head: from the address holding the most such connections, its
+// oldest sixteenth (at least one). That address is the flood's, never a
+// fresh caller's single connection; a connection past its request head (a
+// request in flight, a tunnel) is never touched. The reclaimed get 408
+// header_timeout, which is what their header timeout would have given them
+// later. It returns how many it reclaimed.
+func (s *Server) reclaimWaiting() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	byAddr := map[netip.Addr][]*trackedConn{}
+	var top netip.Addr
+	for c := range s.conns {
+		if c.state.Load() != connWaiting {
+			continue
+		}
+		list := append(byAddr[c.addr], c)
+		byAddr[c.addr] = list
+		if n := len(byAddr[top]); len(list) > n || len(list) == n && c.addr.Less(top) {
+			top = c.addr
+		}
+	}
+	victims := byAddr[top]
+	slices.SortFunc(victims, func(a, b *trackedConn) int { return cmp.Compare(a.since.Load(), b.since.Load()) })
+	n := 0
+	for _, c := range victims[:max(len(victims)/16, min(len(victims), 1))] {
+		if c.reclaim() {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *Server) drain() {
@@ -199,7 +297,7 @@ func (s *Server) serveConn(ctx context.Context, c *trackedConn) {
 	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		remote = ta.AddrPort()
 	}
-	addr := remote.Addr().Unmap()
+	addr := c.addr
 	admitted := s.admitAddress(addr)
 	defer func() {
 		s.mu.Lock()
@@ -287,15 +385,27 @@ func (s *Server) serveRequests(ctx context.Context, c *trackedConn, peer peerInf
 				return nil
 			}
 			_ = c.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+			c.beginWait()
 			if _, err := br.Peek(1); err != nil {
+				if c.reclaimed() {
+					s.headError(c.Conn, &record{start: time.Now(), srcAddr: peer.addrPort, id: id}, errReclaimed)
+				}
 				return nil
 			}
 			c.idle.Store(false)
 		}
 		_ = c.SetReadDeadline(time.Now().Add(s.cfg.HeaderTimeout))
+		if first {
+			c.beginWait()
+		}
 		lim.limited, lim.remaining = true, s.cfg.MaxHeaderBytes
 		head, err := readRequestHead(br)
 		lim.limited = false
+		if !c.endWait() {
+			// Reclaimed at the limit (even if the head made it meanwhile:
+			// its read deadline is already in the past).
+			head, err = nil, errReclaimed
+		}
 		rec := &record{start: time.Now(), srcAddr: peer.addrPort}
 		pol := s.policy.Load()
 		if pol != idFor || !id.Known() {
@@ -336,7 +446,13 @@ func (s *Server) handshake(c *trackedConn, remote netip.AddrPort) (peerInfo, boo
 	}
 	hctx, cancel := context.WithTimeout(context.Background(), s.cfg.HeaderTimeout)
 	defer cancel()
-	if err := tc.HandshakeContext(hctx); err != nil {
+	c.beginWait() // a caller that never finishes its handshake is reclaimable too
+	err := tc.HandshakeContext(hctx)
+	if !c.endWait() {
+		s.log.Debug("egress tls handshake cut short at the connection limit", "remote", p.addrPort)
+		return p, false
+	}
+	if err != nil {
 		s.log.Debug("egress tls handshake failed", "remote", p.addrPort, "err", err)
 		return p, false
 	}
@@ -351,7 +467,7 @@ func (s *Server) headError(c net.Conn, rec *record, err error) {
 	switch {
 	case errors.Is(err, errHeaderTooLarge):
 		rec.reason = verdict.ReasonHeaderTooLarge
-	case isTimeout(err):
+	case errors.Is(err, errReclaimed), isTimeout(err):
 		rec.reason = verdict.ReasonHeaderTimeout
 	case errors.Is(err, io.EOF):
 		return // closed before sending anything, or a bare TCP probe: nothing to audit

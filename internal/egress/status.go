@@ -20,7 +20,7 @@ func statusFor(r verdict.Reason) int {
 		return http.StatusServiceUnavailable
 	case verdict.ReasonTooManyFromSource, verdict.ReasonTooManyFromAddress:
 		return http.StatusTooManyRequests
-	case verdict.ReasonResolveFailed, verdict.ReasonDialFailed:
+	case verdict.ReasonResolveFailed, verdict.ReasonDialFailed, verdict.ReasonUpstreamProtocol:
 		return http.StatusBadGateway
 	}
 	return http.StatusForbidden

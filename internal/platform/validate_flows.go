@@ -2,6 +2,7 @@ package platform
 
 import (
 	"fmt"
+	"math/big"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -164,10 +165,16 @@ func (v *validator) egressDestinations(path string, fl EgressFlow) {
 			v.add(fmt.Sprintf("%s.hosts[%d]", path, i), "%q %s", h, msg)
 		}
 	}
+	var own, fromGroups []netip.Prefix
+	everything := false
 	for i, c := range fl.CIDRs {
 		pp := fmt.Sprintf("%s.cidrs[%d]", path, i)
-		if pfx, ok := v.cidr(pp, c); ok && pfx.Bits() == 0 {
-			v.add(pp, "%s allows every destination, which is not an allowlist (guide 8.2); name hosts instead", c)
+		if pfx, ok := v.cidr(pp, c); ok {
+			own = append(own, pfx)
+			if pfx.Bits() == 0 {
+				everything = true
+				v.add(pp, "%s allows every destination, which is not an allowlist (guide 8.2); name hosts instead", c)
+			}
 		}
 	}
 	v.groupRefs(path+".groups", fl.Groups)
@@ -177,11 +184,95 @@ func (v *validator) egressDestinations(path string, fl EgressFlow) {
 			continue
 		}
 		for _, c := range g.CIDRs {
-			if pfx, err := netip.ParsePrefix(c); err == nil && pfx.Bits() == 0 {
+			pfx, err := netip.ParsePrefix(c)
+			if err != nil || pfx.Masked() != pfx {
+				continue // reported where the group is defined
+			}
+			fromGroups = append(fromGroups, pfx)
+			if pfx.Bits() == 0 {
+				everything = true
 				v.add(fmt.Sprintf("%s.groups[%d]", path, i), "group %q holds %s, which allows every destination: not an allowlist (guide 8.2)", name, c)
 			}
 		}
 	}
+	if !everything {
+		v.egressRangeUnion(path, own, fromGroups)
+	}
+}
+
+// egressRangeUnion refuses a flow whose ranges together cover at least half
+// of an address family: 0.0.0.0/1 + 128.0.0.0/1 is 0.0.0.0/0 written in two
+// pieces, and a flow that lets a workload reach half of all addresses is no
+// more an allowlist than one that lets it reach all of them. Half is where we
+// draw "nearly the whole family": it catches every split of 0.0.0.0/0 and ::/0
+// and any single /1, while the widest ranges a real flow names (a provider's
+// published blocks, /8 and narrower in IPv4) are orders of magnitude below it.
+// The problem is reported at the flow's cidrs, or its groups (or the flow when
+// both contribute).
+func (v *validator) egressRangeUnion(path string, own, fromGroups []netip.Prefix) {
+	all := append(slices.Clip(own), fromGroups...)
+	for _, v4 := range []bool{true, false} {
+		covered, width := addressCoverage(all, v4)
+		// covered / 2^width >= 1/2
+		if covered.Cmp(new(big.Int).Lsh(big.NewInt(1), uint(width-1))) < 0 {
+			continue
+		}
+		family, field := "IPv6", path
+		if v4 {
+			family = "IPv4"
+		}
+		inFamily := func(p netip.Prefix) bool { n, _ := addressCoverage([]netip.Prefix{p}, v4); return n.Sign() > 0 }
+		hasOwn := slices.ContainsFunc(own, inFamily)
+		hasGroup := slices.ContainsFunc(fromGroups, inFamily)
+		switch {
+		case hasOwn && !hasGroup:
+			field = path + ".cidrs"
+		case hasGroup && !hasOwn:
+			field = path + ".groups"
+		}
+		pct, _ := new(big.Rat).SetFrac(new(big.Int).Mul(covered, big.NewInt(100)), new(big.Int).Lsh(big.NewInt(1), uint(width))).Float64()
+		v.add(field, "the flow's ranges together cover %.4g%% of the %s address space (at least half is refused): "+
+			"not an allowlist (guide 8.2); name hosts or narrower ranges instead", pct, family)
+	}
+}
+
+// addressCoverage counts the addresses of one family that ps cover together,
+// each counted once, and returns the family's width in bits. Two prefixes are
+// either disjoint or one holds the other, so after sorting by first address
+// (shorter prefix first on a tie) a prefix inside the last one kept adds
+// nothing and every other one adds exactly its own size.
+func addressCoverage(ps []netip.Prefix, v4 bool) (*big.Int, int) {
+	width := 128
+	if v4 {
+		width = 32
+	}
+	var fam []netip.Prefix
+	for _, p := range ps {
+		p = p.Masked()
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			// ::ffff:a.b.c.d/n names IPv4 addresses; count them there.
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		if p.Addr().Is4() == v4 {
+			fam = append(fam, p)
+		}
+	}
+	slices.SortFunc(fam, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	total := new(big.Int)
+	var last netip.Prefix
+	for _, p := range fam {
+		if last.IsValid() && last.Contains(p.Addr()) {
+			continue // last.Bits() <= p.Bits() here, so p lies inside last
+		}
+		total.Add(total, new(big.Int).Lsh(big.NewInt(1), uint(width-p.Bits())))
+		last = p
+	}
+	return total, width
 }
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)

@@ -267,3 +267,26 @@ func TestParseAtonPartMatchesParseUint(t *testing.T) {
 		}
 	}
 }
+
+// TestHostAbsolute: every spelling of a name reaches the resolver as one
+// absolute name, so no resolv.conf search domain can apply (issue 11).
+func TestHostAbsolute(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{name: "plain", in: "api.openai.com", want: "api.openai.com."},
+		{name: "upper case and trailing dot", in: "API.OPENAI.COM.", want: "api.openai.com."},
+		{name: "single label", in: "openai", want: "openai."},
+		{name: "idna", in: "bücher.example", want: "xn--bcher-kva.example."},
+		{name: "ip literal has none", in: "162.159.140.245", want: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := NormalizeHost(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := h.Absolute(); got != tc.want {
+				t.Fatalf("Absolute(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}

@@ -42,6 +42,21 @@ type Host struct {
 // IsIP reports whether the host is an IP literal.
 func (h Host) IsIP() bool { return h.Addr.IsValid() }
 
+// Absolute is the name as an absolute DNS name (with its final dot), the only
+// form the gateway hands to a resolver. A relative name lets the resolver try
+// resolv.conf's search domains first (ndots:5 in every Kubernetes pod), so a
+// record such as api.openai.com.svc.cluster.local, which anyone who can create
+// a namespace "com" can make, would answer for api.openai.com. Both Go's
+// resolver and glibc's treat a name ending in a dot as absolute and skip the
+// search list (Go: dnsConfig.nameList in net/dnsclient_unix.go; glibc:
+// res_nsearch in resolv/res_query.c). Empty for an IP literal.
+func (h Host) Absolute() string {
+	if h.IsIP() {
+		return ""
+	}
+	return h.Name + "."
+}
+
 func (h Host) String() string {
 	if h.IsIP() {
 		return h.Addr.String()

@@ -10,6 +10,11 @@
 // record TTLs, so entries live for a fixed time that should stay well under
 // the TTLs of the names allowed; Kubernetes' default CoreDNS configuration
 // already caps cached answers at 30 seconds.
+//
+// Entries are keyed by the name exactly as asked. The gateway only asks
+// absolute names (allowlist.Host.Absolute), so every spelling of one host
+// shares an entry; "x" and "x." are different questions under a resolv.conf
+// search list and must not share one.
 package dnscache
 
 import (

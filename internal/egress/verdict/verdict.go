@@ -51,6 +51,7 @@ const (
 	ReasonTooManyFromSource
 	ReasonDialFailed
 	ReasonTooManyFromAddress
+	ReasonUpstreamProtocol
 	reasonCount
 )
 
@@ -77,6 +78,10 @@ var reasonNames = [...]string{
 	// Refused at accept: the caller's address holds MaxConnectionsPerAddress
 	// connections already.
 	ReasonTooManyFromAddress: "too_many_from_address",
+	// The origin broke HTTP/1.1 (RFC 9110 15.2.2: a server must not switch
+	// protocols unless the request asked with Upgrade), such as an
+	// unsolicited 101 Switching Protocols; nothing of it is relayed.
+	ReasonUpstreamProtocol: "upstream_protocol_error",
 }
 
 func (r Reason) String() string {

@@ -4,7 +4,7 @@
 # idempotently:
 #
 #   v1.20.2  go.mod: the version of the pinned Cilium CRDs
-#            (internal/kubetest/crds/VERSIONS.md), which reads "**." as any
+#            (internal/crds/VERSIONS.md), which reads "**." as any
 #            number of labels (since v1.19.0)
 #   v1.18.6  go.v1.18.mod: the last release line before v1.19, where "*"
 #            and "**" match within one label only

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Refetches the pinned CRDs in internal/kubetest/crds/ from the projects' Go
+# Refetches the pinned CRDs in internal/crds/ from the projects' Go
 # modules (through the Go module proxy, the only source reachable here) and
 # rewrites crds/VERSIONS.md. Change a version below, run this, then
 # `go test ./internal/kubetest/` to check the CRDs still install.
@@ -8,7 +8,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-out=$root/internal/kubetest/crds
+out=$root/internal/crds
 
 # project|module@version|directory in the module|files (space separated)
 sources=(

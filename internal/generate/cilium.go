@@ -8,7 +8,7 @@ import (
 
 // DefaultCiliumVersion is the Cilium release generate targets unless
 // --cilium-version says otherwise: the version of the CiliumNetworkPolicy
-// CRD pinned in internal/kubetest/crds (VERSIONS.md), which the API server
+// CRD pinned in internal/crds (VERSIONS.md), which the API server
 // tests validate the output against.
 const DefaultCiliumVersion = "v1.20.2"
 

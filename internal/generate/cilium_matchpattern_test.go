@@ -225,7 +225,7 @@ func TestCiliumVersionOption(t *testing.T) {
 // TestDefaultCiliumVersionPinned: the default is the version of the pinned
 // Cilium CRDs the API server tests validate against.
 func TestDefaultCiliumVersionPinned(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "kubetest", "crds", "VERSIONS.md"))
+	data, err := os.ReadFile(filepath.Join("..", "crds", "VERSIONS.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 // the API server checks custom resources against.
 func ciliumValidator(t *testing.T) validation.SchemaCreateValidator {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "kubetest", "crds", "cilium", "ciliumnetworkpolicies.yaml"))
+	data, err := os.ReadFile(filepath.Join("..", "crds", "cilium", "ciliumnetworkpolicies.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

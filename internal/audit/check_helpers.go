@@ -146,19 +146,6 @@ var (
 	groupsPromOp     = []string{"monitoring.coreos.com"}
 )
 
-// hasLabels reports whether have carries every label of want (want non-empty).
-func hasLabels(have, want map[string]string) bool {
-	if len(want) == 0 {
-		return false
-	}
-	for k, v := range want {
-		if hv, ok := have[k]; !ok || hv != v {
-			return false
-		}
-	}
-	return true
-}
-
 // modelOf maps manifest workloads to the model workload they implement,
 // the first in model order, by reach.MatchWorkload in any namespace (every
 // tier), so that a workload in the wrong zone is still recognised.

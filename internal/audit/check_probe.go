@@ -75,7 +75,7 @@ func buildProbe(c *Context) (*probe, error) {
 
 	dnsNS, dnsLabels, _ := dnsOf(c.Platform)
 	for i, p := range in.Cluster.Pods {
-		if p.Namespace == dnsNS && hasLabels(p.Labels, dnsLabels) {
+		if p.Namespace == dnsNS && platform.HasLabels(p.Labels, dnsLabels) {
 			pr.dns = append(pr.dns, i)
 		}
 	}

@@ -156,7 +156,7 @@ func baseMatch(base *platform.Platform, m *modelWorkload) string {
 		if bw.Zone != m.model.Zone {
 			continue
 		}
-		if hasLabels(m.mw.Labels, bw.PodLabels) ||
+		if platform.HasLabels(m.mw.Labels, bw.PodLabels) ||
 			(bw.Dapr != nil && m.mw.Dapr != nil && bw.Dapr.AppID == m.mw.Dapr.AppID) {
 			return bw.Name
 		}

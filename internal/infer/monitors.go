@@ -41,7 +41,7 @@ func (e *engine) monitorFlows() {
 				}
 				for _, w := range e.byNS[s.Namespace] {
 					dm := e.byManifest[w]
-					if dm == nil || !hasLabels(w.Labels, s.Selector) {
+					if dm == nil || !platform.HasLabels(w.Labels, s.Selector) {
 						continue
 					}
 					for _, sp := range s.Ports {

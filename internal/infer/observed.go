@@ -276,7 +276,7 @@ func (e *engine) observedWorkload(name, ns, pod string, labels map[string]string
 	}
 	if len(labels) > 0 {
 		for _, m := range e.models {
-			if m.model.Zone == ns && hasLabels(labels, m.model.PodLabels) {
+			if m.model.Zone == ns && platform.HasLabels(labels, m.model.PodLabels) {
 				return m
 			}
 		}

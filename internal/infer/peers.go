@@ -22,7 +22,7 @@ func (e *engine) peerFlows() {
 		}
 		name, _ := w.Object.Unstructured.Object["spec"].(map[string]any)["serviceName"].(string)
 		s := e.services[nsName{w.Namespace, name}]
-		if name == "" || s == nil || !hasLabels(w.Labels, s.Selector) {
+		if name == "" || s == nil || !platform.HasLabels(w.Labels, s.Selector) {
 			continue
 		}
 		for _, sp := range s.Ports {
@@ -79,7 +79,7 @@ func (e *engine) scrapeFlows() {
 		}
 		for _, w := range e.byNS[s.Namespace] {
 			dm := e.byManifest[w]
-			if dm == nil || !hasLabels(w.Labels, s.Selector) {
+			if dm == nil || !platform.HasLabels(w.Labels, s.Selector) {
 				continue
 			}
 			// The port annotation names the container port to scrape.

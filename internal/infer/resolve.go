@@ -170,7 +170,7 @@ func (e *engine) toService(m *modelWorkload, s *manifest.Service, sel portSelect
 	}
 	var dsts []*modelWorkload
 	for _, w := range e.byNS[s.Namespace] {
-		if dm := e.byManifest[w]; dm != nil && hasLabels(w.Labels, s.Selector) {
+		if dm := e.byManifest[w]; dm != nil && platform.HasLabels(w.Labels, s.Selector) {
 			dsts = append(dsts, dm)
 		}
 	}

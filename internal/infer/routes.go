@@ -163,7 +163,7 @@ func (e *engine) exposedFlows() {
 		ev := evidence(s.Object, "spec.type") + " " + string(s.Type)
 		for _, w := range e.byNS[s.Namespace] {
 			dm := e.byManifest[w]
-			if dm == nil || !hasLabels(w.Labels, s.Selector) {
+			if dm == nil || !platform.HasLabels(w.Labels, s.Selector) {
 				continue
 			}
 			for _, sp := range s.Ports {

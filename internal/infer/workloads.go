@@ -252,7 +252,7 @@ func (e *engine) podLabels(w *manifest.Workload) (map[string]string, string, boo
 		cands = append(cands, candidate{map[string]string{manifest.DaprAppIDLabel: w.Dapr.AppID}, "the label dapr.io/app-id the Dapr injector sets"})
 	}
 	for _, c := range cands {
-		if others := e.alsoSelects(w, c.labels); len(others) == 0 && hasLabels(w.Labels, c.labels) {
+		if others := e.alsoSelects(w, c.labels); len(others) == 0 && platform.HasLabels(w.Labels, c.labels) {
 			why := c.why
 			if len(rejected) > 0 {
 				why += " (" + strings.Join(rejected, "; ") + ")"
@@ -267,7 +267,7 @@ func (e *engine) podLabels(w *manifest.Workload) (map[string]string, string, boo
 func (e *engine) selecting(w *manifest.Workload) []*manifest.Service {
 	var out []*manifest.Service
 	for _, s := range e.inv.Services {
-		if s.Namespace == w.Namespace && hasLabels(w.Labels, s.Selector) {
+		if s.Namespace == w.Namespace && platform.HasLabels(w.Labels, s.Selector) {
 			out = append(out, s)
 		}
 	}
@@ -294,25 +294,11 @@ func (e *engine) frontService(w *manifest.Workload) *manifest.Service {
 func (e *engine) alsoSelects(w *manifest.Workload, labels map[string]string) []string {
 	var out []string
 	for _, o := range e.byNS[w.Namespace] {
-		if o != w && hasLabels(o.Labels, labels) {
+		if o != w && platform.HasLabels(o.Labels, labels) {
 			out = append(out, o.Kind+" "+o.Name)
 		}
 	}
 	return out
-}
-
-// hasLabels reports whether have carries every label of want; an empty want
-// selects nothing here (a Service without selector has hand-made endpoints).
-func hasLabels(have, want map[string]string) bool {
-	if len(want) == 0 {
-		return false
-	}
-	for k, v := range want {
-		if hv, ok := have[k]; !ok || hv != v {
-			return false
-		}
-	}
-	return true
 }
 
 // ports lists the ports the workload serves: those of its app containers and

@@ -272,3 +272,20 @@ func numericRange(pt Port, proto string) PortRange {
 	}
 	return PortRange{Protocol: proto, Port: pt.Port, EndPort: end}
 }
+
+// HasLabels reports whether have carries every label of want, as an equality
+// selector built from want would; an empty want selects nothing here, since a
+// model workload or Service without labels must never match every pod. One
+// home for reach, audit and infer, which match model workloads and Service
+// selectors to manifest workloads with it.
+func HasLabels(have, want map[string]string) bool {
+	if len(want) == 0 {
+		return false
+	}
+	for k, v := range want {
+		if hv, ok := have[k]; !ok || hv != v {
+			return false
+		}
+	}
+	return true
+}

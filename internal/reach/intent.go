@@ -319,7 +319,7 @@ func (c *comparison) addDNS() {
 	dns := c.model.Spec.Cluster.DNS
 	var servers []string
 	for _, w := range c.in.Workloads {
-		if w.Namespace == dns.Namespace && hasLabels(w.Labels, dns.PodLabels) {
+		if w.Namespace == dns.Namespace && platform.HasLabels(w.Labels, dns.PodLabels) {
 			servers = append(servers, w.Name)
 		}
 	}

@@ -117,7 +117,7 @@ func MatchWorkload(mw *platform.Workload, cands []Candidate) []Match {
 	var byLabels, byAppID []int
 	for i := range cands {
 		switch {
-		case hasLabels(cands[i].Labels, mw.PodLabels):
+		case platform.HasLabels(cands[i].Labels, mw.PodLabels):
 			byLabels = append(byLabels, i)
 		case mw.Dapr != nil && mw.Dapr.AppID != "" && cands[i].Labels[labelDaprAppID] == mw.Dapr.AppID:
 			byAppID = append(byAppID, i)
@@ -231,16 +231,4 @@ func protocolOf(p string) corev1.Protocol {
 		return corev1.ProtocolTCP
 	}
 	return corev1.Protocol(p)
-}
-
-func hasLabels(have, want map[string]string) bool {
-	if len(want) == 0 {
-		return false
-	}
-	for k, v := range want {
-		if hv, ok := have[k]; !ok || hv != v {
-			return false
-		}
-	}
-	return true
 }

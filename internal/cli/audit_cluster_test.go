@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"budnet/internal/audit"
 	"budnet/internal/kubetest"
 	"budnet/internal/manifest"
 )
@@ -77,6 +78,17 @@ func TestAuditCluster(t *testing.T) {
 		}
 		if !suppressed {
 			t.Errorf("the live object's budnet.io/ignore annotation did not suppress BUD-6.3-01:\n%s", out)
+		}
+		// Kinds only some checks read must be listed from the cluster too.
+		for _, want := range []struct{ check, subject string }{
+			{"BUD-10.1-02", "audit-cli/budapp"},
+			{"BUD-6-03", "v1beta1.audit-cli.example.com"},
+		} {
+			if !slices.ContainsFunc(doc.Findings, func(f findingJSON) bool {
+				return f.CheckID == want.check && f.Status == audit.StatusFail && strings.Contains(f.Subject, want.subject)
+			}) {
+				t.Errorf("no failing %s finding for %s read from the cluster", want.check, want.subject)
+			}
 		}
 		if strings.Contains(stderr, "listing") {
 			t.Errorf("progress on a non-terminal stderr: %q", stderr)

@@ -96,6 +96,7 @@ type findingJSON struct {
 	CheckID    string
 	Severity   string
 	Status     audit.Status
+	Subject    string
 	Suppressed bool
 	Evidence   []audit.Evidence
 }

@@ -64,6 +64,7 @@ var ClusterResources = []schema.GroupResource{
 	{Group: "networking.k8s.io", Resource: "ingressclasses"},
 	{Group: "dapr.io", Resource: "configurations"},
 	{Group: "dapr.io", Resource: "components"},
+	{Group: "dapr.io", Resource: "httpendpoints"},
 	{Group: "cert-manager.io", Resource: "certificates"},
 	{Group: "cert-manager.io", Resource: "issuers"},
 	{Group: "cert-manager.io", Resource: "clusterissuers"},
@@ -78,6 +79,9 @@ var ClusterResources = []schema.GroupResource{
 	{Group: "cilium.io", Resource: "ciliumnetworkpolicies"},
 	{Group: "cilium.io", Resource: "ciliumclusterwidenetworkpolicies"},
 	{Group: "monitoring.coreos.com", Resource: "prometheusrules"},
+	{Group: "monitoring.coreos.com", Resource: "servicemonitors"},
+	{Group: "monitoring.coreos.com", Resource: "podmonitors"},
+	{Group: "apiregistration.k8s.io", Resource: "apiservices"},
 }
 
 // served is how discovery says a resource is served.

@@ -103,10 +103,11 @@ func routeBackends(r *route) []backend {
 	case o.Kind == "IngressRoute":
 		for i, rt := range nestedSlice(o, "spec", "routes") {
 			rm := asMap(rt)
-			path := "/"
-			if m := pathPrefix.FindStringSubmatch(stringIn(rm, "match")); m != nil {
-				path = m[1]
+			var paths []string
+			for _, m := range pathPrefix.FindAllStringSubmatch(stringIn(rm, "match"), -1) {
+				paths = append(paths, m[1])
 			}
+			path := exposingPath(paths)
 			hosts := strings.Join(hostsOfMatch(stringIn(rm, "match")), ", ")
 			for j, s := range sliceIn(rm, "services") {
 				sm := asMap(s)
@@ -117,10 +118,12 @@ func routeBackends(r *route) []backend {
 		}
 	case o.Kind == "HTTPRoute":
 		for i, rule := range nestedSlice(o, "spec", "rules") {
-			path := "/"
-			if ms := sliceIn(asMap(rule), "matches"); len(ms) > 0 {
-				path = or(stringIn(asMap(ms[0]), "path", "value"), "/")
+			var paths []string
+			for _, m := range sliceIn(asMap(rule), "matches") {
+				// A match without a path matches every path.
+				paths = append(paths, or(stringIn(asMap(m), "path", "value"), "/"))
 			}
+			path := exposingPath(paths)
 			for j, b := range sliceIn(asMap(rule), "backendRefs") {
 				bm := asMap(b)
 				if k := stringIn(bm, "kind"); k != "" && k != "Service" {
@@ -132,6 +135,27 @@ func routeBackends(r *route) []backend {
 		}
 	}
 	return out
+}
+
+// exposingPath is, of the paths a route matches, the one its judgement must
+// see: the root (every path) when any is the root, else one under /admin, else
+// the first. A route without a path matcher matches every path. Judging only
+// the first would let a second match ("/realms" then "/") publish everything.
+func exposingPath(paths []string) string {
+	if len(paths) == 0 {
+		return "/"
+	}
+	for _, p := range paths {
+		if p == "/" || p == "" {
+			return "/"
+		}
+	}
+	for _, p := range paths {
+		if strings.HasPrefix(p, "/admin") {
+			return p
+		}
+	}
+	return paths[0]
 }
 
 var pathPrefix = regexp.MustCompile("Path(?:Prefix)?\\(\\s*[`\"']([^`\"']+)")

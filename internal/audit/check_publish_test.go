@@ -34,6 +34,7 @@ spec:
 func TestPublishAttacks(t *testing.T) {
 	minio := storeAndService("bud-minio", "bitnami/minio:2024", "[{name: api, containerPort: 9000}, {name: console, containerPort: 9001}]",
 		"[{name: api, port: 9000, targetPort: api}, {name: console, port: 9001, targetPort: console}]")
+	keycloak := storeAndService("keycloak", "quay.io/keycloak/keycloak:26.4", "[{name: http, containerPort: 8080}]", "[{name: http, port: 8080, targetPort: http}]")
 	ingress := func(backend string, extra ...string) string {
 		return `apiVersion: networking.k8s.io/v1
 kind: Ingress
@@ -69,6 +70,12 @@ spec:
 		{name: "allowlisted console", yaml: minio + ingress("{name: bud-minio, port: {number: 9001}}", `, annotations: {traefik.ingress.kubernetes.io/router.middlewares: bud-data-allow@kubernetescrd}`) +
 			"---\napiVersion: traefik.io/v1alpha1\nkind: Middleware\nmetadata: {name: allow, namespace: bud-data}\nspec:\n  ipAllowList: {sourceRange: [203.0.113.0/24]}", want: StatusPass},
 		{name: "internal ingress class is not judged, never a pass", yaml: minio + strings.Replace(ingress("{name: bud-minio, port: {number: 9001}}"), "ingressClassName: traefik", "ingressClassName: traefik-internal", 1), want: StatusNotApplicable},
+		{name: "Keycloak: a second HTTPRoute match publishes every path", yaml: keycloak +
+			"apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: auth, namespace: bud-data}\nspec:\n  hostnames: [auth.bud.example.com]\n  rules: [{matches: [{path: {type: PathPrefix, value: /realms}}, {headers: [{name: x, value: y}]}], backendRefs: [{name: keycloak, port: 8080}]}]", want: StatusFail, msg: "admin console"},
+		{name: "Keycloak: an IngressRoute matching /realms or /admin", yaml: keycloak +
+			"apiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {name: auth, namespace: bud-data}\nspec:\n  routes: [{match: \"Host(`auth.bud.example.com`) && (PathPrefix(`/realms`) || PathPrefix(`/admin`))\", kind: Rule, services: [{name: keycloak, port: 8080}]}]", want: StatusFail, msg: "admin console"},
+		{name: "Keycloak: only the public paths", yaml: keycloak +
+			"apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: auth, namespace: bud-data}\nspec:\n  hostnames: [auth.bud.example.com]\n  rules: [{matches: [{path: {type: PathPrefix, value: /realms}}, {path: {type: PathPrefix, value: /resources}}], backendRefs: [{name: keycloak, port: 8080}]}]", want: StatusPass},
 		{name: "application backend", yaml: storeAndService("budadmin", "budstudio/budadmin:0.4", "[{containerPort: 3000}]", "[{port: 80, targetPort: 3000}]") + ingress("{name: budadmin, port: {number: 80}}"), want: StatusPass},
 	}
 	for _, tt := range tests {

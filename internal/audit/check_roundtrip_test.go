@@ -19,7 +19,6 @@ import (
 // the list shrinks as they are fixed.
 func TestGeneratedRoundTrip(t *testing.T) {
 	knownGaps := map[string]string{
-		"BUD-4.1-04": "generate: the auth host's route publishes all of Keycloak, /admin included; route /realms and /resources only, or allowlist /admin",
 		"BUD-4.1-05": "model: the reference model ships placeholders (documentation ranges, example hosts and contact) that generate warns about; a deployment's own model has none",
 	}
 	c := roundTripContext(t)

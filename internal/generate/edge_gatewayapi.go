@@ -134,9 +134,19 @@ func hostHTTPRoute(p *platform.Platform, gw *platform.Workload, h edgeHost, trae
 			}},
 			"hostnames": []any{h.Name},
 			"rules": []any{map[string]any{
-				"matches":     []any{map[string]any{"path": map[string]any{"type": "PathPrefix", "value": "/"}}},
+				"matches":     gatewayPathMatches(h.RoutedPaths()),
 				"filters":     filters,
 				"backendRefs": []any{map[string]any{"name": h.backend.Service, "port": int64(h.port)}},
 			}},
 		}})
+}
+
+// gatewayPathMatches matches each routed path prefix; Gateway API's
+// PathPrefix matches element by element, as the model's paths mean.
+func gatewayPathMatches(paths []string) []any {
+	out := make([]any, 0, len(paths))
+	for _, p := range paths {
+		out = append(out, map[string]any{"path": map[string]any{"type": "PathPrefix", "value": p}})
+	}
+	return out
 }

@@ -120,10 +120,7 @@ func nginxIngress(p *platform.Platform, h edgeHost) (*unstructured.Unstructured,
 		map[string]any{"spec": map[string]any{
 			"ingressClassName": edgeClass(p, platform.EdgeNginx),
 			"tls":              []any{map[string]any{"hosts": []any{h.Name}, "secretName": h.secret}},
-			"rules": []any{map[string]any{"host": h.Name, "http": map[string]any{"paths": []any{map[string]any{
-				"path": "/", "pathType": "Prefix",
-				"backend": map[string]any{"service": map[string]any{"name": h.backend.Service, "port": map[string]any{"number": int64(h.port)}}},
-			}}}}},
+			"rules":            []any{map[string]any{"host": h.Name, "http": map[string]any{"paths": nginxPaths(h)}}},
 		}})
 	all := u.GetAnnotations()
 	for k, v := range ann {
@@ -141,4 +138,17 @@ func rateLimitBurstMultiplier(p *platform.Platform) int64 {
 		return 1
 	}
 	return max(1, (burst+rps-1)/rps)
+}
+
+// nginxPaths routes each routed path prefix to the host's backend; an
+// Ingress Prefix path matches element by element, as the model's paths mean.
+func nginxPaths(h edgeHost) []any {
+	var out []any
+	for _, p := range h.RoutedPaths() {
+		out = append(out, map[string]any{
+			"path": p, "pathType": "Prefix",
+			"backend": map[string]any{"service": map[string]any{"name": h.backend.Service, "port": map[string]any{"number": int64(h.port)}}},
+		})
+	}
+	return out
 }

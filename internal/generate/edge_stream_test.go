@@ -2,6 +2,7 @@ package generate_test
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -32,6 +33,9 @@ func routeMiddlewares(t *testing.T, u *unstructured.Unstructured) []string {
 	return out
 }
 
+// hostRule is the Host matcher of a Traefik rule, which may be followed by path matchers.
+var hostRule = regexp.MustCompile("^Host\\(`([^`]+)`\\)")
+
 // routeHost is the one host an IngressRoute matches or an HTTPRoute names.
 func routeHost(u *unstructured.Unstructured) string {
 	sp, _ := u.Object["spec"].(map[string]any)
@@ -40,7 +44,9 @@ func routeHost(u *unstructured.Unstructured) string {
 	}
 	if rs := asSlice(sp["routes"]); len(rs) == 1 {
 		m := fmt.Sprint(rs[0].(map[string]any)["match"])
-		return strings.TrimSuffix(strings.TrimPrefix(m, "Host(`"), "`)")
+		if h := hostRule.FindStringSubmatch(m); h != nil {
+			return h[1]
+		}
 	}
 	return ""
 }

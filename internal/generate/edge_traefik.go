@@ -3,6 +3,7 @@ package generate
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -240,7 +241,7 @@ func traefikTLSOption(p *platform.Platform, zone string) *unstructured.Unstructu
 
 // traefikRoutes are a host's two IngressRoutes.
 func traefikRoutes(p *platform.Platform, h edgeHost) []*unstructured.Unstructured {
-	match := fmt.Sprintf("Host(`%s`)", h.Name)
+	match := traefikMatch(h)
 	service := []any{map[string]any{"name": h.backend.Service, "port": int64(h.port)}}
 	var mws []any
 	for _, n := range edgeMiddlewares(p, h, true) {
@@ -261,4 +262,20 @@ func traefikRoutes(p *platform.Platform, h edgeHost) []*unstructured.Unstructure
 			"tls":         map[string]any{"secretName": h.secret, "options": map[string]any{"name": tlsOption}},
 		}})
 	return []*unstructured.Unstructured{redirect, secure}
+}
+
+// traefikMatch is the host's router rule. Traefik's PathPrefix is a string
+// prefix, so each routed path is matched as itself or followed by a slash,
+// the element-wise meaning the model's paths have (/realms must not match
+// /realmsx). Paths are validated to hold no backtick.
+func traefikMatch(h edgeHost) string {
+	host := fmt.Sprintf("Host(`%s`)", h.Name)
+	if len(h.Paths) == 0 {
+		return host
+	}
+	var alts []string
+	for _, p := range h.Paths {
+		alts = append(alts, fmt.Sprintf("Path(`%s`) || PathPrefix(`%s/`)", p, p))
+	}
+	return host + " && (" + strings.Join(alts, " || ") + ")"
 }

@@ -323,6 +323,22 @@ type EdgeHost struct {
 	// EventSource or WebSocket; the edge's Content-Security-Policy lists
 	// them in connect-src, so the browser lets those calls through.
 	Calls []string `json:"calls,omitempty"`
+	// Paths are the path prefixes the edge routes to the workload, matched
+	// element by element (/realms matches /realms and /realms/x, not
+	// /realmsx); empty routes every path. A host whose workload also serves
+	// an admin UI lists only its public paths: Keycloak's /realms, /resources
+	// and /.well-known, never / or /admin (keycloak.org, "Configuring a
+	// reverse proxy", exposed path recommendations).
+	Paths []string `json:"paths,omitempty"`
+}
+
+// RoutedPaths are the path prefixes the edge routes for the host: Paths, or
+// the root when it names none.
+func (h EdgeHost) RoutedPaths() []string {
+	if len(h.Paths) == 0 {
+		return []string{"/"}
+	}
+	return h.Paths
 }
 
 // RateLimit is an edge rate limit.

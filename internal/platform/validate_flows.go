@@ -355,6 +355,11 @@ func (v *validator) edge() {
 				v.add(fmt.Sprintf("%s.calls[%d]", path, j), "%v", err)
 			}
 		}
+		for j, rp := range h.Paths {
+			if msg := edgePathProblem(rp); msg != "" {
+				v.add(fmt.Sprintf("%s.paths[%d]", path, j), "%q %s", rp, msg)
+			}
+		}
 	}
 	for i, h := range e.Hosts {
 		if _, ok := v.p.Group("admin"); h.Admin && !ok {
@@ -427,4 +432,29 @@ func (v *validator) numericPorts(path string, ports []Port) {
 			v.add(pp+".endPort", "is %d, below port %d, expected endPort >= port", pt.EndPort, pt.Port)
 		}
 	}
+}
+
+// edgePath is the shape of a routed path prefix: unreserved characters and
+// slashes only, so the same text is a valid Gateway API PathPrefix value, an
+// Ingress Prefix path and a literal inside a Traefik rule (no backtick or
+// quote can end the literal).
+var edgePath = regexp.MustCompile(`^/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$`)
+
+// edgePathProblem says what is wrong with a routed path prefix, "" if
+// nothing. Dot segments are refused as the Gateway API's HTTPPathMatch
+// validation refuses them; the root is not a prefix to list (no paths routes
+// every path).
+func edgePathProblem(p string) string {
+	switch {
+	case p == "/":
+		return "is the root: leave paths out to route every path"
+	case !edgePath.MatchString(p):
+		return "is not a path prefix such as /realms: it must start with /, use letters, digits, . _ ~ - and single slashes, and not end with /"
+	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		if seg == "." || seg == ".." {
+			return "has a . or .. segment"
+		}
+	}
+	return ""
 }

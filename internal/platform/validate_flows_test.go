@@ -94,3 +94,33 @@ func TestEgressRangeUnion(t *testing.T) {
 		})
 	}
 }
+
+// TestEdgePathProblem tries to get a path past validation that would be
+// read differently by the three edges, or break out of a Traefik rule literal.
+func TestEdgePathProblem(t *testing.T) {
+	tests := []struct {
+		name, in, want string // want: "" when valid, else part of the message
+	}{
+		{name: "keycloak realms", in: "/realms"},
+		{name: "nested", in: "/api/v1"},
+		{name: "well-known", in: "/.well-known"},
+		{name: "root", in: "/", want: "root"},
+		{name: "no leading slash", in: "realms", want: "path prefix"},
+		{name: "trailing slash", in: "/realms/", want: "path prefix"},
+		{name: "double slash", in: "/a//b", want: "path prefix"},
+		{name: "dot segment", in: "/a/./b", want: "segment"},
+		{name: "dot-dot segment", in: "/a/..", want: "segment"},
+		{name: "backtick ends the Traefik literal", in: "/a`) || PathPrefix(`/", want: "path prefix"},
+		{name: "space", in: "/a b", want: "path prefix"},
+		{name: "encoded slash", in: "/a%2fb", want: "path prefix"},
+		{name: "fragment", in: "/a#b", want: "path prefix"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := edgePathProblem(tt.in)
+			if (got == "") != (tt.want == "") || !strings.Contains(got, tt.want) {
+				t.Errorf("edgePathProblem(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}

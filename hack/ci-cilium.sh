@@ -25,24 +25,12 @@ cache=${BUDNET_CACHE:-/var/cache/budnet}
 
 log() { printf 'ci-cilium: %s\n' "$*" >&2; }
 
+# shellcheck source=lib.sh
+. "$root/hack/lib.sh"
+
 # build VERSION MODFILE: MODFILE's go.sum sits beside it with .sum for .mod.
 build() {
-	local version=$1 modfile=$2 sum=${2%.mod}.sum
-	local dir=$cache/cilium-matchpattern-$version
-	local want have=""
-	want="$version $(cat "$src/$modfile" "$src/$sum" "$src/main.go" | sha256sum | cut -d' ' -f1)"
-	[ -f "$dir/source.sha256" ] && have=$(cat "$dir/source.sha256")
-	if [ -x "$dir/cilium-matchpattern" ] && [ "$have" = "$want" ]; then
-		log "cilium-matchpattern $version cached in $dir"
-		return
-	fi
-	mkdir -p "$dir"
-	log "building cilium-matchpattern against cilium $version into $dir"
-	local start=$SECONDS
-	(cd "$src" && CGO_ENABLED=0 go build -modfile="$modfile" -trimpath -ldflags "-s -w" -o "$dir/cilium-matchpattern.tmp" .)
-	mv -f "$dir/cilium-matchpattern.tmp" "$dir/cilium-matchpattern"
-	printf '%s\n' "$want" >"$dir/source.sha256"
-	log "built in $((SECONDS - start))s"
+	cached_build "$1" "$src" "$cache/cilium-matchpattern-$1" cilium-matchpattern . "$2" "$2" "${2%.mod}.sum" main.go
 }
 
 build v1.20.2 go.mod

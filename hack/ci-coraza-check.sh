@@ -23,18 +23,7 @@ bin=$dir/coraza-check
 
 log() { printf 'ci-coraza-check: %s\n' "$*" >&2; }
 
-want="$PLUGIN_VERSION $(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -d' ' -f1)"
-have=""
-[ -f "$dir/source.sha256" ] && have=$(cat "$dir/source.sha256")
-if [ -x "$bin" ] && [ "$have" = "$want" ]; then
-	log "coraza-check $PLUGIN_VERSION cached in $dir"
-else
-	mkdir -p "$dir"
-	log "building coraza-check for plugin $PLUGIN_VERSION into $dir"
-	start=$SECONDS
-	(cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin.tmp" .)
-	mv -f "$bin.tmp" "$bin"
-	printf '%s\n' "$want" >"$dir/source.sha256"
-	log "built in $((SECONDS - start))s"
-fi
+# shellcheck source=lib.sh
+. "$root/hack/lib.sh"
+cached_build "$PLUGIN_VERSION" "$src" "$dir" coraza-check . go.mod go.mod go.sum main.go
 printf '%s\n' "$bin"

@@ -21,18 +21,7 @@ bin=$dir/dapr-check
 
 log() { printf 'ci-dapr-check: %s\n' "$*" >&2; }
 
-want="$DAPR_VERSION $(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -d' ' -f1)"
-have=""
-[ -f "$dir/source.sha256" ] && have=$(cat "$dir/source.sha256")
-if [ -x "$bin" ] && [ "$have" = "$want" ]; then
-	log "dapr-check $DAPR_VERSION cached in $dir"
-else
-	mkdir -p "$dir"
-	log "building dapr-check against dapr $DAPR_VERSION into $dir"
-	start=$SECONDS
-	(cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin.tmp" .)
-	mv -f "$bin.tmp" "$bin"
-	printf '%s\n' "$want" >"$dir/source.sha256"
-	log "built in $((SECONDS - start))s"
-fi
+# shellcheck source=lib.sh
+. "$root/hack/lib.sh"
+cached_build "$DAPR_VERSION" "$src" "$dir" dapr-check . go.mod go.mod go.sum main.go
 printf '%s\n' "$bin"

@@ -24,18 +24,7 @@ log() { printf 'ci-egress-peers: %s\n' "$*" >&2; }
 
 version=$(cd "$src" && go list -m -f '{{.Version}}' github.com/stripe/smokescreen)
 dir=$cache/smokescreen-$version
-want="$version $(cat "$src/go.mod" "$src/go.sum" "$src/doc.go" | sha256sum | cut -d' ' -f1)"
-have=""
-[ -f "$dir/source.sha256" ] && have=$(cat "$dir/source.sha256")
-if [ -x "$dir/smokescreen" ] && [ "$have" = "$want" ]; then
-	log "smokescreen $version cached in $dir"
-else
-	mkdir -p "$dir"
-	log "building smokescreen $version into $dir"
-	start=$SECONDS
-	(cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$dir/smokescreen.tmp" github.com/stripe/smokescreen)
-	mv -f "$dir/smokescreen.tmp" "$dir/smokescreen"
-	printf '%s\n' "$want" >"$dir/source.sha256"
-	log "built in $((SECONDS - start))s"
-fi
+# shellcheck source=lib.sh
+. "$root/hack/lib.sh"
+cached_build "$version" "$src" "$dir" smokescreen github.com/stripe/smokescreen go.mod go.mod go.sum doc.go
 printf '%s\n' "$dir/smokescreen"

@@ -25,6 +25,7 @@ type reachOptions struct {
 	Output             string
 	From, To, Port     string
 	Intended           bool
+	FailOn             string
 	PlatformFile       string
 	IPBlockMatchesPods bool
 
@@ -60,6 +61,7 @@ firewall matrix (guide section 4). docs/reach.md documents the output.`,
 	fs.StringVar(&o.To, "to", "", "explain one connection to this workload (ns/name[Kind]) or IP address")
 	fs.StringVar(&o.Port, "port", "", "with --from/--to: tcp/5432, udp/53, sctp/9, or a number for TCP")
 	fs.BoolVar(&o.Intended, "intended", false, "compare with the platform model's intended firewall matrix")
+	fs.StringVar(&o.FailOn, "fail-on", "", "with --intended: exit 1 when the comparison finds over-permissive connections, broken flows, or any of the two (over-permissive, broken, any)")
 	fs.StringVar(&o.PlatformFile, "platform", "", "platform model file (default: the embedded Bud AI Foundry model)")
 	fs.BoolVar(&o.IPBlockMatchesPods, "ipblock-matches-pods", false, "let ipBlock peers match pod IPs too (CNIs differ; default: external addresses only)")
 	return cmd
@@ -71,6 +73,14 @@ func (o *reachOptions) validate() error {
 	}
 	if o.Output != "text" && o.Output != "json" && o.Output != "html" {
 		return fmt.Errorf("unknown output format %q for reach (want text, json or html)", o.Output)
+	}
+	switch o.FailOn {
+	case "", reachFailOverPermissive, reachFailBroken, reachFailAny:
+	default:
+		return fmt.Errorf("--fail-on %q: want over-permissive, broken or any", o.FailOn)
+	}
+	if o.FailOn != "" && !o.Intended {
+		return errors.New("--fail-on needs --intended: it judges the comparison with the model")
 	}
 	if (o.From == "") != (o.To == "") {
 		return errors.New("--from and --to go together")
@@ -151,14 +161,52 @@ func (o *reachOptions) run(ctx context.Context) error {
 		res.Diff = diff
 		res.Meta.Platform = model.Metadata.Name
 		res.Meta.Notes = append(res.Meta.Notes, diff.Notes...)
+		if o.FailOn != "" && len(model.Spec.Workloads) > 0 && len(diff.Unmatched) == len(model.Spec.Workloads) {
+			// Nothing was compared: a gate must not pass on it.
+			return usageError(fmt.Errorf("no workload of the model %q matches a workload of the input: nothing to judge with --fail-on (wrong -f, or another model: --platform)", model.Metadata.Name))
+		}
 	}
+	if err := o.write(res, m.Names()); err != nil {
+		return err
+	}
+	if res.Diff != nil && reachFails(o.FailOn, res.Diff) {
+		return &ExitError{Code: ExitFindings}
+	}
+	return nil
+}
+
+// write renders the result in the chosen format.
+func (o *reachOptions) write(res report.ReachResult, names []string) error {
 	switch o.Output {
 	case "json":
 		return report.WriteReachJSON(o.streams.Out, res)
 	case "html":
-		return report.WriteReachHTML(o.streams.Out, res, report.HTMLOptions{Version: BuildVersion().Version, Workloads: m.Names()})
+		return report.WriteReachHTML(o.streams.Out, res, report.HTMLOptions{Version: BuildVersion().Version, Workloads: names})
 	}
 	return report.WriteReachText(o.streams.Out, res)
+}
+
+// The --fail-on values of `reach --intended`.
+const (
+	reachFailOverPermissive = "over-permissive"
+	reachFailBroken         = "broken"
+	reachFailAny            = "any"
+)
+
+// reachFails reports whether the comparison fails the gate failOn ("" never
+// fails). Model drift and unmatched model workloads are reported, not failed:
+// they say the model is out of date, not that traffic is open or cut.
+func reachFails(failOn string, d *reach.Diff) bool {
+	over, broken := len(d.OverPermissive) > 0, len(d.Broken) > 0
+	switch failOn {
+	case reachFailOverPermissive:
+		return over
+	case reachFailBroken:
+		return broken
+	case reachFailAny:
+		return over || broken
+	}
+	return false
 }
 
 // explainResult is `reach --from --to -o json`.

@@ -193,3 +193,48 @@ func TestReachExampleIntended(t *testing.T) {
 		t.Errorf("want one model drift note for Keycloak's TLS port, got %d in %q", drift, got.Metadata.Notes)
 	}
 }
+
+// TestReachFailOn: --intended gates CI with --fail-on. The unhardened example
+// is over-permissive; generate's output with the reference install is
+// neither over-permissive nor broken; an input the model does not describe
+// at all is an error, never a pass.
+func TestReachFailOn(t *testing.T) {
+	gen := filepath.Join(t.TempDir(), "gen")
+	if code, _, stderr := run(t, "", "generate", "-o", gen); code != 0 {
+		t.Fatalf("generate: exit %d: %s", code, stderr)
+	}
+	ref := filepath.Join("..", "..", "examples", "bud-reference")
+	unrelated := filepath.Join(t.TempDir(), "unrelated.yaml")
+	if err := os.WriteFile(unrelated, []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: shop, namespace: web}\nspec:\n  selector: {matchLabels: {app: shop}}\n  template:\n    metadata: {labels: {app: shop}}\n    spec: {containers: [{name: shop, image: shop:1}]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want int
+		msg  string
+	}{
+		{name: "over-permissive example fails", args: []string{"--example", "--fail-on", "over-permissive"}, want: ExitFindings},
+		{name: "any on the example fails", args: []string{"--example", "--fail-on", "any"}, want: ExitFindings},
+		{name: "no gate, no failure", args: []string{"--example"}, want: 0},
+		{name: "generated output passes any", args: []string{"-f", gen, "-f", ref, "--fail-on", "any"}, want: 0},
+		{name: "generated output without its policies breaks nothing but opens everything", args: []string{"-f", ref, "--fail-on", "broken"}, want: 0},
+		{name: "reference without policies is over-permissive", args: []string{"-f", ref, "--fail-on", "over-permissive"}, want: ExitFindings},
+		{name: "nothing the model describes is an error", args: []string{"-f", unrelated, "--fail-on", "any"}, want: ExitUsage, msg: "nothing to judge"},
+		{name: "bad value", args: []string{"--example", "--fail-on", "high"}, want: ExitUsage, msg: "want over-permissive, broken or any"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := run(t, "", append([]string{"reach", "--intended", "-o", "json"}, tt.args...)...)
+			if code != tt.want {
+				t.Fatalf("exit %d, want %d; stderr %s", code, tt.want, stderr)
+			}
+			if !strings.Contains(stderr, tt.msg) {
+				t.Errorf("stderr %q does not contain %q", stderr, tt.msg)
+			}
+		})
+	}
+	if code, _, stderr := run(t, "", "reach", "--example", "--fail-on", "any"); code != ExitUsage || !strings.Contains(stderr, "needs --intended") {
+		t.Errorf("--fail-on without --intended: exit %d, stderr %q", code, stderr)
+	}
+}

@@ -120,9 +120,12 @@ func (in *Input) Policies() []*networkingv1.NetworkPolicy { return in.Cluster.Po
 
 // WorkloadName is the name reach reports a manifest workload under: the
 // object itself ("ns/name[Deployment]"), or, for a Pod with a controller
-// owner, that owner ("ns/name[ReplicaSet]").
+// owner, that owner ("ns/name[ReplicaSet]"). A static pod's mirror is owned
+// by its Node, which runs every static pod of the node: each is its own
+// workload, as the kubelet runs them, so it keeps its own name; so does a Pod
+// whose owner names no kind, which says nothing to group by.
 func WorkloadName(w *manifest.Workload) string {
-	if w.Kind == "Pod" && w.Owner != nil {
+	if w.Kind == "Pod" && w.Owner != nil && w.Owner.Kind != "" && w.Owner.Kind != "Node" {
 		return w.Namespace + "/" + w.Owner.Name + "[" + w.Owner.Kind + "]"
 	}
 	return w.Ref()

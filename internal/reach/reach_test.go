@@ -233,12 +233,29 @@ kind: CronJob
 metadata: {name: backup, namespace: shop}
 spec:
   schedule: "@daily"
-  jobTemplate: {spec: {template: {spec: {containers: [{name: c, image: i}], restartPolicy: Never}}}}`)
+  jobTemplate: {spec: {template: {spec: {containers: [{name: c, image: i}], restartPolicy: Never}}}}`,
+		// Two static pods of one node: mirror pods owned by the Node, each its
+		// own workload (issue 15), not one "kube-system/node-1[Node]".
+		`apiVersion: v1
+kind: Pod
+metadata:
+  name: etcd-node-1
+  namespace: kube-system
+  labels: {component: etcd}
+  ownerReferences: [{apiVersion: v1, kind: Node, name: node-1, uid: node-uid, controller: true}]
+spec: {containers: [{name: c, image: i}]}`, `apiVersion: v1
+kind: Pod
+metadata:
+  name: kube-apiserver-node-1
+  namespace: kube-system
+  labels: {component: kube-apiserver}
+  ownerReferences: [{apiVersion: v1, kind: Node, name: node-1, uid: node-uid, controller: true}]
+spec: {containers: [{name: c, image: i}]}`)
 	var names []string
 	for _, w := range in.Workloads {
 		names = append(names, w.Name)
 	}
-	want := []string{"shop/backup[CronJob]", "shop/debug[Pod]", "shop/web-5d8f[ReplicaSet]"}
+	want := []string{"kube-system/etcd-node-1[Pod]", "kube-system/kube-apiserver-node-1[Pod]", "shop/backup[CronJob]", "shop/debug[Pod]", "shop/web-5d8f[ReplicaSet]"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("workloads %v, want %v", names, want)
 	}

@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"budnet/internal/platform"
 )
 
 // Method says how a caller was identified.
@@ -182,7 +184,7 @@ func (id *Identifier) fromPod(p PodInfo) string {
 		}
 		switch {
 		case len(w.PodLabels) > 0:
-			if labelsMatch(w.PodLabels, p.Labels) {
+			if platform.HasLabels(p.Labels, w.PodLabels) {
 				return w.Name
 			}
 		case w.ServiceAccount != "":
@@ -192,15 +194,6 @@ func (id *Identifier) fromPod(p PodInfo) string {
 		}
 	}
 	return ""
-}
-
-func labelsMatch(sel, labels map[string]string) bool {
-	for k, v := range sel {
-		if got, ok := labels[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
 }
 
 // ParseSPIFFE reads spiffe://<trustDomain>/ns/<namespace>/sa/<serviceAccount>,

@@ -134,7 +134,7 @@ func (c *Context) Reach() *ReachView {
 	if c.reach != nil {
 		return c.reach
 	}
-	v := &ReachView{Input: reach.Build(c.Inventory)}
+	v := &ReachView{Input: reach.Build(c.Inventory, reach.BuildOptions{})}
 	v.Engine, v.Err = netpol.New(v.Input.Cluster, netpol.Options{})
 	if v.Err == nil {
 		v.Matrix = v.Engine.Matrix()

@@ -28,6 +28,7 @@ type reachOptions struct {
 	FailOn             string
 	PlatformFile       string
 	IPBlockMatchesPods bool
+	HostNetworkPods    string
 
 	proto corev1.Protocol
 	port  int32
@@ -64,6 +65,7 @@ firewall matrix (guide section 4). docs/reach.md documents the output.`,
 	fs.StringVar(&o.FailOn, "fail-on", "", "with --intended: exit 1 when the comparison finds over-permissive connections, broken flows, or any of the two (over-permissive, broken, any)")
 	fs.StringVar(&o.PlatformFile, "platform", "", "platform model file (default: the embedded Bud AI Foundry model)")
 	fs.BoolVar(&o.IPBlockMatchesPods, "ipblock-matches-pods", false, "let ipBlock peers match pod IPs too (CNIs differ; default: external addresses only)")
+	fs.StringVar(&o.HostNetworkPods, "host-network-pods", hostNetworkNode, "how policies treat host-network pods (CNIs differ): node (their traffic is the node's; no policy isolates or selects them) or pod (policies apply to them as to any pod)")
 	return cmd
 }
 
@@ -73,6 +75,9 @@ func (o *reachOptions) validate() error {
 	}
 	if o.Output != "text" && o.Output != "json" && o.Output != "html" {
 		return fmt.Errorf("unknown output format %q for reach (want text, json or html)", o.Output)
+	}
+	if o.HostNetworkPods != hostNetworkNode && o.HostNetworkPods != hostNetworkPod {
+		return fmt.Errorf("--host-network-pods %q: want node or pod", o.HostNetworkPods)
 	}
 	switch o.FailOn {
 	case "", reachFailOverPermissive, reachFailBroken, reachFailAny:
@@ -135,7 +140,7 @@ func (o *reachOptions) run(ctx context.Context) error {
 	if err != nil {
 		return usageError(err)
 	}
-	in := reach.Build(inv)
+	in := reach.Build(inv, reach.BuildOptions{HostNetworkAsPods: o.HostNetworkPods == hostNetworkPod})
 	eng, err := netpol.New(in.Cluster, netpol.Options{IPBlockMatchesPods: o.IPBlockMatchesPods})
 	if err != nil {
 		return usageError(err)
@@ -145,7 +150,7 @@ func (o *reachOptions) run(ctx context.Context) error {
 	}
 	m := eng.Matrix()
 	res := report.ReachResult{
-		Meta: reach.Meta{Inputs: o.input.names(), IPBlockMatchesPods: o.IPBlockMatchesPods,
+		Meta: reach.Meta{Inputs: o.input.names(), IPBlockMatchesPods: o.IPBlockMatchesPods, HostNetworkPods: o.HostNetworkPods,
 			Workloads: len(in.Workloads), Pods: in.Pods(), Policies: len(in.Cluster.Policies)},
 		Connections: m.Each,
 	}
@@ -185,6 +190,12 @@ func (o *reachOptions) write(res report.ReachResult, names []string) error {
 	}
 	return report.WriteReachText(o.streams.Out, res)
 }
+
+// The --host-network-pods readings.
+const (
+	hostNetworkNode = "node"
+	hostNetworkPod  = "pod"
+)
 
 // The --fail-on values of `reach --intended`.
 const (

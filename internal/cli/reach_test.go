@@ -238,3 +238,38 @@ func TestReachFailOn(t *testing.T) {
 		t.Errorf("--fail-on without --intended: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestReachHostNetworkPods: the two readings the API reference allows for
+// host-network pods give opposite answers for one connection, and the JSON
+// metadata says which reading was used.
+func TestReachHostNetworkPods(t *testing.T) {
+	file := filepath.Join("testdata", "hostnetwork.yaml")
+	for _, tt := range []struct {
+		reading string
+		allowed bool
+	}{
+		{reading: "node", allowed: true}, // the node's traffic: no policy isolates it
+		{reading: "pod", allowed: false}, // the namespace's default deny applies
+	} {
+		t.Run(tt.reading, func(t *testing.T) {
+			code, out, stderr := run(t, "", "reach", "-f", file, "--host-network-pods", tt.reading, "--from", "web/client", "--to", "monitoring/node-exporter", "--port", "9100", "-o", "json")
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var got struct{ Allowed bool }
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Allowed != tt.allowed {
+				t.Errorf("allowed = %v, want %v:\n%s", got.Allowed, tt.allowed, out)
+			}
+			_, out, _ = run(t, "", "reach", "-f", file, "--host-network-pods", tt.reading, "-o", "json")
+			if !strings.Contains(out, `"hostNetworkPods":"`+tt.reading+`"`) {
+				t.Errorf("metadata does not record the reading %q:\n%.400s", tt.reading, out)
+			}
+		})
+	}
+	if code, _, stderr := run(t, "", "reach", "--example", "--host-network-pods", "both"); code != ExitUsage || !strings.Contains(stderr, "want node or pod") {
+		t.Errorf("bad reading: exit %d, stderr %q", code, stderr)
+	}
+}

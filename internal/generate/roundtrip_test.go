@@ -79,7 +79,7 @@ func diffOf(t *testing.T, p *platform.Platform, files []generate.File, reference
 	if err != nil {
 		t.Fatalf("loading the generated manifests and %s: %v", reference, err)
 	}
-	in := reach.Build(inv)
+	in := reach.Build(inv, reach.BuildOptions{})
 	eng, err := netpol.New(in.Cluster, netpol.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -64,11 +64,23 @@ func trimKind(name string) string {
 	return name
 }
 
+// BuildOptions choose readings the API reference leaves to the CNI.
+type BuildOptions struct {
+	// HostNetworkAsPods applies policies to host-network pods as to any pod
+	// (--host-network-pods=pod); false sees their traffic as the node's
+	// (--host-network-pods=node, the default and the most common reading).
+	HostNetworkAsPods bool
+}
+
 // Build turns an inventory into the engine's input. Each workload becomes one
 // pod of the engine: the pods of one template are alike, and the engine groups
 // alike pods anyway. A Pod with a controller owner is reported as that owner,
 // so a live cluster's pods and the manifests that made them name the same thing.
-func Build(inv *manifest.Inventory) *Input {
+//
+// opts.HostNetworkAsPods chooses the other reading of host-network pods the
+// API reference allows (docs/netpol-engine.md): policies apply to them as to
+// any pod, as netpol-analyzer reads them and some CNIs enforce.
+func Build(inv *manifest.Inventory, opts BuildOptions) *Input {
 	in := &Input{byName: map[string]int{}}
 	for _, ns := range inv.Namespaces {
 		in.Cluster.Namespaces = append(in.Cluster.Namespaces, netpol.Namespace{Name: ns.Name, Labels: ns.Labels})
@@ -80,7 +92,7 @@ func Build(inv *manifest.Inventory) *Input {
 			Name:        w.Name,
 			Workload:    name,
 			Labels:      w.Labels,
-			HostNetwork: w.HostNetwork,
+			HostNetwork: w.HostNetwork && !opts.HostNetworkAsPods,
 			IPs:         parseIPs(w.PodIPs),
 		}
 		for _, p := range w.Ports() {

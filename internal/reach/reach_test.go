@@ -47,7 +47,7 @@ func load(t *testing.T, docs ...string) *Input {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Build(inv)
+	return Build(inv, BuildOptions{})
 }
 
 func readFile(t *testing.T, path string) string {

@@ -16,12 +16,16 @@ type Meta struct {
 	Inputs []string `json:"inputs"`
 	// IPBlockMatchesPods records the ipBlock interpretation: false means ipBlock
 	// peers match only addresses outside the cluster, as the API reference intends.
-	IPBlockMatchesPods bool     `json:"ipBlockMatchesPods"`
-	Platform           string   `json:"platform,omitempty"`
-	Notes              []string `json:"notes,omitempty"`
-	Workloads          int      `json:"workloads"`
-	Pods               int      `json:"pods"`
-	Policies           int      `json:"policies"`
+	IPBlockMatchesPods bool `json:"ipBlockMatchesPods"`
+	// HostNetworkPods records the host-network reading: "node" (their
+	// traffic is the node's, no policy isolates them) or "pod" (policies
+	// apply to them as to any pod).
+	HostNetworkPods string   `json:"hostNetworkPods"`
+	Platform        string   `json:"platform,omitempty"`
+	Notes           []string `json:"notes,omitempty"`
+	Workloads       int      `json:"workloads"`
+	Pods            int      `json:"pods"`
+	Policies        int      `json:"policies"`
 }
 
 // Discrepancy is one difference between the allowed and the intended matrix.

@@ -120,7 +120,7 @@ func auditCase(t testing.TB, name, file string, extra ...audit.Check) htmlCase {
 func reachCase(t testing.TB, name, file string, intended bool) htmlCase {
 	t.Helper()
 	inv := loadInventory(t, file)
-	in := reach.Build(inv)
+	in := reach.Build(inv, reach.BuildOptions{})
 	eng, err := netpol.New(in.Cluster, netpol.Options{})
 	if err != nil {
 		t.Fatal(err)

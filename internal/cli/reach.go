@@ -151,7 +151,7 @@ func (o *reachOptions) run(ctx context.Context) error {
 	m := eng.Matrix()
 	res := report.ReachResult{
 		Meta: reach.Meta{Inputs: o.input.names(), IPBlockMatchesPods: o.IPBlockMatchesPods, HostNetworkPods: o.HostNetworkPods,
-			Workloads: len(in.Workloads), Pods: in.Pods(), Policies: len(in.Cluster.Policies)},
+			Workloads: len(in.Workloads), Pods: in.Pods(), Policies: len(in.Cluster.Policies), Unjudged: in.Unjudged},
 		Connections: m.Each,
 	}
 	if o.Intended {

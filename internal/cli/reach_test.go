@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"budnet/internal/reach"
 )
 
 // run executes budnet with args through the real command tree.
@@ -271,5 +273,39 @@ func TestReachHostNetworkPods(t *testing.T) {
 	}
 	if code, _, stderr := run(t, "", "reach", "--example", "--host-network-pods", "both"); code != ExitUsage || !strings.Contains(stderr, "want node or pod") {
 		t.Errorf("bad reading: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestReachListsUnjudgedPolicies: policies of kinds the engine does not
+// evaluate (an AdminNetworkPolicy, a CiliumNetworkPolicy with a deny rule)
+// are named with file and line in JSON and text, never dropped silently.
+func TestReachListsUnjudgedPolicies(t *testing.T) {
+	file := filepath.Join("testdata", "othertiers.yaml")
+	code, out, stderr := run(t, "", "reach", "-f", file, "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got struct {
+		Metadata struct{ Unjudged []reach.Unjudged }
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := []reach.Unjudged{
+		{Kind: "AdminNetworkPolicy", Object: "deny-shop", Source: file + ":12"},
+		{Kind: "CiliumNetworkPolicy", Object: "shop/api-egress", Source: file + ":21"},
+	}
+	if len(got.Metadata.Unjudged) != len(want) {
+		t.Fatalf("unjudged = %+v, want %d entries", got.Metadata.Unjudged, len(want))
+	}
+	for i, w := range want {
+		g := got.Metadata.Unjudged[i]
+		if g.Kind != w.Kind || g.Object != w.Object || g.Source != w.Source || g.Why == "" {
+			t.Errorf("unjudged[%d] = %+v, want %+v with a reason", i, g, w)
+		}
+	}
+	_, text, _ := run(t, "", "reach", "-f", file)
+	if !strings.Contains(text, "# not judged: AdminNetworkPolicy deny-shop ("+file+":12)") {
+		t.Errorf("text output does not name the AdminNetworkPolicy:\n%s", text)
 	}
 }

@@ -34,6 +34,9 @@ type Input struct {
 	// fqdn are the toFQDNs egress rules of Cilium policies, which open host
 	// flows the NetworkPolicy matrix cannot show.
 	fqdn []fqdnRule
+	// Unjudged are the policy objects of other kinds (Cilium, the
+	// network-policy-api tiers, Calico) the engine does not fully evaluate.
+	Unjudged []Unjudged
 }
 
 // Workload returns the workload named name ("ns/name[Kind]", or "ns/name" when
@@ -115,6 +118,7 @@ func Build(inv *manifest.Inventory, opts BuildOptions) *Input {
 		in.Cluster.Policies = append(in.Cluster.Policies, np.Policy)
 	}
 	in.fqdn = readFQDNRules(inv)
+	in.Unjudged = readUnjudged(inv)
 	return in
 }
 

@@ -26,6 +26,9 @@ type Meta struct {
 	Workloads       int      `json:"workloads"`
 	Pods            int      `json:"pods"`
 	Policies        int      `json:"policies"`
+	// Unjudged lists policy objects the engine does not (fully) evaluate:
+	// the connections shown may differ from the cluster's where they apply.
+	Unjudged []Unjudged `json:"unjudged,omitempty"`
 }
 
 // Discrepancy is one difference between the allowed and the intended matrix.

@@ -22,6 +22,9 @@ func WriteReachText(w io.Writer, r ReachResult) error {
 	for _, n := range r.Meta.Notes {
 		fmt.Fprintf(bw, "# note: %s\n", n)
 	}
+	for _, u := range r.Meta.Unjudged {
+		fmt.Fprintf(bw, "# not judged: %s %s (%s): %s\n", u.Kind, u.Object, u.Source, u.Why)
+	}
 	var err error
 	buf := make([]byte, 0, 256)
 	if r.Connections != nil {

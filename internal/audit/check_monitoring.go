@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
-	"budnet/internal/egress"
+	"budnet/internal/egress/metricnames"
 	"budnet/internal/manifest"
 )
 
@@ -82,7 +82,7 @@ var alertFamilies = []alertFamily{
 			"redis_rejected_connections_total", "pg_stat_database_numbackends"},
 		words: []string{"database", "postgres", "redis", "valkey", "db", "connection"}},
 	{name: "egress-volume", what: "unusual egress volume",
-		metrics: []string{egress.MetricBytes, egress.MetricRequests, "container_network_transmit_bytes_total", "hubble_flows_processed_total"},
+		metrics: []string{metricnames.Bytes, metricnames.Requests, "container_network_transmit_bytes_total", "hubble_flows_processed_total"},
 		words:   []string{"egress", "outbound", "exfil"}},
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"budnet/internal/egress/identity"
+	"budnet/internal/egress/metricnames"
 	"budnet/internal/egress/verdict"
 )
 
@@ -52,14 +53,14 @@ type record struct {
 
 func (r *record) sourceLabel() string {
 	if r.id.Workload == "" {
-		return SourceUnidentified
+		return metricnames.SourceUnidentified
 	}
 	return r.id.Workload
 }
 
 func (r *record) destinationLabel() string {
 	if r.destination == "" {
-		return DestinationUnlisted
+		return metricnames.DestinationUnlisted
 	}
 	return r.destination
 }

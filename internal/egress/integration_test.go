@@ -22,6 +22,7 @@ import (
 	"budnet/internal/egress/dnscache"
 	"budnet/internal/egress/guard"
 	"budnet/internal/egress/identity"
+	"budnet/internal/egress/metricnames"
 	"budnet/internal/egress/verdict"
 )
 
@@ -101,21 +102,21 @@ func TestConnectTLSUpstream(t *testing.T) {
 			}
 		}
 		if got < 2 {
-			t.Errorf("%s allow = %v, want >= 2", MetricRequests, got)
+			t.Errorf("%s allow = %v, want >= 2", metricnames.Requests, got)
 		}
-		if n := testutil.ToFloat64(m.requests.WithLabelValues("budgateway", DestinationUnlisted, "deny", "host_not_allowed")); n != 1 {
+		if n := testutil.ToFloat64(m.requests.WithLabelValues("budgateway", metricnames.DestinationUnlisted, "deny", "host_not_allowed")); n != 1 {
 			t.Errorf("deny counter = %v, want 1", n)
 		}
 		if n := testutil.CollectAndCount(m.dial); n != 1 {
 			t.Errorf("dial histogram series = %d", n)
 		}
 		if n := testutil.ToFloat64(m.connMax); n != float64(Defaults().MaxConnections) {
-			t.Errorf("%s = %v, want the default %d", MetricConnLimit, n, Defaults().MaxConnections)
+			t.Errorf("%s = %v, want the default %d", metricnames.ConnLimit, n, Defaults().MaxConnections)
 		}
 		// Every connection of the earlier subtests is closed by now, or soon.
 		for deadline := time.Now().Add(5 * time.Second); testutil.ToFloat64(m.conns) != 0; time.Sleep(5 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Errorf("%s = %v after every client closed, want 0", MetricActiveConns, testutil.ToFloat64(m.conns))
+				t.Errorf("%s = %v after every client closed, want 0", metricnames.ActiveConns, testutil.ToFloat64(m.conns))
 				break
 			}
 		}

@@ -5,35 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"budnet/internal/egress/metricnames"
 	"budnet/internal/egress/verdict"
-)
-
-// Metric names and labels: the gateway's monitoring interface. docs/egress.md
-// documents them and alert rules generated elsewhere in budnet depend on them,
-// so change them only together.
-const (
-	MetricRequests      = "budnet_egress_requests_total"        // counter: source, destination, decision, reason; tunnels count when established
-	MetricBytes         = "budnet_egress_bytes_total"           // counter: source, destination, direction; tunnels add as they relay
-	MetricActiveTunnels = "budnet_egress_active_tunnels"        // gauge
-	MetricActiveConns   = "budnet_egress_active_connections"    // gauge: client connections of any kind
-	MetricConnLimit     = "budnet_egress_connection_limit"      // gauge: --max-connections, for ratios in alerts
-	MetricDialDuration  = "budnet_egress_dial_duration_seconds" // histogram
-	MetricReloads       = "budnet_egress_reloads_total"         // counter: result
-
-	LabelSource      = "source"      // workload name, or "unidentified"
-	LabelDestination = "destination" // matched allowlist pattern, or "unlisted"
-	LabelDecision    = "decision"    // allow, deny, would_deny
-	LabelReason      = "reason"      // verdict.Reason names
-	LabelDirection   = "direction"   // sent (to the destination) or received (from it)
-	LabelResult      = "result"      // success or failure
-
-	// Values used where a label has no natural value. Destinations are the
-	// model's patterns, never raw request hosts, so a caller probing random
-	// names cannot blow up the series count.
-	SourceUnidentified  = "unidentified"
-	DestinationUnlisted = "unlisted"
-	DirectionSent       = "sent"
-	DirectionReceived   = "received"
 )
 
 // Counter is what a tunnel adds its bytes to while it relays, so a long-lived
@@ -112,34 +85,34 @@ var _ Metrics = (*PromMetrics)(nil)
 func NewPromMetrics(reg prometheus.Registerer) (*PromMetrics, error) {
 	m := &PromMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: MetricRequests,
+			Name: metricnames.Requests,
 			Help: "Egress connections (CONNECT) and plain HTTP requests by source workload, destination pattern, decision and reason.",
-		}, []string{LabelSource, LabelDestination, LabelDecision, LabelReason}),
+		}, []string{metricnames.LabelSource, metricnames.LabelDestination, metricnames.LabelDecision, metricnames.LabelReason}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: MetricBytes,
+			Name: metricnames.Bytes,
 			Help: "Bytes relayed, by source workload, destination pattern and direction (sent to the destination, received from it).",
-		}, []string{LabelSource, LabelDestination, LabelDirection}),
+		}, []string{metricnames.LabelSource, metricnames.LabelDestination, metricnames.LabelDirection}),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: MetricActiveTunnels,
+			Name: metricnames.ActiveTunnels,
 			Help: "CONNECT tunnels currently open.",
 		}),
 		conns: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: MetricActiveConns,
+			Name: metricnames.ActiveConns,
 			Help: "Client connections currently open (tunnels, keep-alive and waiting for a request); at the connection limit new ones wait.",
 		}),
 		connMax: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: MetricConnLimit,
+			Name: metricnames.ConnLimit,
 			Help: "The connection limit (--max-connections), exported so alerts can compare the active connections with it.",
 		}),
 		dial: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    MetricDialDuration,
+			Name:    metricnames.DialDuration,
 			Help:    "Time to connect to the checked destination address.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: MetricReloads,
+			Name: metricnames.Reloads,
 			Help: "Allowlist reloads by result; on failure the previous allowlist stays in force.",
-		}, []string{LabelResult}),
+		}, []string{metricnames.LabelResult}),
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.bytes, m.active, m.conns, m.connMax, m.dial, m.reloads} {
 		if err := reg.Register(c); err != nil {
@@ -160,17 +133,17 @@ func (m *PromMetrics) Request(source, destination string, d verdict.Decision, r 
 // Bytes implements Metrics.
 func (m *PromMetrics) Bytes(source, destination string, sent, received int64) {
 	if sent > 0 {
-		m.bytes.WithLabelValues(source, destination, DirectionSent).Add(float64(sent))
+		m.bytes.WithLabelValues(source, destination, metricnames.DirectionSent).Add(float64(sent))
 	}
 	if received > 0 {
-		m.bytes.WithLabelValues(source, destination, DirectionReceived).Add(float64(received))
+		m.bytes.WithLabelValues(source, destination, metricnames.DirectionReceived).Add(float64(received))
 	}
 }
 
 // ByteCounters implements Metrics.
 func (m *PromMetrics) ByteCounters(source, destination string) (Counter, Counter) {
-	return m.bytes.WithLabelValues(source, destination, DirectionSent),
-		m.bytes.WithLabelValues(source, destination, DirectionReceived)
+	return m.bytes.WithLabelValues(source, destination, metricnames.DirectionSent),
+		m.bytes.WithLabelValues(source, destination, metricnames.DirectionReceived)
 }
 
 // TunnelOpened implements Metrics.

@@ -8,7 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"budnet/internal/egress"
+	"budnet/internal/egress/metricnames"
 	"budnet/internal/platform"
 )
 
@@ -284,16 +284,16 @@ func egressAlertRules(p *platform.Platform) []Rule {
 	var rules []Rule
 	if limit := p.Spec.Monitoring.EgressBytesPerSecond; limit > 0 {
 		rules = append(rules, Rule{Alert: "BudEgressVolumeHigh", Severity: "warning", For: "10m",
-			Expr:        fmt.Sprintf(`sum by (source) (rate(%s[5m])) > %d`, egress.MetricBytes, limit),
+			Expr:        fmt.Sprintf(`sum by (source) (rate(%s[5m])) > %d`, metricnames.Bytes, limit),
 			Summary:     "Unusual egress volume",
 			Description: fmt.Sprintf("{{ $labels.source }} sends and receives {{ $value | humanize }}B/s through the egress gateway, above the expected %d B/s: a possible exfiltration.", limit)})
 	}
 	rules = append(rules, Rule{Alert: "BudEgressConnectionsNearLimit", Severity: "warning", For: "5m",
-		Expr:        fmt.Sprintf(`%s / %s > 0.9`, egress.MetricActiveConns, egress.MetricConnLimit),
+		Expr:        fmt.Sprintf(`%s / %s > 0.9`, metricnames.ActiveConns, metricnames.ConnLimit),
 		Summary:     "The egress gateway is near its connection limit",
 		Description: "{{ $labels.pod }} holds {{ $value | humanizePercentage }} of its --max-connections; at the limit new connections wait in the listen backlog. Scale out (the HorizontalPodAutoscaler) or raise the limit."})
 	rules = append(rules, Rule{Alert: "BudEgressDenied", Severity: "warning", For: "0s",
-		Expr:        fmt.Sprintf(`sum by (source, reason) (increase(%s{decision!="allow"}[5m])) > 0`, egress.MetricRequests),
+		Expr:        fmt.Sprintf(`sum by (source, reason) (increase(%s{decision!="allow"}[5m])) > 0`, metricnames.Requests),
 		Summary:     "The egress gateway refused requests",
 		Description: "{{ $labels.source }} tried {{ $value }} connections the allowlist refuses ({{ $labels.reason }})."})
 	return rules

@@ -197,13 +197,7 @@ func judgeMongo(s *envSet) []Result {
 	if decided {
 		return out
 	}
-	for _, name := range s.order {
-		un := strings.ToUpper(name)
-		if strings.Contains(un, "MONGO") && strings.HasSuffix(un, "HOST") {
-			out = append(out, s.finding(StatusFail, s.vars[name], "MongoDB host without a TLS setting or URI: drivers connect in plaintext by default"))
-		}
-	}
-	return out
+	return undecidedHosts(s, "MONGO", "MongoDB host without a TLS setting or URI: drivers connect in plaintext by default")
 }
 
 // mongoURI reads the URI options, whose names are case-insensitive

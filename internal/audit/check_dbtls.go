@@ -229,10 +229,17 @@ func judgeClickHouse(s *envSet) []Result {
 	if decided {
 		return out
 	}
+	return undecidedHosts(s, "CLICKHOUSE", "ClickHouse host without a secure setting: clients default to plaintext (8123 or 9000)")
+}
+
+// undecidedHosts fails every *HOST setting that names store when no setting
+// decided the client's TLS: the driver's default, plaintext, applies.
+func undecidedHosts(s *envSet, store, msg string) []Result {
+	var out []Result
 	for _, name := range s.order {
 		un := strings.ToUpper(name)
-		if strings.Contains(un, "CLICKHOUSE") && strings.HasSuffix(un, "HOST") {
-			out = append(out, s.finding(StatusFail, s.vars[name], "ClickHouse host without a secure setting: clients default to plaintext (8123 or 9000)"))
+		if strings.Contains(un, store) && strings.HasSuffix(un, "HOST") {
+			out = append(out, s.finding(StatusFail, s.vars[name], msg))
 		}
 	}
 	return out

@@ -229,6 +229,20 @@ type explainResult struct {
 	Egress  explainSide      `json:"egress"`
 	Ingress explainSide      `json:"ingress"`
 	Text    string           `json:"explanation"`
+	// PodPairs is set when a side's workload runs pods that policies tell
+	// apart: one verdict per source and destination pod. Allowed is then true
+	// when any pair is allowed, as the matrix (a union over pods) shows it,
+	// and Partial says that not every pair is; Egress and Ingress explain the
+	// first allowed pair (or the first pair when none is).
+	PodPairs []podPair `json:"podPairs,omitempty"`
+	Partial  bool      `json:"partial,omitempty"`
+}
+
+// podPair is one source pod to destination pod verdict of an explanation.
+type podPair struct {
+	Src     string `json:"src"`
+	Dst     string `json:"dst"`
+	Allowed bool   `json:"allowed"`
 }
 
 type explainSide struct {
@@ -248,20 +262,56 @@ func (o *reachOptions) explain(in *reach.Input, eng *netpol.Engine) error {
 	if err != nil {
 		return usageError(err)
 	}
-	v := eng.Evaluate(src, dst, o.proto, o.port)
+	// Every pod of each side: pods of one workload that policies tell apart
+	// get their own verdicts, so the explanation agrees with the matrix.
+	var pairs []podPair
+	var shown netpol.Verdict
+	allowed, first := 0, true
+	for _, s := range src {
+		for _, d := range dst {
+			v := eng.Evaluate(s.peer, d.peer, o.proto, o.port)
+			pairs = append(pairs, podPair{Src: s.name, Dst: d.name, Allowed: v.Allowed})
+			if v.Allowed {
+				allowed++
+			}
+			if first || (v.Allowed && !shown.Allowed) {
+				shown, first = v, false
+			}
+		}
+	}
 	res := explainResult{Src: srcName, Dst: dstName, Port: netpol.PortRange{Protocol: o.proto, Start: o.port, End: o.port},
-		Allowed: v.Allowed, Egress: side(v.Egress), Ingress: side(v.Ingress), Text: v.String()}
+		Allowed: allowed > 0, Egress: side(shown.Egress), Ingress: side(shown.Ingress), Text: shown.String()}
+	if len(pairs) > 1 && allowed > 0 && allowed < len(pairs) {
+		res.PodPairs, res.Partial = pairs, true
+	}
 	if o.Output == "json" {
 		enc := json.NewEncoder(o.streams.Out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
 	word := "DENIED"
-	if v.Allowed {
+	switch {
+	case res.Partial:
+		word = fmt.Sprintf("ALLOWED for %d of %d pod pairs", allowed, len(pairs))
+	case res.Allowed:
 		word = "ALLOWED"
 	}
-	fmt.Fprintf(o.streams.Out, "%s => %s : %s/%d %s\n  %s\n  %s\n", srcName, dstName, o.proto, o.port, word, v.Egress, v.Ingress)
+	fmt.Fprintf(o.streams.Out, "%s => %s : %s/%d %s\n  %s\n  %s\n", srcName, dstName, o.proto, o.port, word, shown.Egress, shown.Ingress)
+	for _, p := range res.PodPairs {
+		mark := "denied "
+		if p.Allowed {
+			mark = "allowed"
+		}
+		fmt.Fprintf(o.streams.Out, "  %s %s => %s\n", mark, p.Src, p.Dst)
+	}
 	return nil
+}
+
+// explainPeer is one pod (or address) of an explained side, with the name
+// its per-pod verdict shows.
+type explainPeer struct {
+	peer netpol.Peer
+	name string
 }
 
 func side(s netpol.SideVerdict) explainSide {
@@ -275,16 +325,22 @@ func side(s netpol.SideVerdict) explainSide {
 	return out
 }
 
-// peerOf resolves --from/--to: a workload name, with or without [Kind], or an address.
-func peerOf(in *reach.Input, s, flag string) (netpol.Peer, string, error) {
+// peerOf resolves --from/--to: a workload name, with or without [Kind], to
+// every pod of the workload, or an address.
+func peerOf(in *reach.Input, s, flag string) ([]explainPeer, string, error) {
 	if a, err := netip.ParseAddr(s); err == nil {
-		return netpol.AddressPeer(a), a.String(), nil
+		return []explainPeer{{peer: netpol.AddressPeer(a), name: a.String()}}, a.String(), nil
 	}
 	w, ok := in.Workload(s)
 	if !ok {
-		return netpol.Peer{}, "", fmt.Errorf("%s %q: no such workload (or ambiguous without [Kind]); workloads are named namespace/name[Kind], e.g. %s", flag, s, exampleName(in))
+		return nil, "", fmt.Errorf("%s %q: no such workload (or ambiguous without [Kind]); workloads are named namespace/name[Kind], e.g. %s", flag, s, exampleName(in))
 	}
-	return netpol.PodPeer(w.Pod), w.Name, nil
+	var out []explainPeer
+	for _, i := range w.Pods {
+		p := in.Cluster.Pods[i]
+		out = append(out, explainPeer{peer: netpol.PodPeer(i), name: p.Namespace + "/" + p.Name})
+	}
+	return out, w.Name, nil
 }
 
 func exampleName(in *reach.Input) string {

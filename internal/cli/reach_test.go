@@ -309,3 +309,41 @@ func TestReachListsUnjudgedPolicies(t *testing.T) {
 		t.Errorf("text output does not name the AdminNetworkPolicy:\n%s", text)
 	}
 }
+
+// TestReachExplainPerPod: when policies tell a workload's pods apart (a
+// per-pod label on one StatefulSet pod), the explanation agrees with the
+// matrix, which allows the connection, and names the pod it is allowed to;
+// judging one representative pod said DENIED (issue 15).
+func TestReachExplainPerPod(t *testing.T) {
+	file := filepath.Join("testdata", "perpod.yaml")
+	_, matrix, _ := run(t, "", "reach", "-f", file)
+	if !strings.Contains(matrix, "web/client[Deployment] => data/db[StatefulSet] : TCP 5432") {
+		t.Fatalf("matrix does not allow client to db on 5432:\n%s", matrix)
+	}
+	code, out, stderr := run(t, "", "reach", "-f", file, "--from", "web/client", "--to", "data/db", "--port", "5432", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got struct {
+		Allowed, Partial bool
+		PodPairs         []struct {
+			Src, Dst string
+			Allowed  bool
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Allowed || !got.Partial || len(got.PodPairs) != 2 {
+		t.Fatalf("want allowed to 1 of 2 pods, got %s", out)
+	}
+	for _, p := range got.PodPairs {
+		if p.Allowed != (p.Dst == "data/db-0") {
+			t.Errorf("pair %+v: only data/db-0 (role primary) is allowed", p)
+		}
+	}
+	_, text, _ := run(t, "", "reach", "-f", file, "--from", "web/client", "--to", "data/db", "--port", "5432")
+	if !strings.Contains(text, "ALLOWED for 1 of 2 pod pairs") || !strings.Contains(text, "denied  web/client => data/db-1") {
+		t.Errorf("text explanation does not name the pods:\n%s", text)
+	}
+}

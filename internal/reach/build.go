@@ -18,9 +18,11 @@ type Workload struct {
 	Name      string
 	Namespace string
 	Labels    map[string]string
-	// Pod is the index in the engine's Cluster.Pods of a pod of the workload,
-	// the one explanations are computed for.
-	Pod int
+	// Pod is the index in the engine's Cluster.Pods of the workload's first
+	// pod; Pods are all of them (a live cluster's pods of one controller may
+	// differ, e.g. a per-pod label on one StatefulSet pod).
+	Pod  int
+	Pods []int
 	// Replicas is how many pods the workload runs (1 for DaemonSets: one per node is unknown here).
 	Replicas int
 }
@@ -105,10 +107,11 @@ func Build(inv *manifest.Inventory, opts BuildOptions) *Input {
 		in.Cluster.Pods = append(in.Cluster.Pods, pod)
 		if i, seen := in.byName[name]; seen {
 			in.Workloads[i].Replicas += replicas(w)
+			in.Workloads[i].Pods = append(in.Workloads[i].Pods, idx)
 			continue
 		}
 		in.byName[name] = len(in.Workloads)
-		in.Workloads = append(in.Workloads, Workload{Name: name, Namespace: w.Namespace, Labels: w.Labels, Pod: idx, Replicas: replicas(w)})
+		in.Workloads = append(in.Workloads, Workload{Name: name, Namespace: w.Namespace, Labels: w.Labels, Pod: idx, Pods: []int{idx}, Replicas: replicas(w)})
 	}
 	sort.Slice(in.Workloads, func(i, j int) bool { return in.Workloads[i].Name < in.Workloads[j].Name })
 	for i, w := range in.Workloads {

@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"budnet/internal/testenv"
 	"fmt"
 	"net"
 	"os"
@@ -93,7 +94,7 @@ func startPeers(b *testing.B) []benchPeer {
 
 func peerMissing(b *testing.B, what string) {
 	b.Helper()
-	if os.Getenv("CI") == "true" {
+	if testenv.CI() {
 		b.Fatalf("peer proxy missing (CI=true forbids leaving it out): %s", what)
 	}
 	b.Logf("peer proxy left out: %s", what)

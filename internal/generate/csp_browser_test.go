@@ -7,30 +7,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"budnet/internal/platform"
+	"budnet/internal/testenv"
 )
 
-// chromiumBinary finds Debian's chromium, which .ci/run installs; under
-// CI=true a missing browser fails, elsewhere the test skips.
-func chromiumBinary(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium not found under CI=true: apt-get install -y chromium")
-	}
-	t.Skip("chromium not found")
-	return ""
-}
+// chromiumBinary finds Debian's chromium, which .ci/run installs.
+func chromiumBinary(t *testing.T) string { return testenv.Chromium(t) }
 
 // cspPage is the page and script the browser loads: the script calls the
 // allowed and the refused origin with fetch (both answer with CORS open,

@@ -1,6 +1,7 @@
 package kubetest
 
 import (
+	"budnet/internal/testenv"
 	"context"
 	"errors"
 	"fmt"
@@ -97,7 +98,7 @@ func envOrStop(t testing.TB, env *Env, err error) *Env {
 	switch {
 	case err == nil:
 		return env
-	case errors.Is(err, ErrAssetsMissing) && os.Getenv("CI") != "true":
+	case errors.Is(err, ErrAssetsMissing) && !testenv.CI():
 		t.Skipf("kubetest: %v", err)
 	default:
 		t.Fatalf("kubetest: %v", err)

@@ -3,7 +3,6 @@ package netpol_test
 import (
 	"math/rand/v2"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"budnet/internal/netpol"
 	"budnet/internal/netpol/netpoltest"
+	"budnet/internal/testenv"
 )
 
 // members maps each matrix name to the peers it stands for: a workload's pods,
@@ -176,7 +176,7 @@ func checkEach(t *testing.T, m *netpol.Matrix) {
 // evaluation on random clusters, every pair, in both ipBlock modes.
 func TestMatrixAgreesWithEvaluate(t *testing.T) {
 	clusters := 200
-	if os.Getenv("CI") == "true" {
+	if testenv.CI() {
 		clusters = 1000
 	}
 	r := rand.New(rand.NewPCG(20261127, 3))

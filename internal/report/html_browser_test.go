@@ -1,6 +1,7 @@
 package report
 
 import (
+	"budnet/internal/testenv"
 	"bytes"
 	"context"
 	"os"
@@ -11,21 +12,8 @@ import (
 	"time"
 )
 
-// chromium finds Debian's chromium (the package .ci/run installs). Under
-// CI=true a missing browser fails the test; elsewhere it skips.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium not found: install Debian's chromium package (apt-get install -y chromium)")
-	}
-	t.Skip("chromium not found; apt-get install -y chromium to run the browser tests")
-	return ""
-}
+// chromium finds Debian's chromium (the package .ci/run installs).
+func chromium(t *testing.T) string { return testenv.Chromium(t) }
 
 // runChromium runs headless chromium on a file with extra flags
 // (--dump-dom or --screenshot=...) and returns its standard output. The

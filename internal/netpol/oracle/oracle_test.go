@@ -4,19 +4,19 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"os"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"budnet/internal/netpol"
 	"budnet/internal/netpol/netpoltest"
+	"budnet/internal/testenv"
 )
 
 // oracleCases is how many connections each differential test judges: the
 // brief's 100,000 in CI, fewer locally to keep `go test` quick.
 func oracleCases() int {
-	if os.Getenv("CI") == "true" {
+	if testenv.CI() {
 		return 100_000
 	}
 	return 20_000

@@ -1,6 +1,7 @@
 package testserver
 
 import (
+	"budnet/internal/testenv"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -110,11 +111,7 @@ func RequireBinary(tb testing.TB, path, pkg string) {
 	if _, err := exec.LookPath(path); err == nil {
 		return
 	}
-	if os.Getenv("CI") == "true" {
-		tb.Fatalf("%s not found: install the Debian package %s (CI=true forbids skipping)", path, pkg)
-		return
-	}
-	tb.Skipf("%s not found; install the Debian package %s to run this test", path, pkg)
+	testenv.Missing(tb, "%s not found: install the Debian package %s to run this test", path, pkg)
 }
 
 // stopProcess asks cmd to stop with sig, and kills it after grace.

@@ -240,10 +240,7 @@ func checkPostgresServerTLS() Check {
 		Remediation: "Turn TLS on in the server (Bitnami: tls.enabled with a cert-manager certificate, which sets POSTGRESQL_ENABLE_TLS=yes and POSTGRESQL_TLS_CERT_FILE; the official image: -c ssl=on with ssl_cert_file) and accept only hostssl in pg_hba; a client's sslmode cannot help a server without TLS.",
 		Doc:         docOf("BUD-6.3-07"),
 		Run: func(c *Context) []Result {
-			sets := map[string]*envSet{}
-			for _, s := range envSets(c.Inventory) {
-				sets[s.subject] = s
-			}
+			sets := envSetsBySubject(c.Inventory)
 			var out []Result
 			for _, w := range c.Inventory.Workloads {
 				// Jobs and CronJobs with a PostgreSQL image run its

@@ -90,6 +90,16 @@ func dataField(o *manifest.Object, key string) string {
 	return "data[" + key + "]"
 }
 
+// envSetsBySubject indexes envSets by subject, for checks that judge a
+// workload's containers by their settings.
+func envSetsBySubject(inv *manifest.Inventory) map[string]*envSet {
+	out := map[string]*envSet{}
+	for _, s := range envSets(inv) {
+		out[s.subject] = s
+	}
+	return out
+}
+
 func envSets(inv *manifest.Inventory) []*envSet {
 	configs := map[string]configData{}
 	for _, o := range objectsOf(inv, groupsCore, "ConfigMap", "Secret") {

@@ -18,10 +18,7 @@ func checkKeycloakTLS() Check {
 		Remediation: "Run Keycloak with `start` (Bitnami: production=true, KEYCLOAK_PRODUCTION=true) and HTTPS (Bitnami: tls.enabled, KEYCLOAK_ENABLE_HTTPS=true with its certificate; the official image: KC_HTTPS_CERTIFICATE_FILE and KC_HTTP_ENABLED=false). start-dev serves plain HTTP with development defaults; tokens and passwords then cross the cluster in the clear.",
 		Doc:         docOf("BUD-6-01"),
 		Run: func(c *Context) []Result {
-			sets := map[string]*envSet{}
-			for _, s := range envSets(c.Inventory) {
-				sets[s.subject] = s
-			}
+			sets := envSetsBySubject(c.Inventory)
 			var out []Result
 			for _, w := range c.Inventory.Workloads {
 				for _, ct := range w.Containers {

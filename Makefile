@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 .PHONY: build test lint fmt-check vet staticcheck bench ci
 
 build:
-	$(GO) build -ldflags "-X budnet/internal/cli.version=$(VERSION)" -o bin/budnet ./cmd/budnet
+	$(GO) build -ldflags "-X github.com/budnet/budnet/internal/cli.version=$(VERSION)" -o bin/budnet ./cmd/budnet
 
 # The README's test command.
 test:

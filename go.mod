@@ -1,4 +1,4 @@
-module budnet
+module github.com/budnet/budnet
 
 go 1.26.8
 

@@ -5,7 +5,7 @@ package main
 import (
 	"os"
 
-	"budnet/internal/cli"
+	"github.com/budnet/budnet/internal/cli"
 )
 
 func main() {

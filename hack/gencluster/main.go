@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"os"
 
-	"budnet/internal/netpol/netpoltest"
+	"github.com/budnet/budnet/internal/netpol/netpoltest"
 )
 
 func main() {

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/manifest"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // benchChartTemplate renders, per app of .Values.apps, a Deployment with a

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/manifest"
 )
 
 // Guide section 6.1: certificate management with cert-manager

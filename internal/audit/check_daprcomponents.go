@@ -6,7 +6,7 @@ import (
 	"regexp"
 	"strings"
 
-	"budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/manifest"
 )
 
 // Guide section 9.2: "Cluster -> Management: Dapr pub/sub over mTLS". Dapr's

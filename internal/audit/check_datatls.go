@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/manifest"
 )
 
 // Guide section 6.3 and checklist 11.2 ("connection strings support TLS,

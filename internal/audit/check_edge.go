@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // Guide sections 7 and 11.2: edge hardening. Each edge kind says it its own

@@ -6,9 +6,9 @@ import (
 	"slices"
 	"strings"
 
-	"budnet/internal/manifest"
-	"budnet/internal/netpol"
-	"budnet/internal/reach"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/reach"
 )
 
 // Guide sections 4.3 and 8.2: egress. The guide's own "provider whitelist"

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 const gatewayDeployment = `apiVersion: apps/v1

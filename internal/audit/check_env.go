@@ -7,7 +7,7 @@ import (
 	"regexp"
 	"strings"
 
-	"budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/manifest"
 )
 
 // Connection settings as a process sees them: a container's environment

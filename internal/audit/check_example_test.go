@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"budnet/internal/example"
-	"budnet/internal/manifest"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/example"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 func exampleContext(t testing.TB) *Context {

@@ -7,8 +7,8 @@ import (
 	"slices"
 	"testing"
 
-	"budnet/internal/manifest"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // loadFixture builds a context from YAML, judged against the embedded Bud

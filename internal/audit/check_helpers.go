@@ -11,9 +11,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"budnet/internal/manifest"
-	"budnet/internal/platform"
-	"budnet/internal/reach"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/platform"
+	"github.com/budnet/budnet/internal/reach"
 )
 
 // fixtures holds each check's failing and passing example. The tests load

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"budnet/internal/reach"
+	"github.com/budnet/budnet/internal/reach"
 )
 
 // Guide section 4.2: the computed matrix against the model's intended one

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/manifest"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // budChartContext loads testdata/budchart: the Bud chart as it renders, its

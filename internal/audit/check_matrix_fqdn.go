@@ -3,8 +3,8 @@ package audit
 import (
 	"strings"
 
-	"budnet/internal/manifest"
-	"budnet/internal/reach"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/reach"
 )
 
 // Flows to external host names that a Cilium toFQDNs rule opens look

@@ -5,8 +5,8 @@ import (
 	"sort"
 	"strings"
 
-	"budnet/internal/manifest"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // Guide sections 5 and 6: Dapr mTLS and access control

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/manifest"
 )
 
 // FuzzMissesParsers feeds arbitrary settings to the parsers issue 13's

@@ -9,8 +9,8 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
-	"budnet/internal/egress/metricnames"
-	"budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/egress/metricnames"
+	"github.com/budnet/budnet/internal/manifest"
 )
 
 // Guide section 10.1: alerts. An alert counts for a family only when its

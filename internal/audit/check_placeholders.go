@@ -5,8 +5,8 @@ import (
 	"slices"
 	"strings"
 
-	"budnet/internal/manifest"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // Placeholders in deployed objects: documentation address ranges (RFC 5737,

@@ -5,10 +5,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"budnet/internal/manifest"
-	"budnet/internal/netpol"
-	"budnet/internal/platform"
-	"budnet/internal/reach"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/platform"
+	"github.com/budnet/budnet/internal/reach"
 )
 
 // Guide section 3.2, "Allow Dapr Sidecar Communication": the guide opens

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/generate"
-	"budnet/internal/manifest"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/generate"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // TestGeneratedRoundTrip audits what `budnet generate` emits for the

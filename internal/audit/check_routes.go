@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/manifest"
 )
 
 // The edge as the checks of sections 4.1, 6 and 7 see it: every route

@@ -7,7 +7,7 @@ import (
 	commonconfig "github.com/prometheus/common/config"
 	yamlv2 "go.yaml.in/yaml/v2"
 
-	"budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/manifest"
 )
 
 // Guide sections 4.1 ("Monitoring -> Cluster 9090 HTTPS: metrics

@@ -5,8 +5,8 @@ import (
 	"sort"
 	"strings"
 
-	"budnet/internal/manifest"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // Guide section 3.1: namespaces as security zones.

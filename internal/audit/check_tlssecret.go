@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/manifest"
 )
 
 // Guide section 6.1: a route that asks for TLS must present a certificate

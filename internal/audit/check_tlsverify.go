@@ -5,7 +5,7 @@ import (
 	"regexp"
 	"strings"
 
-	"budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/manifest"
 )
 
 // Guide section 6, TLS configuration, inside the cluster: the identity

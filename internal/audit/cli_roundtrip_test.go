@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/cli"
+	"github.com/budnet/budnet/internal/cli"
 )
 
 // TestCLIRoundTrip is the round trip through the command line for every

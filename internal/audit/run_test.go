@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/manifest"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // runFixture has an annotated object (two entries, one without a reason) and

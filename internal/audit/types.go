@@ -5,13 +5,13 @@
 package audit
 
 import (
-	"budnet/internal/severity"
+	"github.com/budnet/budnet/internal/severity"
 	"time"
 
-	"budnet/internal/manifest"
-	"budnet/internal/netpol"
-	"budnet/internal/platform"
-	"budnet/internal/reach"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/platform"
+	"github.com/budnet/budnet/internal/reach"
 )
 
 // Severity ranks findings; it is budnet's one severity scale (internal/severity).

@@ -11,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"budnet/internal/audit"
-	"budnet/internal/report"
+	"github.com/budnet/budnet/internal/audit"
+	"github.com/budnet/budnet/internal/report"
 )
 
 // auditFormats are the -o values audit accepts.

@@ -9,9 +9,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"budnet/internal/audit"
-	"budnet/internal/kubetest"
-	"budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/audit"
+	"github.com/budnet/budnet/internal/kubetest"
+	"github.com/budnet/budnet/internal/manifest"
 )
 
 // TestAuditCluster audits a real kube-apiserver (without Traefik's CRDs)

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/audit"
+	"github.com/budnet/budnet/internal/audit"
 )
 
 // runAudit runs `budnet audit args...` through the command tree, adding the

@@ -20,11 +20,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"budnet/internal/egress"
-	"budnet/internal/egress/dnscache"
-	"budnet/internal/egress/identity"
-	"budnet/internal/egress/verdict"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/egress"
+	"github.com/budnet/budnet/internal/egress/dnscache"
+	"github.com/budnet/budnet/internal/egress/identity"
+	"github.com/budnet/budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 func newEgressCommand(streams Streams) *cobra.Command {

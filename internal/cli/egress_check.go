@@ -13,9 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"budnet/internal/egress"
-	"budnet/internal/egress/identity"
-	"budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/egress"
+	"github.com/budnet/budnet/internal/egress/identity"
+	"github.com/budnet/budnet/internal/egress/verdict"
 )
 
 // EgressCheckOptions holds the flags of `budnet egress check`.

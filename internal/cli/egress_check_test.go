@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/dnstest"
-	"budnet/internal/egress/nstest"
+	"github.com/budnet/budnet/internal/dnstest"
+	"github.com/budnet/budnet/internal/egress/nstest"
 )
 
 type checkJSON struct {

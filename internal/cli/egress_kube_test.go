@@ -19,7 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"budnet/internal/kubetest"
+	"github.com/budnet/budnet/internal/kubetest"
 )
 
 // TestEgressServeKube runs `budnet egress serve --kube` against a real

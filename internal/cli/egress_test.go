@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 type lockedBuffer struct {

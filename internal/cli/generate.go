@@ -7,9 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"budnet/internal/diag"
-	"budnet/internal/generate"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/diag"
+	"github.com/budnet/budnet/internal/generate"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // generateOptions hold `budnet generate`'s flags.

@@ -12,10 +12,10 @@ import (
 	"github.com/spf13/pflag"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 
-	"budnet/internal/diag"
-	"budnet/internal/example"
-	"budnet/internal/manifest"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/diag"
+	"github.com/budnet/budnet/internal/example"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // inputOptions select the manifests a command judges and how strictly they

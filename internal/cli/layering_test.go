@@ -42,10 +42,10 @@ func TestLayering(t *testing.T) {
 	if len(imports) < 15 {
 		t.Fatalf("read only %d packages under internal/: the walk is broken", len(imports))
 	}
-	runtimeEgressOK := []string{"budnet/internal/egress/allowlist", "budnet/internal/egress/guard", "budnet/internal/egress/verdict", "budnet/internal/egress/metricnames"}
+	runtimeEgressOK := []string{"github.com/budnet/budnet/internal/egress/allowlist", "github.com/budnet/budnet/internal/egress/guard", "github.com/budnet/budnet/internal/egress/verdict", "github.com/budnet/budnet/internal/egress/metricnames"}
 	for dir, imps := range imports {
 		for _, imp := range imps {
-			if imp == "budnet/internal/cli" && dir != "cli" {
+			if imp == "github.com/budnet/budnet/internal/cli" && dir != "cli" {
 				t.Errorf("internal/%s imports cli: data flows from cli down, never up", dir)
 			}
 		}
@@ -59,7 +59,7 @@ func TestLayering(t *testing.T) {
 		}
 		if top == "audit" {
 			for _, imp := range imps {
-				if strings.HasPrefix(imp, "budnet/internal/egress") && !slices.Contains(runtimeEgressOK, imp) {
+				if strings.HasPrefix(imp, "github.com/budnet/budnet/internal/egress") && !slices.Contains(runtimeEgressOK, imp) {
 					t.Errorf("internal/%s imports the runtime gateway package %s", dir, imp)
 				}
 			}

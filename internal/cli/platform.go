@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"budnet/internal/diag"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/diag"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // newPlatformCommand builds `budnet platform`: show the embedded Bud model,

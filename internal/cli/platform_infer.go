@@ -9,9 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"budnet/internal/diag"
-	"budnet/internal/infer"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/diag"
+	"github.com/budnet/budnet/internal/infer"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // PlatformInferOptions are the flags of `budnet platform infer`.

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/example"
-	"budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/example"
+	"github.com/budnet/budnet/internal/manifest"
 )
 
 // renderChart writes a chart's rendered templates into one file, as

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // runPlatformCmd runs `budnet platform args...` through the real command tree.

@@ -12,9 +12,9 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 
-	"budnet/internal/netpol"
-	"budnet/internal/reach"
-	"budnet/internal/report"
+	"github.com/budnet/budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/reach"
+	"github.com/budnet/budnet/internal/report"
 )
 
 // reachOptions hold `budnet reach`'s flags and what Complete resolves from them.

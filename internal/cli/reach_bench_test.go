@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"budnet/internal/netpol/netpoltest"
+	"github.com/budnet/budnet/internal/netpol/netpoltest"
 )
 
 // countingWriter counts output lines, to report connections per run.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/reach"
+	"github.com/budnet/budnet/internal/reach"
 )
 
 // run executes budnet with args through the real command tree.

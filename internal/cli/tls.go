@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"budnet/internal/platform"
-	"budnet/internal/tlsprobe"
+	"github.com/budnet/budnet/internal/platform"
+	"github.com/budnet/budnet/internal/tlsprobe"
 )
 
 // TLSCheckOptions holds the flags and resolved inputs of `budnet tls check`.

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/platform"
-	"budnet/internal/tlsprobe"
+	"github.com/budnet/budnet/internal/platform"
+	"github.com/budnet/budnet/internal/tlsprobe"
 )
 
 // runTLS runs `budnet tls check args...` through the real command tree.

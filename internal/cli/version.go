@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at link time with -ldflags "-X budnet/internal/cli.version=v0.1.0".
+// version is set at link time with -ldflags "-X github.com/budnet/budnet/internal/cli.version=v0.1.0".
 var version = "dev"
 
 // VersionInfo is what `budnet version -o json` prints.

@@ -4,9 +4,9 @@ import (
 	"net/netip"
 	"time"
 
-	"budnet/internal/egress/identity"
-	"budnet/internal/egress/metricnames"
-	"budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/egress/identity"
+	"github.com/budnet/budnet/internal/egress/metricnames"
+	"github.com/budnet/budnet/internal/egress/verdict"
 )
 
 // Audit attribute keys: one JSON line per CONNECT tunnel or plain HTTP request,

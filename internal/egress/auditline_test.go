@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"budnet/internal/egress/identity"
-	"budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/egress/identity"
+	"github.com/budnet/budnet/internal/egress/verdict"
 )
 
 // slogAuditLine is the reference: what the gateway wrote through slog's JSON

@@ -1,8 +1,8 @@
 package egress
 
 import (
-	"budnet/internal/testenv"
 	"fmt"
+	"github.com/budnet/budnet/internal/testenv"
 	"net"
 	"os"
 	"os/exec"

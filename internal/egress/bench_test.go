@@ -20,7 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"budnet/internal/egress/allowlist"
+	"github.com/budnet/budnet/internal/egress/allowlist"
 )
 
 // The benchmarks run on loopback only. Clients and origins run in this

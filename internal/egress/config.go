@@ -15,10 +15,10 @@ import (
 	"net/netip"
 	"time"
 
-	"budnet/internal/egress/allowlist"
-	"budnet/internal/egress/guard"
-	"budnet/internal/egress/identity"
-	"budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/egress/allowlist"
+	"github.com/budnet/budnet/internal/egress/guard"
+	"github.com/budnet/budnet/internal/egress/identity"
+	"github.com/budnet/budnet/internal/egress/verdict"
 )
 
 // Config holds the proxy's limits. Zero values are replaced by Defaults.

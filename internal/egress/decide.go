@@ -9,10 +9,10 @@ import (
 	"strconv"
 	"time"
 
-	"budnet/internal/egress/allowlist"
-	"budnet/internal/egress/guard"
-	"budnet/internal/egress/identity"
-	"budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/egress/allowlist"
+	"github.com/budnet/budnet/internal/egress/guard"
+	"github.com/budnet/budnet/internal/egress/identity"
+	"github.com/budnet/budnet/internal/egress/verdict"
 )
 
 // Decision is what the gateway decides for one requested authority: the

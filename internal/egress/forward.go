@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/egress/verdict"
 )
 
 // forwarder serves plain HTTP requests in absolute form on one client

@@ -24,9 +24,9 @@ import (
 	"testing"
 	"time"
 
-	"budnet/internal/egress/allowlist"
-	"budnet/internal/egress/guard"
-	"budnet/internal/egress/identity"
+	"github.com/budnet/budnet/internal/egress/allowlist"
+	"github.com/budnet/budnet/internal/egress/guard"
+	"github.com/budnet/budnet/internal/egress/identity"
 )
 
 // fakeResolver answers from a table keyed by names without their final dot;

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/egress/verdict"
 )
 
 // TestHostile sends requests an attacker inside the cluster would try and

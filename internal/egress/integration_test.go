@@ -18,12 +18,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"budnet/internal/egress/allowlist"
-	"budnet/internal/egress/dnscache"
-	"budnet/internal/egress/guard"
-	"budnet/internal/egress/identity"
-	"budnet/internal/egress/metricnames"
-	"budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/egress/allowlist"
+	"github.com/budnet/budnet/internal/egress/dnscache"
+	"github.com/budnet/budnet/internal/egress/guard"
+	"github.com/budnet/budnet/internal/egress/identity"
+	"github.com/budnet/budnet/internal/egress/metricnames"
+	"github.com/budnet/budnet/internal/egress/verdict"
 )
 
 // tlsGet runs one HTTPS request with the given SNI over an established tunnel.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/egress/verdict"
 )
 
 // TestIdleFloodDoesNotStarveOthers (issue 11 §2): one source holding every

@@ -5,8 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"budnet/internal/egress/metricnames"
-	"budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/egress/metricnames"
+	"github.com/budnet/budnet/internal/egress/verdict"
 )
 
 // Counter is what a tunnel adds its bytes to while it relays, so a long-lived

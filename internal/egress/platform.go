@@ -6,11 +6,11 @@ import (
 	"net/netip"
 	"strings"
 
-	"budnet/internal/egress/allowlist"
-	"budnet/internal/egress/guard"
-	"budnet/internal/egress/identity"
-	"budnet/internal/egress/verdict"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/egress/allowlist"
+	"github.com/budnet/budnet/internal/egress/guard"
+	"github.com/budnet/budnet/internal/egress/identity"
+	"github.com/budnet/budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // SpecFromPlatform derives the gateway's policy from a loaded platform model:

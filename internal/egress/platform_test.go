@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"budnet/internal/egress/allowlist"
-	"budnet/internal/egress/identity"
-	"budnet/internal/egress/verdict"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/egress/allowlist"
+	"github.com/budnet/budnet/internal/egress/identity"
+	"github.com/budnet/budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 func TestFromPlatformDefault(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/egress/verdict"
 )
 
 func parseRaw(raw string, limit int) (*requestHead, error) {

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"budnet/internal/dnstest"
-	"budnet/internal/egress/dnscache"
-	"budnet/internal/egress/guard"
-	"budnet/internal/egress/nstest"
+	"github.com/budnet/budnet/internal/dnstest"
+	"github.com/budnet/budnet/internal/egress/dnscache"
+	"github.com/budnet/budnet/internal/egress/guard"
+	"github.com/budnet/budnet/internal/egress/nstest"
 )
 
 // podResolvConf is what the kubelet writes into a pod with the default

@@ -17,8 +17,8 @@ import (
 	"syscall"
 	"time"
 
-	"budnet/internal/egress/identity"
-	"budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/egress/identity"
+	"github.com/budnet/budnet/internal/egress/verdict"
 )
 
 // Server is the egress proxy. Create it with NewServer, run it with Serve.

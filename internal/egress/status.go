@@ -3,7 +3,7 @@ package egress
 import (
 	"net/http"
 
-	"budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/egress/verdict"
 )
 
 func statusFor(r verdict.Reason) int {

@@ -6,8 +6,8 @@ import (
 	"net"
 	"time"
 
-	"budnet/internal/egress/allowlist"
-	"budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/egress/allowlist"
+	"github.com/budnet/budnet/internal/egress/verdict"
 )
 
 const connectEstablished = "HTTP/1.1 200 Connection established\r\n\r\n"

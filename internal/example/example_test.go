@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/example"
-	"budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/example"
+	"github.com/budnet/budnet/internal/manifest"
 )
 
 func TestUnhardenedLoads(t *testing.T) {

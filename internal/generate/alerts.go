@@ -8,8 +8,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"budnet/internal/egress/metricnames"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/egress/metricnames"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // FileAlerts holds the PrometheusRule.

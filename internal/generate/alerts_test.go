@@ -17,8 +17,8 @@ import (
 	"github.com/prometheus/prometheus/rules"
 	"sigs.k8s.io/yaml"
 
-	"budnet/internal/generate"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/generate"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // ruleGroups extracts the PrometheusRule's spec (the rule groups, in the

@@ -7,9 +7,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"budnet/internal/generate"
-	"budnet/internal/kubetest"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/generate"
+	"github.com/budnet/budnet/internal/kubetest"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // TestAPIServerAcceptsEverything starts a real etcd and kube-apiserver with

@@ -14,8 +14,8 @@ import (
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"budnet/internal/generate"
-	"budnet/internal/testenv"
+	"github.com/budnet/budnet/internal/generate"
+	"github.com/budnet/budnet/internal/testenv"
 )
 
 // matchpatternBinary finds hack/cilium-matchpattern built against one

@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 
-	"budnet/internal/generate"
+	"github.com/budnet/budnet/internal/generate"
 )
 
 // ciliumValidator returns the OpenAPI validator of CiliumNetworkPolicy v2

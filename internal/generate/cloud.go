@@ -6,8 +6,8 @@ import (
 	"net/netip"
 	"strings"
 
-	"budnet/internal/diag"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/diag"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // Cloud perimeter files: Terraform JSON configuration

@@ -12,7 +12,7 @@ import (
 	hcljson "github.com/hashicorp/hcl/v2/json"
 	"github.com/zclconf/go-cty/cty"
 
-	"budnet/internal/generate"
+	"github.com/budnet/budnet/internal/generate"
 )
 
 // tfModule is a Terraform JSON module decoded with HCL's JSON parser, the

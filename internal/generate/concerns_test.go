@@ -13,9 +13,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"budnet/internal/generate"
-	"budnet/internal/kubetest"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/generate"
+	"github.com/budnet/budnet/internal/kubetest"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // concernFiles are the files of the concerns beyond namespaces and

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"budnet/internal/platform"
-	"budnet/internal/testenv"
+	"github.com/budnet/budnet/internal/platform"
+	"github.com/budnet/budnet/internal/testenv"
 )
 
 // chromiumBinary finds Debian's chromium, which .ci/run installs.

@@ -9,7 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // routeMiddlewares lists the Traefik Middlewares a host's HTTPS route runs,

@@ -9,8 +9,8 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"budnet/internal/diag"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/diag"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // FileKustomization lists the generated manifests for `kubectl apply -k`.

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/diag"
-	"budnet/internal/generate"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/diag"
+	"github.com/budnet/budnet/internal/generate"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // maxNameLen is the limit on NetworkPolicy names: a DNS-1123 subdomain

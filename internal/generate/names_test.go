@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 func TestObjectName(t *testing.T) {

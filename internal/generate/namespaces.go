@@ -5,7 +5,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // FileNamespaces holds the zones' Namespace objects; it sorts first so the

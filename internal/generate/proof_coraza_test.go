@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/generate"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/generate"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // wafRequest is one request of the Coraza proof and what the WAF must do

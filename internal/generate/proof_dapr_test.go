@@ -9,8 +9,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"budnet/internal/generate"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/generate"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // daprCase is one service invocation as hack/dapr-check takes it, with the

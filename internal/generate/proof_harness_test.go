@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"budnet/internal/generate"
-	"budnet/internal/testenv"
+	"github.com/budnet/budnet/internal/generate"
+	"github.com/budnet/budnet/internal/testenv"
 )
 
 // harnessBinary is the path of a helper binary that a hack/ci-<name>.sh

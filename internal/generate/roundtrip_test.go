@@ -6,11 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/generate"
-	"budnet/internal/manifest"
-	"budnet/internal/netpol"
-	"budnet/internal/platform"
-	"budnet/internal/reach"
+	"github.com/budnet/budnet/internal/generate"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/platform"
+	"github.com/budnet/budnet/internal/reach"
 )
 
 // examples is the directory holding the example platforms and their

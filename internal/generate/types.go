@@ -10,7 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // Labels and annotations on every generated object.

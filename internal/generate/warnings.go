@@ -7,10 +7,10 @@ import (
 	"slices"
 	"strings"
 
-	"budnet/internal/egress"
-	"budnet/internal/egress/identity"
-	"budnet/internal/egress/verdict"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/egress"
+	"github.com/budnet/budnet/internal/egress/identity"
+	"github.com/budnet/budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // Warning is something generate implements as the model says but that

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/generate"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/generate"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 func warningsOf(t *testing.T, p *platform.Platform) map[string]string {

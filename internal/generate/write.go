@@ -14,7 +14,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"budnet/internal/diag"
+	"github.com/budnet/budnet/internal/diag"
 )
 
 // WriteDir writes files under dir. Everything is rendered first and written

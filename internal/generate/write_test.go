@@ -10,8 +10,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"budnet/internal/diag"
-	"budnet/internal/generate"
+	"github.com/budnet/budnet/internal/diag"
+	"github.com/budnet/budnet/internal/generate"
 )
 
 // TestWriteDirWritesNothingOnError: a file that cannot be rendered or named

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/manifest"
 )
 
 // scaledFixtures returns the testdata/bud fixtures copied n times, each copy

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/manifest"
 )
 
 // TestDeterministic infers twice, and over the fixture files in reverse

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/manifest"
 )
 
 // TestFixturePrecisionRecall infers over testdata/bud and compares the flows

@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"strings"
 
-	"budnet/internal/manifest"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // internetGroup is the source group of ingress flows to published Services.

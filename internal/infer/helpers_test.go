@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/manifest"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // loadDocs loads YAML documents as one file, in namespace bud by default.

@@ -13,8 +13,8 @@ import (
 	"slices"
 	"strings"
 
-	"budnet/internal/manifest"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // Options tune an inference.

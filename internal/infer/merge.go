@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"slices"
 
-	"budnet/internal/egress/allowlist"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/egress/allowlist"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // merge starts from base and adds only what the inferred model has and base

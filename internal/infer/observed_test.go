@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/manifest"
 )
 
 func observe(t *testing.T, path string, parse func(string, *os.File) ([]Observation, error)) []Observation {

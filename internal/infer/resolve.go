@@ -10,9 +10,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"budnet/internal/egress/allowlist"
-	"budnet/internal/manifest"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/egress/allowlist"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // scanGroup turns a group of settings read by m into flows: Dapr app ids,

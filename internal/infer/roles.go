@@ -3,8 +3,8 @@ package infer
 import (
 	"strings"
 
-	"budnet/internal/manifest"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // roleHint maps a word found in an image name or chart label to a role.

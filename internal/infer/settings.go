@@ -8,7 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/manifest"
 )
 
 // setting is one name=value a workload reads, with where it was written.

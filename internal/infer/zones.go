@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"slices"
 
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // ZonesNamespaces keeps each workload in the zone of its namespace.

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/manifest"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 func TestZonesGuide(t *testing.T) {

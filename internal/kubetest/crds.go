@@ -3,7 +3,7 @@ package kubetest
 import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 
-	"budnet/internal/crds"
+	"github.com/budnet/budnet/internal/crds"
 )
 
 // Projects lists the CRD projects an Env can install (internal/crds), sorted.

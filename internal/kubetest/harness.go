@@ -1,10 +1,10 @@
 package kubetest
 
 import (
-	"budnet/internal/testenv"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/budnet/budnet/internal/testenv"
 	"os"
 	"sync"
 	"testing"

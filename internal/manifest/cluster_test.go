@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 
-	"budnet/internal/kubetest"
+	"github.com/budnet/budnet/internal/kubetest"
 )
 
 // The cluster has every pinned CRD but Traefik's, so the audit meets a

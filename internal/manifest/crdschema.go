@@ -11,9 +11,9 @@ import (
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"budnet/internal/crds"
-	"budnet/internal/diag"
-	"budnet/internal/yamlsrc"
+	"github.com/budnet/budnet/internal/crds"
+	"github.com/budnet/budnet/internal/diag"
+	"github.com/budnet/budnet/internal/yamlsrc"
 )
 
 // Custom resources of the kinds whose CRDs are embedded are checked for

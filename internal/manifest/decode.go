@@ -15,8 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 
-	"budnet/internal/diag"
-	"budnet/internal/yamlsrc"
+	"github.com/budnet/budnet/internal/diag"
+	"github.com/budnet/budnet/internal/yamlsrc"
 )
 
 // addFile parses one file's documents and adds their objects; it returns

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/diag"
+	"github.com/budnet/budnet/internal/diag"
 )
 
 // FuzzLoadBytes feeds arbitrary bytes to the loader: it must never panic,

@@ -19,8 +19,8 @@ import (
 	"helm.sh/helm/v4/pkg/engine"
 	"helm.sh/helm/v4/pkg/strvals"
 
-	"budnet/internal/diag"
-	"budnet/internal/yamlsrc"
+	"github.com/budnet/budnet/internal/diag"
+	"github.com/budnet/budnet/internal/yamlsrc"
 )
 
 // ChartOptions say how to render a Helm chart, as `helm template` takes them.

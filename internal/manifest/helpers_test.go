@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"budnet/internal/diag"
+	"github.com/budnet/budnet/internal/diag"
 )
 
 func fixture(parts ...string) string {

@@ -20,7 +20,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"budnet/internal/diag"
+	"github.com/budnet/budnet/internal/diag"
 )
 
 // DefaultMaxFileSize is the largest file (or stdin) Load reads unless

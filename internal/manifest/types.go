@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"budnet/internal/yamlsrc"
+	"github.com/budnet/budnet/internal/yamlsrc"
 )
 
 // Source says where an object came from, so every finding can cite file:line.

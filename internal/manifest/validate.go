@@ -19,8 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"budnet/internal/diag"
-	"budnet/internal/yamlsrc"
+	"github.com/budnet/budnet/internal/diag"
+	"github.com/budnet/budnet/internal/yamlsrc"
 )
 
 // Field validation: the values the API server refuses where the analysis

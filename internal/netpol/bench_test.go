@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"testing"
 
-	"budnet/internal/netpol"
-	"budnet/internal/netpol/netpoltest"
+	"github.com/budnet/budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/netpol/netpoltest"
 )
 
 // BenchmarkMatrix measures New plus the full matrix computation and iteration of

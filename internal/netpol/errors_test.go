@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/netpol"
 )
 
 // TestNewRejectsInvalidPolicies: what API validation rejects is an error

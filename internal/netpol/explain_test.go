@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/netpol"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

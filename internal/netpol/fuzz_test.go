@@ -12,7 +12,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"sigs.k8s.io/yaml"
 
-	"budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/netpol"
 )
 
 // FuzzPolicy decodes arbitrary bytes as a NetworkPolicy (JSON), adds it to the

@@ -9,9 +9,9 @@ import (
 
 	networkingv1 "k8s.io/api/networking/v1"
 
-	"budnet/internal/netpol"
-	"budnet/internal/netpol/netpoltest"
-	"budnet/internal/testenv"
+	"github.com/budnet/budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/netpol/netpoltest"
+	"github.com/budnet/budnet/internal/testenv"
 )
 
 // members maps each matrix name to the peers it stands for: a workload's pods,

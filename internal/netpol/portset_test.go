@@ -6,7 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/netpol"
 )
 
 // bitmap is the obvious model of a port set, to check the range arithmetic.

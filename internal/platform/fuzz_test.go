@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"budnet/internal/diag"
+	"github.com/budnet/budnet/internal/diag"
 )
 
 // FuzzParse feeds arbitrary bytes to Parse: it must never panic, every

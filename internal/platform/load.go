@@ -7,8 +7,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"budnet/internal/diag"
-	"budnet/internal/yamlsrc"
+	"github.com/budnet/budnet/internal/diag"
+	"github.com/budnet/budnet/internal/yamlsrc"
 )
 
 // maxFileSize bounds what Load reads: a platform file is a few hundred lines,

@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"budnet/internal/egress/guard"
+	"github.com/budnet/budnet/internal/egress/guard"
 )
 
 // Placeholders are values the reference models carry where a real

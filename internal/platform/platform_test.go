@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/diag"
+	"github.com/budnet/budnet/internal/diag"
 )
 
 func TestLoadErrors(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	sjsonschema "github.com/santhosh-tekuri/jsonschema/v6"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"budnet/internal/yamlsrc"
+	"github.com/budnet/budnet/internal/yamlsrc"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/platform.schema.json and other golden files")
@@ -87,7 +87,7 @@ func schemaMapper(t reflect.Type) *jsonschema.Schema {
 func generateSchema(t *testing.T) []byte {
 	t.Helper()
 	r := &jsonschema.Reflector{RequiredFromJSONSchemaTags: true, ExpandedStruct: true, Mapper: schemaMapper}
-	if err := r.AddGoComments("budnet/internal/platform", "."); err != nil {
+	if err := r.AddGoComments("github.com/budnet/budnet/internal/platform", "."); err != nil {
 		t.Fatalf("reading Go comments: %v", err)
 	}
 	s := r.Reflect(&Platform{})

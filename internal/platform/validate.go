@@ -10,7 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"budnet/internal/diag"
+	"github.com/budnet/budnet/internal/diag"
 )
 
 // validator collects every problem of a model; each names file, line and

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/diag"
+	"github.com/budnet/budnet/internal/diag"
 )
 
 // egressModel is a small valid model whose one egress flow has the given

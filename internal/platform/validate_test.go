@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/diag"
+	"github.com/budnet/budnet/internal/diag"
 )
 
 // TestInvalidFixtures loads each broken fixture and checks that every

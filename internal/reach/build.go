@@ -6,8 +6,8 @@ import (
 
 	networkingv1 "k8s.io/api/networking/v1"
 
-	"budnet/internal/manifest"
-	"budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/netpol"
 )
 
 // Workload is one workload as reach reports it, with what matching against the

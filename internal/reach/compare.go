@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/netpol"
 )
 
 // entityPrefixes parses an address entity's name (comma-separated CIDRs).

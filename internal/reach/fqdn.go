@@ -10,9 +10,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"budnet/internal/egress/allowlist"
-	"budnet/internal/manifest"
-	"budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/egress/allowlist"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/netpol"
 )
 
 // NetworkPolicy cannot name hosts, so a flow to external host names carried

@@ -7,8 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"budnet/internal/egress/allowlist"
-	"budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/egress/allowlist"
+	"github.com/budnet/budnet/internal/netpol"
 )
 
 // TestFQDNOpens: a host flow the NetworkPolicy matrix reports as blocked is

@@ -8,9 +8,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"budnet/internal/egress/guard"
-	"budnet/internal/netpol"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/egress/guard"
+	"github.com/budnet/budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // intent is one intended connection between manifest workloads or between a

@@ -8,8 +8,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"budnet/internal/netpol"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // bitnami returns the pod labels Bitnami's common.labels.standard gives a

@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/egress/guard"
-	"budnet/internal/manifest"
-	"budnet/internal/netpol"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/egress/guard"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // publicEgressPolicy allows api to every public address on 443: 0.0.0.0/0 and

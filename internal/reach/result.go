@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"strings"
 
-	"budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/netpol"
 )
 
 // Meta describes how a result was computed; it is part of the JSON output.

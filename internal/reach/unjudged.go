@@ -3,7 +3,7 @@ package reach
 import (
 	"strings"
 
-	"budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/manifest"
 )
 
 // Unjudged is a policy object that decides connectivity in a cluster that

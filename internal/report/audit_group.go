@@ -3,7 +3,7 @@ package report
 import (
 	"strings"
 
-	"budnet/internal/audit"
+	"github.com/budnet/budnet/internal/audit"
 )
 
 // groupSubjects is how many subjects a grouped line names before "and N more".

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"budnet/internal/audit"
+	"github.com/budnet/budnet/internal/audit"
 )
 
 // AuditSchemaVersion names the JSON report's schema (docs/audit.md). Fields

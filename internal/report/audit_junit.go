@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"budnet/internal/audit"
+	"github.com/budnet/budnet/internal/audit"
 )
 
 // JUnit XML as CI systems read it (the Ant/Surefire schema, as Jenkins,

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"budnet/internal/audit"
+	"github.com/budnet/budnet/internal/audit"
 )
 
 // maxChecklistEvidence bounds the failing causes linked from one checklist

@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"budnet/internal/audit"
-	"budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/audit"
+	"github.com/budnet/budnet/internal/manifest"
 )
 
 // SARIF 2.1.0 (https://docs.oasis-open.org/sarif/sarif/v2.1.0/sarif-v2.1.0.html).
@@ -38,7 +38,7 @@ const (
 
 // ProjectURL is budnet's home, the base of the SARIF informationUri and of
 // each rule's helpUri (docs/checks.md on GitHub). Set it at link time with
-// -ldflags "-X budnet/internal/report.ProjectURL=https://...".
+// -ldflags "-X github.com/budnet/budnet/internal/report.ProjectURL=https://...".
 var ProjectURL = "https://github.com/budnet/budnet"
 
 type sarifLog struct {

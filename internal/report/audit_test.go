@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/audit"
-	"budnet/internal/manifest"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/audit"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

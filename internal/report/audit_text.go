@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"budnet/internal/audit"
+	"github.com/budnet/budnet/internal/audit"
 )
 
 // maxTextFindings bounds the lines of failing findings the text report

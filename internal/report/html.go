@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"budnet/internal/audit"
-	"budnet/internal/netpol"
-	"budnet/internal/reach"
+	"github.com/budnet/budnet/internal/audit"
+	"github.com/budnet/budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/reach"
 )
 
 // The template is executed by html/template, whose contextual escaping is

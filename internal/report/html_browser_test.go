@@ -1,9 +1,9 @@
 package report
 
 import (
-	"budnet/internal/testenv"
 	"bytes"
 	"context"
+	"github.com/budnet/budnet/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"

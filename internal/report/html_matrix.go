@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"budnet/internal/netpol"
-	"budnet/internal/reach"
+	"github.com/budnet/budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/reach"
 )
 
 // externalZone holds the address entities (CIDR lists) of the matrix.

@@ -14,12 +14,12 @@ import (
 
 	"golang.org/x/net/html"
 
-	"budnet/internal/audit"
-	"budnet/internal/example"
-	"budnet/internal/manifest"
-	"budnet/internal/netpol"
-	"budnet/internal/platform"
-	"budnet/internal/reach"
+	"github.com/budnet/budnet/internal/audit"
+	"github.com/budnet/budnet/internal/example"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/platform"
+	"github.com/budnet/budnet/internal/reach"
 )
 
 // htmlTestOptions are fixed so that renders are reproducible.

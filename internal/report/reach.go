@@ -9,8 +9,8 @@ import (
 	"io"
 	"strconv"
 
-	"budnet/internal/netpol"
-	"budnet/internal/reach"
+	"github.com/budnet/budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/reach"
 )
 
 // ReachResult is what `budnet reach` prints. Connections streams the matrix so

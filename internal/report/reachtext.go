@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"budnet/internal/netpol"
-	"budnet/internal/reach"
+	"github.com/budnet/budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/reach"
 )
 
 // WriteReachText writes one line per connection, `src => dst : ports`, the form

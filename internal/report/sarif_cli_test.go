@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/cli"
-	"budnet/internal/report"
+	"github.com/budnet/budnet/internal/cli"
+	"github.com/budnet/budnet/internal/report"
 )
 
 // TestReferenceSARIFForGitHub runs `budnet audit -f examples/bud-reference

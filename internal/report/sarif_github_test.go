@@ -255,7 +255,7 @@ func TestAuditSARIFCutToLimits(t *testing.T) {
 				!strings.Contains(run.Invocations[0].ToolExecutionNotifications[0].Message.Text, tt.wantInMsg) {
 				t.Errorf("notification = %+v, want one saying %q", run.Invocations, tt.wantInMsg)
 			}
-			if cut, ok := run.Properties["budnet/cut"].(map[string]any); !ok || cut["resultsTotal"] != float64(4) {
+			if cut, ok := run.Properties["github.com/budnet/budnet/cut"].(map[string]any); !ok || cut["resultsTotal"] != float64(4) {
 				t.Errorf("run properties = %v, want budnet/cut with resultsTotal 4", run.Properties)
 			}
 			if !strings.Contains(warn.String(), tt.wantInMsg) {
@@ -268,7 +268,7 @@ func TestAuditSARIFCutToLimits(t *testing.T) {
 		if err := WriteAuditSARIF(&buf, r, SARIFOptions{Version: "test", Warn: &warn}); err != nil {
 			t.Fatal(err)
 		}
-		if warn.Len() != 0 || strings.Contains(buf.String(), "budnet/cut") {
+		if warn.Len() != 0 || strings.Contains(buf.String(), "github.com/budnet/budnet/cut") {
 			t.Errorf("cut reported without a cut: %q", warn.String())
 		}
 	})

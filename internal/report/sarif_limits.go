@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"budnet/internal/audit"
+	"github.com/budnet/budnet/internal/audit"
 )
 
 // SARIFLimits are the most a log may hold. GitHubLimits documents GitHub's.
@@ -72,7 +72,7 @@ func fitSARIF(run sarifRun, r *audit.Report, lim SARIFLimits) ([]byte, string, e
 		msgs = append(msgs, notes...)
 		if len(msgs) > 0 {
 			text := strings.Join(msgs, "; ")
-			cutRun.Properties = map[string]any{"budnet/cut": map[string]any{
+			cutRun.Properties = map[string]any{"github.com/budnet/budnet/cut": map[string]any{
 				"resultsTotal": total, "resultsKept": keep, "message": text,
 				"limits": map[string]int{"resultsPerRun": lim.ResultsPerRun, "locationsPerResult": lim.LocationsPerResult, "tagsPerRule": lim.TagsPerRule, "gzipBytes": lim.GzipBytes},
 			}}

@@ -3,9 +3,9 @@ package report
 import (
 	"strings"
 
-	"budnet/internal/audit"
-	"budnet/internal/manifest"
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/audit"
+	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // SourceLine is a file and line a SARIF result can point at.

@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"testing"
 
-	"budnet/internal/tlsprobe"
-	"budnet/internal/tlsprobe/internal/testserver"
+	"github.com/budnet/budnet/internal/tlsprobe"
+	"github.com/budnet/budnet/internal/tlsprobe/internal/testserver"
 )
 
 // benchCheck measures one full check of one endpoint: every version, every

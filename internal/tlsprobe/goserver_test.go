@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"budnet/internal/tlsprobe"
-	"budnet/internal/tlsprobe/internal/testserver"
+	"github.com/budnet/budnet/internal/tlsprobe"
+	"github.com/budnet/budnet/internal/tlsprobe/internal/testserver"
 )
 
 var loopback = []net.IP{net.IPv4(127, 0, 0, 1)}

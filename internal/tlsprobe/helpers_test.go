@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"budnet/internal/tlsprobe"
+	"github.com/budnet/budnet/internal/tlsprobe"
 )
 
 // probe runs one check with the test CA as the only root.

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"budnet/internal/tlsprobe"
-	"budnet/internal/tlsprobe/internal/testserver"
+	"github.com/budnet/budnet/internal/tlsprobe"
+	"github.com/budnet/budnet/internal/tlsprobe/internal/testserver"
 )
 
 // inFlight wraps the real dialer and records how many distinct targets had

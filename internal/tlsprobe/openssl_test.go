@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"budnet/internal/tlsprobe"
-	"budnet/internal/tlsprobe/internal/testserver"
+	"github.com/budnet/budnet/internal/tlsprobe"
+	"github.com/budnet/budnet/internal/tlsprobe/internal/testserver"
 )
 
 // TestOpenSSLServer judges Debian's `openssl s_server` at each protocol range

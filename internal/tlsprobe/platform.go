@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // clusterDomain is the default Kubernetes cluster domain of in-cluster DNS

@@ -4,7 +4,7 @@ import (
 	"crypto/tls"
 	"testing"
 
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 func TestTargetsFromBudPlatform(t *testing.T) {

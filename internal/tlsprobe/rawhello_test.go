@@ -9,7 +9,7 @@ import (
 	"net"
 	"testing"
 
-	"budnet/internal/tlsprobe/internal/testserver"
+	"github.com/budnet/budnet/internal/tlsprobe/internal/testserver"
 )
 
 // TestRawHelloAgainstGoServer checks the hand-made ClientHello and the

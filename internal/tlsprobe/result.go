@@ -1,8 +1,8 @@
 package tlsprobe
 
 import (
-	"budnet/internal/severity"
 	"encoding/json"
+	"github.com/budnet/budnet/internal/severity"
 	"time"
 )
 

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/tlsprobe"
-	"budnet/internal/tlsprobe/internal/testserver"
+	"github.com/budnet/budnet/internal/tlsprobe"
+	"github.com/budnet/budnet/internal/tlsprobe/internal/testserver"
 )
 
 func TestPostgres(t *testing.T) {

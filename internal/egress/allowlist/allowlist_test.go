@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/egress/verdict"
 )
 
 func TestNormalizeHost(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/net/idna"
 
-	"budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/egress/verdict"
 )
 
 // hostProfile is the UTS #46 lookup profile (non-transitional, STD3 rules, Bidi

@@ -6,7 +6,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/egress/verdict"
 )
 
 // PortRange is an inclusive range of TCP ports; From == To for a single port.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"budnet/internal/dnstest"
+	"github.com/budnet/budnet/internal/dnstest"
 )
 
 // stubResolver answers from a table, counts lookups, and can hold lookups

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"net/netip"
 
-	"budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/egress/verdict"
 )
 
 // Range is a denied prefix with the name audit lines give it.

@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
-	"budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/egress/verdict"
 )
 
 func TestDefaultDenied(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"net/url"
 	"strings"
 
-	"budnet/internal/platform"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // Method says how a caller was identified.

@@ -22,7 +22,7 @@
 package nstest
 
 import (
-	"budnet/internal/testenv"
+	"github.com/budnet/budnet/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"

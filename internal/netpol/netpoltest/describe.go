@@ -5,7 +5,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/netpol"
 )
 
 // Describe renders a cluster as YAML (namespaces, pods, policies) so that a

@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/netpol"
 )
 
 // tier describes a kind of workload: its container ports.

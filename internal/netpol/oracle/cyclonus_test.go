@@ -8,8 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
-	"budnet/internal/netpol"
-	"budnet/internal/netpol/netpoltest"
+	"github.com/budnet/budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/netpol/netpoltest"
 )
 
 // TestOracleCyclonus compares Evaluate with cyclonus v0.5.6's matcher

@@ -13,8 +13,8 @@ import (
 	"sigs.k8s.io/kube-network-policies/pkg/api"
 	"sigs.k8s.io/kube-network-policies/pkg/networkpolicy"
 
-	"budnet/internal/netpol"
-	"budnet/internal/netpol/netpoltest"
+	"github.com/budnet/budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/netpol/netpoltest"
 )
 
 // TestOracleKubeNetworkPolicies compares Evaluate with the evaluator of

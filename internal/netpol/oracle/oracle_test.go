@@ -8,9 +8,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
-	"budnet/internal/netpol"
-	"budnet/internal/netpol/netpoltest"
-	"budnet/internal/testenv"
+	"github.com/budnet/budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/netpol/netpoltest"
+	"github.com/budnet/budnet/internal/testenv"
 )
 
 // oracleCases is how many connections each differential test judges: the

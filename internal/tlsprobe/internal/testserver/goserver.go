@@ -1,10 +1,10 @@
 package testserver
 
 import (
-	"budnet/internal/testenv"
 	"context"
 	"crypto/tls"
 	"errors"
+	"github.com/budnet/budnet/internal/testenv"
 	"io"
 	"log"
 	"net"

@@ -20,7 +20,7 @@ import (
 // reachOptions hold `budnet reach`'s flags and what Complete resolves from them.
 type reachOptions struct {
 	streams Streams
-	input   inputOptions
+	source  sourceOptions
 
 	Output             string
 	From, To, Port     string
@@ -36,8 +36,9 @@ type reachOptions struct {
 
 func newReachCommand(streams Streams) *cobra.Command {
 	o := &reachOptions{streams: streams}
+	o.source.isTerminal = isTerminal
 	cmd := &cobra.Command{
-		Use:   "reach (-f FILE|DIR|- ... | --example) [--intended] [--from NS/NAME --to NS/NAME --port PROTO/PORT]",
+		Use:   "reach (-f FILE|DIR|- ... | --example | --chart DIR|TGZ | --cluster) [--intended] [--from NS/NAME --to NS/NAME --port PROTO/PORT]",
 		Short: "Compute who can talk to whom under the NetworkPolicies in manifests",
 		Long: `reach computes the connectivity matrix of the workloads in a set of manifests under
 their NetworkPolicies (networking.k8s.io/v1 semantics, as the API reference defines them),
@@ -45,6 +46,8 @@ explains single connections, and compares the matrix with the platform model's i
 firewall matrix (guide section 4). docs/reach.md documents the output.`,
 		Example: `  budnet reach --example
   budnet reach -f manifests/ -o json
+  budnet reach --chart ./bud --values prod.yaml --intended
+  budnet reach --cluster --context prod -o json
   budnet reach --example --from bud/budapp --to bud/bud-postgresql --port tcp/5432
   budnet reach -f manifests/ --intended --platform my-platform.yaml`,
 		Args: cobra.NoArgs,
@@ -55,7 +58,7 @@ firewall matrix (guide section 4). docs/reach.md documents the output.`,
 			return o.run(cmd.Context())
 		},
 	}
-	o.input.addFlags(cmd.Flags())
+	o.source.addFlags(cmd.Flags(), "compute the connectivity of")
 	fs := cmd.Flags()
 	fs.StringVarP(&o.Output, "output", "o", "text", "output format: text, json or html")
 	fs.StringVar(&o.From, "from", "", "explain one connection from this workload (ns/name[Kind]) or IP address")
@@ -70,7 +73,7 @@ firewall matrix (guide section 4). docs/reach.md documents the output.`,
 }
 
 func (o *reachOptions) validate() error {
-	if err := o.input.validate(); err != nil {
+	if err := o.source.validate("reach"); err != nil {
 		return err
 	}
 	if o.Output != "text" && o.Output != "json" && o.Output != "html" {
@@ -135,8 +138,7 @@ func parsePort(s string) (corev1.Protocol, int32, error) {
 }
 
 func (o *reachOptions) run(ctx context.Context) error {
-	log := newLogger(o.streams)
-	inv, err := o.input.load(ctx, o.streams, log)
+	inv, _, inputs, err := o.source.load(ctx, o.streams)
 	if err != nil {
 		return usageError(err)
 	}
@@ -150,7 +152,7 @@ func (o *reachOptions) run(ctx context.Context) error {
 	}
 	m := eng.Matrix()
 	res := report.ReachResult{
-		Meta: reach.Meta{Inputs: o.input.names(), IPBlockMatchesPods: o.IPBlockMatchesPods, HostNetworkPods: o.HostNetworkPods,
+		Meta: reach.Meta{Inputs: inputs, IPBlockMatchesPods: o.IPBlockMatchesPods, HostNetworkPods: o.HostNetworkPods,
 			Workloads: len(in.Workloads), Pods: in.Pods(), Policies: len(in.Cluster.Policies), Unjudged: in.Unjudged},
 		Connections: m.Each,
 	}

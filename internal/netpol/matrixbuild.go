@@ -59,12 +59,30 @@ type matrixBuilder struct {
 	nameds   [][]int32
 	namedIDs *interner
 	nsPeers  map[string][]int // selector peers whose namespace part matches a namespace
+	// networks: some address peer matches pod addresses whatever the
+	// options (network-policy-api networks), so pod IPs matter.
+	networks bool
+	// hostPeers match host-network pods whatever their IPs; coverPeers match
+	// pod-network pods whose IPs are unknown.
+	hostPeers, coverPeers []int
 }
 
 func (e *Engine) newMatrixBuilder() *matrixBuilder {
 	b := &matrixBuilder{e: e, profIDs: newInterner(), bitsIDs: newInterner(), namedIDs: newInterner()}
 	b.ents, b.parts = partitionAddresses(e.peers, e.peerRules)
 	b.internProfile(nil)
+	for i := range e.peers {
+		m := &e.peers[i]
+		switch {
+		case m.kind == peerNodes:
+			b.hostPeers = append(b.hostPeers, i)
+		case m.kind == peerIPBlock && m.podIPs == podIPsAlways:
+			b.networks = true
+			if m.coversPods {
+				b.coverPeers = append(b.coverPeers, i)
+			}
+		}
+	}
 	b.nsPeers = make(map[string][]int, len(e.nsLabels))
 	for ns, set := range e.nsLabels {
 		for i := range e.peers {
@@ -81,7 +99,7 @@ func (e *Engine) newMatrixBuilder() *matrixBuilder {
 }
 
 func (b *matrixBuilder) ipsMatter(p *Pod) bool {
-	return len(p.IPs) > 0 && (p.HostNetwork || b.e.opts.IPBlockMatchesPods)
+	return len(p.IPs) > 0 && (p.HostNetwork || b.e.opts.IPBlockMatchesPods || b.networks)
 }
 
 // classify groups the pods into classes.
@@ -185,6 +203,17 @@ func (b *matrixBuilder) classBehaviour(c *podClass) behaviour {
 	bits := make([]uint64, (len(e.peers)+63)/64)
 	for _, x := range c.entities {
 		for _, pi := range b.ents[x].peers {
+			if e.peers[pi].matchesPodAddr(p.HostNetwork, e.opts.IPBlockMatchesPods) {
+				bits[pi/64] |= 1 << (pi % 64)
+			}
+		}
+	}
+	if p.HostNetwork {
+		for _, pi := range b.hostPeers {
+			bits[pi/64] |= 1 << (pi % 64)
+		}
+	} else if len(p.IPs) == 0 {
+		for _, pi := range b.coverPeers {
 			bits[pi/64] |= 1 << (pi % 64)
 		}
 	}
@@ -207,6 +236,13 @@ func (b *matrixBuilder) classBehaviour(c *podClass) behaviour {
 		}
 	}
 	var eg, in []int32
+	// Profiles list the policies in evaluation order as handles: the Admin
+	// tier, NetworkPolicies, then the Baseline tier (handleTier marks tiered
+	// policies), so sideSet walks them as Evaluate does.
+	t := 0
+	for ; t < len(e.tiers) && e.tiers[t].tier == TierAdmin; t++ {
+		eg, in = e.appendTier(eg, in, t, p)
+	}
 	for _, idx := range e.byNS[p.Namespace] {
 		cp := &e.policies[idx]
 		if (!cp.egress && !cp.ingress) || !cp.sel.Matches(set) {
@@ -218,6 +254,9 @@ func (b *matrixBuilder) classBehaviour(c *podClass) behaviour {
 		if cp.ingress {
 			in = append(in, int32(idx))
 		}
+	}
+	for ; t < len(e.tiers); t++ {
+		eg, in = e.appendTier(eg, in, t, p)
 	}
 	bh.egProf, bh.inProf, bh.bits = b.internProfile(eg), b.internProfile(in), b.internBits(bits)
 	return bh
@@ -232,11 +271,109 @@ func (b *matrixBuilder) entityBehaviour(x int) behaviour {
 	return behaviour{bits: b.internBits(bits), named: b.internNamed(make([]int32, len(b.e.named)))}
 }
 
+// handleTier marks a profile entry as an index into Engine.tiers.
+const handleTier int32 = 1 << 28
+
+func (e *Engine) appendTier(eg, in []int32, t int, p *Pod) ([]int32, []int32) {
+	tp := &e.tiers[t]
+	if (len(tp.egRules) == 0 && len(tp.inRules) == 0) || !e.tierSelects(tp, p) {
+		return eg, in
+	}
+	if len(tp.egRules) > 0 {
+		eg = append(eg, handleTier|int32(t))
+	}
+	if len(tp.inRules) > 0 {
+		in = append(in, handleTier|int32(t))
+	}
+	return eg, in
+}
+
+// rulePorts is a rule's ports with its named ports resolved on the destination.
+func (b *matrixBuilder) rulePorts(cp *compiledPorts, named []int32) PortSet {
+	out := cp.numeric
+	for _, n := range cp.named {
+		if port := named[n]; port != 0 {
+			out = out.Union(singleRange(PortRange{Protocol: protocols[b.e.named[n].proto], Start: port, End: port}))
+		}
+	}
+	return out
+}
+
+// tieredSet is sideSet for a profile with tiered policies, walking the
+// tiers as Engine.side does, on port sets: what the Admin tier accepts or
+// denies is decided; the rest goes to NetworkPolicies if any selects the
+// pod, else to the Baseline tier, and what is left is allowed.
+func (b *matrixBuilder) tieredSet(list []int32, dir Direction, bits []uint64, named []int32) PortSet {
+	e := b.e
+	var allowed PortSet
+	rest := AllPorts()
+	var passed PortSet // ports a Pass rule sent on: they skip the rest of the Admin tier
+	i := 0
+	for ; i < len(list) && list[i]&handleTier != 0 && e.tiers[list[i]&^handleTier].tier == TierAdmin; i++ {
+		rules := e.tiers[list[i]&^handleTier].rules(dir)
+		for ri := range rules {
+			r := &rules[ri]
+			if !anyBit(bits, r.peers) {
+				continue
+			}
+			ps := b.rulePorts(&r.ports, named).Intersect(rest)
+			if ps.IsEmpty() {
+				continue
+			}
+			switch r.action {
+			case ActionAccept:
+				allowed = allowed.Union(ps)
+			case ActionPass:
+				passed = passed.Union(ps)
+			}
+			rest = rest.Minus(ps)
+		}
+	}
+	rest = rest.Union(passed)
+	isolated := false
+	var npAllow PortSet
+	for ; i < len(list) && list[i]&handleTier == 0; i++ {
+		isolated = true
+		cp := &e.policies[list[i]]
+		rules := cp.inRules
+		if dir == Egress {
+			rules = cp.egRules
+		}
+		for ri := range rules {
+			r := &rules[ri]
+			if r.allPeers || anyBit(bits, r.peers) {
+				npAllow = npAllow.Union(b.rulePorts(&r.ports, named))
+			}
+		}
+	}
+	if isolated {
+		return allowed.Union(rest.Intersect(npAllow))
+	}
+	for ; i < len(list); i++ {
+		rules := e.tiers[list[i]&^handleTier].rules(dir)
+		for ri := range rules {
+			r := &rules[ri]
+			if !anyBit(bits, r.peers) {
+				continue
+			}
+			ps := b.rulePorts(&r.ports, named).Intersect(rest)
+			if r.action == ActionAccept {
+				allowed = allowed.Union(ps)
+			}
+			rest = rest.Minus(ps)
+		}
+	}
+	return allowed.Union(rest)
+}
+
 // sideSet is the ports the rules of a profile allow towards or from a peer with
 // the given bits, named ports resolving on the destination.
 func (b *matrixBuilder) sideSet(prof int32, dir Direction, bits []uint64, named []int32) PortSet {
 	if prof == 0 {
 		return AllPorts()
+	}
+	if list := b.profiles[prof]; list[0]&handleTier != 0 || list[len(list)-1]&handleTier != 0 {
+		return b.tieredSet(list, dir, bits, named)
 	}
 	var out PortSet
 	for _, idx := range b.profiles[prof] {

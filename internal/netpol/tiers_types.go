@@ -24,8 +24,8 @@ type AdminNetworkPolicy struct {
 
 // AdminNetworkPolicySpec: priority 0-1000, lower first.
 type AdminNetworkPolicySpec struct {
-	Priority int32                   `json:"priority"`
-	Subject  ClusterPolicySubject    `json:"subject"`
+	Priority int32                    `json:"priority"`
+	Subject  ClusterPolicySubject     `json:"subject"`
 	Ingress  []AdminPolicyIngressRule `json:"ingress,omitempty"`
 	Egress   []AdminPolicyEgressRule  `json:"egress,omitempty"`
 }

@@ -34,6 +34,7 @@ type Engine struct {
 	// tiers are the network-policy-api policies in evaluation order: the
 	// Admin tier by priority, then the Baseline tier by priority.
 	tiers    []compiledTierPolicy
+	cilium   []compiledCiliumPolicy
 	unjudged []UnjudgedPart
 	warnings []string
 }
@@ -73,12 +74,19 @@ const (
 	// peerNodes matches every node: host-network pods (whose addresses are
 	// their node's) in the engine's node reading.
 	peerNodes
+	// peerCilium matches pod-network pods on their Cilium labels
+	// (Engine.ciliumLabels), in policyNS when set.
+	peerCilium
+	// peerCluster matches every pod, host-network pods included (Cilium's
+	// cluster entity).
+	peerCluster
 )
 
 // How an address peer treats pod addresses.
 const (
 	podIPsByOption int8 = iota // NetworkPolicy ipBlock: Options.IPBlockMatchesPods; node addresses always
 	podIPsAlways               // network-policy-api networks: pod and node addresses are matched like any
+	podIPsNever                // Cilium CIDR rules: only addresses outside the cluster
 )
 
 type peerMatcher struct {
@@ -128,6 +136,7 @@ func New(c Cluster, opts Options) (*Engine, error) {
 		e.policies = append(e.policies, cp)
 	}
 	errs = append(errs, b.compileTiers(&c)...)
+	errs = append(errs, b.compileCilium(&c)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -24,7 +24,8 @@ type SideVerdict struct {
 	// peer is an address or a host-network pod); NotIsolatedReason says which.
 	Isolated          bool
 	NotIsolatedReason string
-	// Rule is the Admin- or Baseline-tier rule that decided, with its Action.
+	// Rule is the Admin- or Baseline-tier rule that decided, or the Cilium
+	// deny rule that denied, with its Action.
 	Rule   *RuleRef
 	Action Action
 	// Passed are the Admin-tier Pass rules that handed the connection on.
@@ -36,6 +37,12 @@ type SideVerdict struct {
 	// Allowing lists every rule that allows the connection (when the
 	// NetworkPolicy tier decided).
 	Allowing []RuleRef
+	// Denying lists the Cilium deny rules that match the connection: they
+	// win over every allow of the tier (Rule is the first).
+	Denying []RuleRef
+	// L7 lists the allowing Cilium rules that carry L7 rules: the
+	// connection is allowed at L4 and filtered at L7 by Cilium's proxy.
+	L7 []RuleRef
 	// Isolating lists the policies that select the pod for this direction; on a
 	// deny, none of their rules matched.
 	Isolating []PolicyRef
@@ -57,6 +64,9 @@ func (s SideVerdict) String() string {
 		out = fmt.Sprintf("%s allowed by %s", s.Direction, joinStrings(s.Allowing))
 	default:
 		out = fmt.Sprintf("%s denied: isolated by %s and no rule matched", s.Direction, joinStrings(s.Isolating))
+	}
+	if len(s.L7) > 0 && s.Allowed {
+		out += fmt.Sprintf(" (allowed at L4, filtered at L7 by %s)", joinStrings(s.L7))
 	}
 	if len(s.Passed) > 0 {
 		out += fmt.Sprintf(" (passed on by %s)", joinStrings(s.Passed))
@@ -159,11 +169,55 @@ func (e *Engine) side(dir Direction, subject, other, dst Peer, proto corev1.Prot
 			}
 		}
 	}
+	// Cilium's policies share the tier: any that selects the pod with
+	// default deny isolates it, allows are unioned, and a matching deny
+	// rule wins over every allow.
+	ciliumLabels := labels.Set(nil)
+	for ci := range e.cilium {
+		cp := &e.cilium[ci]
+		if !cp.has(dir) || cp.sel == nil || pod.HostNetwork || (cp.ns != "" && cp.ns != pod.Namespace) {
+			continue
+		}
+		if ciliumLabels == nil {
+			ciliumLabels = e.ciliumLabels(pod)
+		}
+		if !cp.sel.Matches(ciliumLabels) {
+			continue
+		}
+		if cp.defaultDeny(dir) {
+			sv.Isolated = true
+			sv.Isolating = append(sv.Isolating, cp.ref.Policy)
+		}
+		for _, deny := range []bool{false, true} {
+			rules := cp.rules(dir, deny)
+			for i := range rules {
+				r := &rules[i]
+				if !e.ciliumRuleMatches(r, other, dst, proto, port) {
+					continue
+				}
+				switch {
+				case deny:
+					sv.Denying = append(sv.Denying, r.ref)
+				case r.l7:
+					sv.Allowing = append(sv.Allowing, r.ref)
+					sv.L7 = append(sv.L7, r.ref)
+				default:
+					sv.Allowing = append(sv.Allowing, r.ref)
+				}
+			}
+		}
+	}
+	if len(sv.Denying) > 0 {
+		ref := sv.Denying[0]
+		sv.Tier, sv.Isolated, sv.Allowed, sv.Rule, sv.Action = TierNetworkPolicy, true, false, &ref, ActionDeny
+		return sv
+	}
 	if sv.Isolated {
 		sv.Tier = TierNetworkPolicy
 		sv.Allowed = len(sv.Allowing) > 0
 		return sv
 	}
+	sv.Allowing, sv.L7 = nil, nil // not isolated: allows decide nothing
 	// The Baseline tier, where no NetworkPolicy selects the pod.
 	for ; t < len(e.tiers); t++ {
 		if e.tierDecides(&sv, t, pod, other, dst, proto, port) {
@@ -223,6 +277,21 @@ func (e *Engine) ambiguous(t int, dir Direction, act Action, pod *Pod, other, ds
 		}
 	}
 	return out
+}
+
+func (e *Engine) ciliumRuleMatches(r *compiledCiliumRule, other, dst Peer, proto corev1.Protocol, port int32) bool {
+	if !e.portMatches(&r.ports, dst, proto, port) {
+		return false
+	}
+	if r.allPeers {
+		return true
+	}
+	for _, p := range r.peers {
+		if e.peerMatches(&e.peers[p], other) {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Engine) tierRuleMatches(r *compiledTierRule, other, dst Peer, proto corev1.Protocol, port int32) bool {
@@ -295,8 +364,17 @@ func resolveNamed(ports []ContainerPort, np namedPort) int32 {
 // pods' (node) addresses, and pod IPs only with IPBlockMatchesPods.
 func (e *Engine) peerMatches(m *peerMatcher, other Peer) bool {
 	oi, isPod := other.IsPod()
-	if m.kind == peerNodes {
+	switch m.kind {
+	case peerNodes:
 		return isPod && e.pods[oi].HostNetwork
+	case peerCluster:
+		return isPod
+	case peerCilium:
+		if !isPod || e.pods[oi].HostNetwork {
+			return false
+		}
+		pod := &e.pods[oi]
+		return (m.policyNS == "" || m.policyNS == pod.Namespace) && m.podSel.Matches(e.ciliumLabels(pod))
 	}
 	if m.kind == peerIPBlock {
 		if !isPod {
@@ -304,6 +382,8 @@ func (e *Engine) peerMatches(m *peerMatcher, other Peer) bool {
 		}
 		pod := &e.pods[oi]
 		switch {
+		case m.podIPs == podIPsNever:
+			return false
 		case pod.HostNetwork:
 		case m.podIPs == podIPsAlways:
 			if len(pod.IPs) == 0 {
@@ -339,6 +419,8 @@ func (e *Engine) peerMatches(m *peerMatcher, other Peer) bool {
 // NetworkPolicy ipBlocks.
 func (m *peerMatcher) matchesPodAddr(hostNetwork, ipBlockMatchesPods bool) bool {
 	switch {
+	case m.podIPs == podIPsNever:
+		return false
 	case hostNetwork:
 		return true
 	case m.podIPs == podIPsAlways:

@@ -65,6 +65,8 @@ type matrixBuilder struct {
 	// hostPeers match host-network pods whatever their IPs; coverPeers match
 	// pod-network pods whose IPs are unknown.
 	hostPeers, coverPeers []int
+	// ciliumPeers select on Cilium labels; clusterPeers match every pod.
+	ciliumPeers, clusterPeers []int
 }
 
 func (e *Engine) newMatrixBuilder() *matrixBuilder {
@@ -76,6 +78,10 @@ func (e *Engine) newMatrixBuilder() *matrixBuilder {
 		switch {
 		case m.kind == peerNodes:
 			b.hostPeers = append(b.hostPeers, i)
+		case m.kind == peerCilium:
+			b.ciliumPeers = append(b.ciliumPeers, i)
+		case m.kind == peerCluster:
+			b.clusterPeers = append(b.clusterPeers, i)
 		case m.kind == peerIPBlock && m.podIPs == podIPsAlways:
 			b.networks = true
 			if m.coversPods {
@@ -208,6 +214,9 @@ func (b *matrixBuilder) classBehaviour(c *podClass) behaviour {
 			}
 		}
 	}
+	for _, pi := range b.clusterPeers {
+		bits[pi/64] |= 1 << (pi % 64)
+	}
 	if p.HostNetwork {
 		for _, pi := range b.hostPeers {
 			bits[pi/64] |= 1 << (pi % 64)
@@ -228,6 +237,15 @@ func (b *matrixBuilder) classBehaviour(c *podClass) behaviour {
 		// Host-network pods are neither isolated nor selectable by selectors.
 		bh.bits = b.internBits(bits)
 		return bh
+	}
+	if len(b.ciliumPeers) > 0 {
+		cl := e.ciliumLabels(p)
+		for _, pi := range b.ciliumPeers {
+			m := &e.peers[pi]
+			if (m.policyNS == "" || m.policyNS == p.Namespace) && m.podSel.Matches(cl) {
+				bits[pi/64] |= 1 << (pi % 64)
+			}
+		}
 	}
 	set := labels.Set(p.Labels)
 	for _, pi := range b.nsPeers[p.Namespace] {
@@ -255,6 +273,21 @@ func (b *matrixBuilder) classBehaviour(c *podClass) behaviour {
 			in = append(in, int32(idx))
 		}
 	}
+	if len(e.cilium) > 0 {
+		cl := e.ciliumLabels(p)
+		for ci := range e.cilium {
+			cp := &e.cilium[ci]
+			if cp.sel == nil || (cp.ns != "" && cp.ns != p.Namespace) || !cp.sel.Matches(cl) {
+				continue
+			}
+			if cp.hasEg {
+				eg = append(eg, handleCilium|int32(ci))
+			}
+			if cp.hasIn {
+				in = append(in, handleCilium|int32(ci))
+			}
+		}
+	}
 	for ; t < len(e.tiers); t++ {
 		eg, in = e.appendTier(eg, in, t, p)
 	}
@@ -271,8 +304,12 @@ func (b *matrixBuilder) entityBehaviour(x int) behaviour {
 	return behaviour{bits: b.internBits(bits), named: b.internNamed(make([]int32, len(b.e.named)))}
 }
 
-// handleTier marks a profile entry as an index into Engine.tiers.
-const handleTier int32 = 1 << 28
+// handleTier marks a profile entry as an index into Engine.tiers,
+// handleCilium one into Engine.cilium.
+const (
+	handleTier   int32 = 1 << 28
+	handleCilium int32 = 1 << 29
+)
 
 func (e *Engine) appendTier(eg, in []int32, t int, p *Pod) ([]int32, []int32) {
 	tp := &e.tiers[t]
@@ -331,8 +368,27 @@ func (b *matrixBuilder) tieredSet(list []int32, dir Direction, bits []uint64, na
 	}
 	rest = rest.Union(passed)
 	isolated := false
-	var npAllow PortSet
+	var npAllow, deny PortSet
 	for ; i < len(list) && list[i]&handleTier == 0; i++ {
+		if list[i]&handleCilium != 0 {
+			cp := &e.cilium[list[i]&^handleCilium]
+			isolated = isolated || cp.defaultDeny(dir)
+			for _, d := range []bool{false, true} {
+				rules := cp.rules(dir, d)
+				for ri := range rules {
+					r := &rules[ri]
+					if !r.allPeers && !anyBit(bits, r.peers) {
+						continue
+					}
+					if d {
+						deny = deny.Union(b.rulePorts(&r.ports, named))
+					} else {
+						npAllow = npAllow.Union(b.rulePorts(&r.ports, named))
+					}
+				}
+			}
+			continue
+		}
 		isolated = true
 		cp := &e.policies[list[i]]
 		rules := cp.inRules
@@ -347,8 +403,9 @@ func (b *matrixBuilder) tieredSet(list []int32, dir Direction, bits []uint64, na
 		}
 	}
 	if isolated {
-		return allowed.Union(rest.Intersect(npAllow))
+		return allowed.Union(rest.Intersect(npAllow).Minus(deny))
 	}
+	rest = rest.Minus(deny)
 	for ; i < len(list); i++ {
 		rules := e.tiers[list[i]&^handleTier].rules(dir)
 		for ri := range rules {
@@ -372,7 +429,7 @@ func (b *matrixBuilder) sideSet(prof int32, dir Direction, bits []uint64, named 
 	if prof == 0 {
 		return AllPorts()
 	}
-	if list := b.profiles[prof]; list[0]&handleTier != 0 || list[len(list)-1]&handleTier != 0 {
+	if list := b.profiles[prof]; (list[0]|list[len(list)-1])&(handleTier|handleCilium) != 0 {
 		return b.tieredSet(list, dir, bits, named)
 	}
 	var out PortSet

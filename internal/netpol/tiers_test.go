@@ -396,3 +396,28 @@ func TestTieredMatrixAgreesWithEvaluate(t *testing.T) {
 		}
 	}
 }
+
+// TestCiliumMatrixAgreesWithEvaluate: the same for Cilium's policies mixed
+// with NetworkPolicies and the network-policy-api tiers.
+func TestCiliumMatrixAgreesWithEvaluate(t *testing.T) {
+	clusters := 300
+	if testenv.CI() {
+		clusters = 2000
+	}
+	r := rand.New(rand.NewPCG(20261207, 16))
+	for i := range clusters {
+		c := netpoltest.RandomCluster(r, netpoltest.RandomOptions{HostNetwork: true})
+		netpoltest.AddRandomCilium(r, &c)
+		if i%3 == 0 {
+			netpoltest.AddRandomTiers(r, &c)
+		}
+		e, err := netpol.New(c, netpol.Options{IPBlockMatchesPods: i%2 == 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkMatrix(t, c, e, e.Matrix(), -1, r)
+		if t.Failed() {
+			t.Fatalf("cluster %d:\n%s", i, netpoltest.Describe(c))
+		}
+	}
+}

@@ -68,6 +68,9 @@ type Cluster struct {
 	AdminNetworkPolicies         []*AdminNetworkPolicy
 	BaselineAdminNetworkPolicies []*BaselineAdminNetworkPolicy
 	ClusterNetworkPolicies       []*ClusterNetworkPolicy
+	// CiliumNetworkPolicies are Cilium's policies, namespaced and
+	// clusterwide (told apart by Kind), judged at the NetworkPolicy tier.
+	CiliumNetworkPolicies []*CiliumNetworkPolicy
 }
 
 // Options select behaviour where CNIs disagree.

@@ -22,6 +22,13 @@ var tierVersions = map[string][]string{
 	netpol.KindClusterNetworkPolicy:       {"v1alpha2", "v1beta1"},
 }
 
+// ciliumVersions are the versions of Cilium's policy kinds the engine
+// evaluates (the cilium.io/v2 CRDs in internal/crds/cilium).
+var ciliumVersions = map[string][]string{
+	netpol.KindCiliumNetworkPolicy:            {"v2"},
+	netpol.KindCiliumClusterwideNetworkPolicy: {"v2"},
+}
+
 // readTiers decodes the inventory's network-policy-api objects into the
 // cluster. An object that does not decode strictly or that the engine
 // rejects is an error naming its file and line; it is left out of the
@@ -30,10 +37,15 @@ func (in *Input) readTiers(inv *manifest.Inventory) {
 	for _, o := range inv.Objects {
 		group, version, _ := strings.Cut(o.APIVersion, "/")
 		versions, ok := tierVersions[o.Kind]
-		if group != policyAPIGroup || !ok || o.Unstructured == nil {
+		if group == ciliumGroup {
+			versions, ok = ciliumVersions[o.Kind]
+		} else if group != policyAPIGroup {
+			ok = false
+		}
+		if !ok || o.Unstructured == nil {
 			continue
 		}
-		in.sources[o.Ref()] = o
+		in.sources[policyKey(o)] = o
 		if !contains(versions, version) {
 			in.Unjudged = append(in.Unjudged, Unjudged{Kind: o.Kind, Object: objectName(o), Source: o.Source.String(),
 				Why: fmt.Sprintf("version %s is not evaluated (the engine reads %s)", version, strings.Join(versions, ", "))})
@@ -50,6 +62,10 @@ func (in *Input) readTiers(inv *manifest.Inventory) {
 			p := &netpol.BaselineAdminNetworkPolicy{}
 			err = decodeStrict(o, p)
 			one.BaselineAdminNetworkPolicies = append(one.BaselineAdminNetworkPolicies, p)
+		case netpol.KindCiliumNetworkPolicy, netpol.KindCiliumClusterwideNetworkPolicy:
+			p := &netpol.CiliumNetworkPolicy{}
+			err = decodeStrict(o, p)
+			one.CiliumNetworkPolicies = append(one.CiliumNetworkPolicies, p)
 		default:
 			p := &netpol.ClusterNetworkPolicy{}
 			err = decodeStrict(o, p)
@@ -69,7 +85,17 @@ func (in *Input) readTiers(inv *manifest.Inventory) {
 		c.AdminNetworkPolicies = append(c.AdminNetworkPolicies, one.AdminNetworkPolicies...)
 		c.BaselineAdminNetworkPolicies = append(c.BaselineAdminNetworkPolicies, one.BaselineAdminNetworkPolicies...)
 		c.ClusterNetworkPolicies = append(c.ClusterNetworkPolicies, one.ClusterNetworkPolicies...)
+		c.CiliumNetworkPolicies = append(c.CiliumNetworkPolicies, one.CiliumNetworkPolicies...)
 	}
+}
+
+// policyKey is the object's netpol.PolicyRef string: only a
+// CiliumNetworkPolicy among these kinds is namespaced.
+func policyKey(o *manifest.Object) string {
+	if o.Kind == netpol.KindCiliumNetworkPolicy {
+		return o.Namespace + "/" + o.Name + "[" + o.Kind + "]"
+	}
+	return o.Name + "[" + o.Kind + "]"
 }
 
 // objectName is "namespace/name", or "name" when cluster-scoped, as
@@ -147,14 +173,16 @@ func (in *Input) Err() error {
 func (in *Input) TierCounts() map[string]int {
 	out := map[string]int{}
 	c := &in.Cluster
-	for k, n := range map[string]int{
-		netpol.KindAdminNetworkPolicy:         len(c.AdminNetworkPolicies),
-		netpol.KindBaselineAdminNetworkPolicy: len(c.BaselineAdminNetworkPolicies),
-		netpol.KindClusterNetworkPolicy:       len(c.ClusterNetworkPolicies),
-	} {
+	add := func(kind string, n int) {
 		if n > 0 {
-			out[k] = n
+			out[kind] += n
 		}
+	}
+	add(netpol.KindAdminNetworkPolicy, len(c.AdminNetworkPolicies))
+	add(netpol.KindBaselineAdminNetworkPolicy, len(c.BaselineAdminNetworkPolicies))
+	add(netpol.KindClusterNetworkPolicy, len(c.ClusterNetworkPolicies))
+	for _, p := range c.CiliumNetworkPolicies {
+		add(p.Kind, 1)
 	}
 	if len(out) == 0 {
 		return nil

@@ -21,13 +21,9 @@ type Unjudged struct {
 
 // unjudgedKinds are the policy kinds of CNIs and of the network-policy-api,
 // by API group, with what the engine makes of them. The network-policy-api
-// kinds are evaluated (tiers.go); what the engine cannot judge of them it
+// kinds and Cilium's are evaluated (tiers.go); what the engine cannot judge of them it
 // reports per field (Engine.Unjudged).
 var unjudgedKinds = map[string]map[string]string{
-	ciliumGroup: {
-		"CiliumNetworkPolicy":            "only its toFQDNs egress rules are read (they open host flows); its other rules (endpoints, entities, CIDRs, ports, deny rules) are not evaluated",
-		"CiliumClusterwideNetworkPolicy": "only its toFQDNs egress rules are read (they open host flows); its other rules (endpoints, entities, CIDRs, ports, deny rules) are not evaluated",
-	},
 	"crd.projectcalico.org": {
 		"NetworkPolicy":       "Calico policies are not evaluated",
 		"GlobalNetworkPolicy": "Calico policies are not evaluated",

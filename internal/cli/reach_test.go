@@ -358,8 +358,11 @@ spec:
 func TestReachExplainPerPod(t *testing.T) {
 	file := filepath.Join("testdata", "perpod.yaml")
 	_, matrix, _ := run(t, "", "reach", "-f", file)
-	if !strings.Contains(matrix, "web/client[Deployment] => data/db[StatefulSet] : TCP 5432") {
-		t.Fatalf("matrix does not allow client to db on 5432:\n%s", matrix)
+	if !strings.Contains(matrix, "web/client[Deployment] => data/db[StatefulSet] : TCP 5432 (partial: 1 of 2 pod pairs)") {
+		t.Fatalf("matrix does not allow client to db on 5432 for 1 of 2 pod pairs:\n%s", matrix)
+	}
+	if _, js, _ := run(t, "", "reach", "-f", file, "-o", "json"); !strings.Contains(js, `"podPairs":2,"fullPairs":1`) {
+		t.Errorf("matrix JSON does not mark the partial reach:\n%s", js)
 	}
 	code, out, stderr := run(t, "", "reach", "-f", file, "--from", "web/client", "--to", "data/db", "--port", "5432", "-o", "json")
 	if code != 0 {

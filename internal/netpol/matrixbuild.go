@@ -464,7 +464,19 @@ func anyBit(bits []uint64, idx []int) bool {
 	return false
 }
 
-func sortedUnique(xs []int32) []int32 {
+// countUnique sorts xs and returns its distinct values with how often
+// each occurs.
+func countUnique(xs []int32) ([]int32, []int32) {
 	slices.Sort(xs)
-	return slices.Compact(xs)
+	counts := make([]int32, 0, 1)
+	out := xs[:0]
+	for i, x := range xs {
+		if i > 0 && x == out[len(out)-1] {
+			counts[len(counts)-1]++
+			continue
+		}
+		out = append(out, x)
+		counts = append(counts, 1)
+	}
+	return out, counts
 }

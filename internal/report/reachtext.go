@@ -34,6 +34,13 @@ func WriteReachText(w io.Writer, r ReachResult) error {
 			buf = append(buf, c.Dst...)
 			buf = append(buf, " : "...)
 			buf = AppendPortsText(buf, c.Ports)
+			if c.Partial() {
+				buf = append(buf, " (partial: "...)
+				buf = strconv.AppendInt(buf, int64(c.FullPairs), 10)
+				buf = append(buf, " of "...)
+				buf = strconv.AppendInt(buf, int64(c.PodPairs), 10)
+				buf = append(buf, " pod pairs)"...)
+			}
 			buf = append(buf, '\n')
 			_, err = bw.Write(buf)
 			return err == nil

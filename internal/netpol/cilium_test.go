@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/budnet/budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/netpol/netpoltest"
 )
 
 // parseCilium decodes "---"-separated Cilium policies (kind
@@ -334,4 +335,15 @@ spec:
 			}
 		})
 	}
+}
+
+// TestCiliumGeneratedCluster samples pairs of the Cilium benchmark's
+// cluster: the matrix agrees with pointwise evaluation there too.
+func TestCiliumGeneratedCluster(t *testing.T) {
+	c := netpoltest.GenerateCiliumCluster(7, 300)
+	e, err := netpol.New(c, netpol.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMatrix(t, c, e, e.Matrix(), 400, rand.New(rand.NewPCG(5, 6)))
 }

@@ -23,7 +23,11 @@ func WriteReachText(w io.Writer, r ReachResult) error {
 		fmt.Fprintf(bw, "# note: %s\n", n)
 	}
 	for _, u := range r.Meta.Unjudged {
-		fmt.Fprintf(bw, "# not judged: %s %s (%s): %s\n", u.Kind, u.Object, u.Source, u.Why)
+		obj := u.Object
+		if u.Field != "" {
+			obj += " " + u.Field
+		}
+		fmt.Fprintf(bw, "# not judged: %s %s (%s): %s\n", u.Kind, obj, u.Source, u.Why)
 	}
 	var err error
 	buf := make([]byte, 0, 256)

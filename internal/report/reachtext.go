@@ -19,6 +19,14 @@ func WriteReachText(w io.Writer, r ReachResult) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	fmt.Fprintf(bw, "# %d workloads, %d pods, %d network policies; ipBlock %s\n",
 		r.Meta.Workloads, r.Meta.Pods, r.Meta.Policies, ipBlockNote(r.Meta.IPBlockMatchesPods))
+	if len(r.Meta.Tiers) > 0 {
+		kinds := make([]string, 0, len(r.Meta.Tiers))
+		for k, n := range r.Meta.Tiers {
+			kinds = append(kinds, k+" "+strconv.Itoa(n))
+		}
+		sort.Strings(kinds)
+		fmt.Fprintf(bw, "# also evaluated, each in its tier: %s\n", strings.Join(kinds, ", "))
+	}
 	for _, n := range r.Meta.Notes {
 		fmt.Fprintf(bw, "# note: %s\n", n)
 	}

@@ -46,8 +46,10 @@ type compiledCiliumRule struct {
 	ports    compiledPorts
 	// l7: the ports carry L7 rules (http, dns, kafka, l7proto): allowed at
 	// L4, filtered at L7 by Cilium's proxy.
-	l7   bool
-	fqdn []string
+	l7 bool
+	// fqdnNames and fqdnPatterns are the rule's toFQDNs matchName and
+	// matchPattern entries (Engine.HostRules).
+	fqdnNames, fqdnPatterns []string
 }
 
 func (p *compiledCiliumPolicy) rules(dir Direction, deny bool) []compiledCiliumRule {
@@ -446,9 +448,9 @@ func (b *builder) ciliumPeers(ref PolicyRef, ns, at string, dir Direction, deny 
 	for _, f := range l3.fqdns {
 		switch {
 		case f.MatchName != "":
-			cr.fqdn = append(cr.fqdn, f.MatchName)
+			cr.fqdnNames = append(cr.fqdnNames, f.MatchName)
 		case f.MatchPattern != "":
-			cr.fqdn = append(cr.fqdn, f.MatchPattern)
+			cr.fqdnPatterns = append(cr.fqdnPatterns, f.MatchPattern)
 		}
 	}
 	if len(l3.fqdns) > 0 {

@@ -33,9 +33,6 @@ type Input struct {
 	Cluster   netpol.Cluster
 	Workloads []Workload
 	byName    map[string]int
-	// fqdn are the toFQDNs egress rules of Cilium policies, which open host
-	// flows the NetworkPolicy matrix cannot show.
-	fqdn []fqdnRule
 	// Unjudged are the policy objects of other kinds (Calico, unknown
 	// versions, invalid objects) the engine does not fully evaluate.
 	Unjudged []Unjudged
@@ -126,7 +123,6 @@ func Build(inv *manifest.Inventory, opts BuildOptions) *Input {
 	for _, np := range inv.NetworkPolicies {
 		in.Cluster.Policies = append(in.Cluster.Policies, np.Policy)
 	}
-	in.fqdn = readFQDNRules(inv)
 	in.Unjudged = readUnjudged(inv)
 	in.readTiers(inv)
 	return in

@@ -102,9 +102,12 @@ func (e *Engine) Matrix() *Matrix {
 		m.nodes[ni].src = append(m.nodes[ni].src, classSrc[c])
 		m.nodes[ni].dst = append(m.nodes[ni].dst, classDst[c])
 	}
+	// One backing array for every node's counts: a node has at most as many
+	// distinct keys as members, so it never grows and the subslices stay put.
+	counts := make([]int32, 0, 2*(len(e.pods)+len(b.ents)))
 	for i := range m.nodes {
-		m.nodes[i].src, m.nodes[i].srcN = countUnique(m.nodes[i].src)
-		m.nodes[i].dst, m.nodes[i].dstN = countUnique(m.nodes[i].dst)
+		m.nodes[i].src, m.nodes[i].srcN, counts = countUnique(m.nodes[i].src, counts)
+		m.nodes[i].dst, m.nodes[i].dstN, counts = countUnique(m.nodes[i].dst, counts)
 	}
 	slices.SortFunc(m.nodes, func(a, b mnode) int {
 		if a.name < b.name {

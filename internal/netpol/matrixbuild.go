@@ -464,19 +464,19 @@ func anyBit(bits []uint64, idx []int) bool {
 	return false
 }
 
-// countUnique sorts xs and returns its distinct values with how often
-// each occurs.
-func countUnique(xs []int32) ([]int32, []int32) {
+// countUnique sorts xs and returns its distinct values and, appended to
+// buf, how often each occurs (a subslice of buf, which is returned grown).
+func countUnique(xs []int32, buf []int32) ([]int32, []int32, []int32) {
 	slices.Sort(xs)
-	counts := make([]int32, 0, 1)
+	start := len(buf)
 	out := xs[:0]
 	for i, x := range xs {
 		if i > 0 && x == out[len(out)-1] {
-			counts[len(counts)-1]++
+			buf[len(buf)-1]++
 			continue
 		}
 		out = append(out, x)
-		counts = append(counts, 1)
+		buf = append(buf, 1)
 	}
-	return out, counts
+	return out, buf[start:len(buf):len(buf)], buf
 }

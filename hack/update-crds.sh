@@ -18,6 +18,8 @@ sources=(
 	"traefik|github.com/traefik/traefik/v3@v3.7.13|docs/content/reference/dynamic-configuration|kubernetes-crd-definition-v1.yml"
 	"cilium|github.com/cilium/cilium@v1.20.2|pkg/k8s/apis/cilium.io/client/crds/v2|ciliumnetworkpolicies.yaml ciliumclusterwidenetworkpolicies.yaml ciliumegressgatewaypolicies.yaml"
 	"prometheus-operator|github.com/prometheus-operator/prometheus-operator@v0.85.0|example/prometheus-operator-crd|monitoring.coreos.com_prometheusrules.yaml monitoring.coreos.com_servicemonitors.yaml monitoring.coreos.com_podmonitors.yaml"
+	"network-policy-api|sigs.k8s.io/network-policy-api@v0.3.1|config/crd/experimental|policy.networking.k8s.io_clusternetworkpolicies.yaml"
+	"network-policy-api|sigs.k8s.io/network-policy-api@v0.1.7|config/crd/experimental|policy.networking.k8s.io_adminnetworkpolicies.yaml policy.networking.k8s.io_baselineadminnetworkpolicies.yaml"
 )
 
 # Run outside the budnet module so nothing is added to its go.mod.
@@ -25,6 +27,7 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
 versions=$out/VERSIONS.md
+declare -A cleared
 mkdir -p "$out"
 {
 	echo "# Pinned CRDs"
@@ -42,7 +45,12 @@ for entry in "${sources[@]}"; do
 	moddir=$(cd "$scratch" && GOFLAGS=-mod=mod go mod download -json "$modver" |
 		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 	[ -n "$moddir" ] || { echo "update-crds: no module directory for $modver" >&2; exit 1; }
-	rm -rf "${out:?}/$project"
+	# A project may take files from two versions of one module (one
+	# directory per API group): clear its directory once.
+	if [[ -z ${cleared[$project]:-} ]]; then
+		rm -rf "${out:?}/$project"
+		cleared[$project]=1
+	fi
 	mkdir -p "$out/$project"
 	for f in $files; do
 		install -m 0644 "$moddir/$dir/$f" "$out/$project/$f"
@@ -61,4 +69,8 @@ Why these versions (the newest each project released that the Go module proxy se
   The monitoring.coreos.com/v1 kinds used here are stable across those releases.
 - traefik: the reference file holds all Traefik CRDs in one document stream; it is kept
   whole so IngressRoute references to TraefikService and ServersTransport resolve.
+- network-policy-api: ClusterNetworkPolicy from v0.3.1 (serves v1alpha2 and v1beta1);
+  AdminNetworkPolicy and BaselineAdminNetworkPolicy (v1alpha1) from v0.1.7, the last
+  release that ships them and what several CNIs still serve. The experimental channel,
+  which has the fields the engine evaluates (namedPort, nodes, domainNames).
 NOTES

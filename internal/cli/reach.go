@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -143,6 +144,9 @@ func (o *reachOptions) run(ctx context.Context) error {
 		return usageError(err)
 	}
 	in := reach.Build(inv, reach.BuildOptions{HostNetworkAsPods: o.HostNetworkPods == hostNetworkPod})
+	if err := in.Err(); err != nil {
+		return usageError(err)
+	}
 	eng, err := netpol.New(in.Cluster, netpol.Options{IPBlockMatchesPods: o.IPBlockMatchesPods})
 	if err != nil {
 		return usageError(err)
@@ -153,7 +157,9 @@ func (o *reachOptions) run(ctx context.Context) error {
 	m := eng.Matrix()
 	res := report.ReachResult{
 		Meta: reach.Meta{Inputs: inputs, IPBlockMatchesPods: o.IPBlockMatchesPods, HostNetworkPods: o.HostNetworkPods,
-			Workloads: len(in.Workloads), Pods: in.Pods(), Policies: len(in.Cluster.Policies), Unjudged: in.Unjudged},
+			Workloads: len(in.Workloads), Pods: in.Pods(), Policies: len(in.Cluster.Policies),
+			Unjudged: append(slices.Clip(in.Unjudged), in.EngineUnjudged(eng.Unjudged())...),
+			Notes:    eng.Warnings(), Tiers: in.TierCounts()},
 		Connections: m.Each,
 	}
 	if o.Intended {
@@ -248,8 +254,14 @@ type podPair struct {
 }
 
 type explainSide struct {
-	Allowed  bool     `json:"allowed"`
-	Isolated bool     `json:"isolated"`
+	Allowed  bool `json:"allowed"`
+	Isolated bool `json:"isolated"`
+	// Tier decided the side: Admin, NetworkPolicy, Baseline or Default
+	// (no policy decided); Rule and Action name the tiered rule that did.
+	Tier     string   `json:"tier"`
+	Rule     string   `json:"rule,omitempty"`
+	Action   string   `json:"action,omitempty"`
+	Passed   []string `json:"passedBy,omitempty"`
 	Reason   string   `json:"reason"`
 	Policies []string `json:"policies,omitempty"`
 	Rules    []string `json:"rules,omitempty"`
@@ -317,7 +329,13 @@ type explainPeer struct {
 }
 
 func side(s netpol.SideVerdict) explainSide {
-	out := explainSide{Allowed: s.Allowed, Isolated: s.Isolated, Reason: s.String()}
+	out := explainSide{Allowed: s.Allowed, Isolated: s.Isolated, Tier: s.Tier.String(), Reason: s.String()}
+	if s.Rule != nil {
+		out.Rule, out.Action = s.Rule.String(), s.Action.String()
+	}
+	for _, r := range s.Passed {
+		out.Passed = append(out.Passed, r.String())
+	}
 	for _, p := range s.Isolating {
 		out.Policies = append(out.Policies, p.String())
 	}

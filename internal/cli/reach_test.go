@@ -276,9 +276,11 @@ func TestReachHostNetworkPods(t *testing.T) {
 	}
 }
 
-// TestReachListsUnjudgedPolicies: policies of kinds the engine does not
-// evaluate (an AdminNetworkPolicy, a CiliumNetworkPolicy with a deny rule)
-// are named with file and line in JSON and text, never dropped silently.
+// TestReachListsUnjudgedPolicies: the network-policy-api tiers are judged
+// (an AdminNetworkPolicy's Deny removes a connection NetworkPolicies leave
+// open); what the engine cannot judge (the ANP's node selector with labels,
+// a Calico policy) is named with file and line in JSON and text, never
+// dropped silently.
 func TestReachListsUnjudgedPolicies(t *testing.T) {
 	file := filepath.Join("testdata", "othertiers.yaml")
 	code, out, stderr := run(t, "", "reach", "-f", file, "-o", "json")
@@ -286,27 +288,73 @@ func TestReachListsUnjudgedPolicies(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	var got struct {
-		Metadata struct{ Unjudged []reach.Unjudged }
+		Metadata struct {
+			Unjudged []reach.Unjudged
+			Tiers    map[string]int
+		}
 	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatal(err)
 	}
 	want := []reach.Unjudged{
-		{Kind: "AdminNetworkPolicy", Object: "deny-shop", Source: file + ":12"},
-		{Kind: "CiliumNetworkPolicy", Object: "shop/api-egress", Source: file + ":21"},
+		{Kind: "GlobalNetworkPolicy", Object: "deny-egress", Source: file + ":37"},
+		{Kind: "AdminNetworkPolicy", Object: "deny-shop", Source: file + ":26", Field: "spec.egress[0].to[0].nodes"},
 	}
 	if len(got.Metadata.Unjudged) != len(want) {
 		t.Fatalf("unjudged = %+v, want %d entries", got.Metadata.Unjudged, len(want))
 	}
 	for i, w := range want {
 		g := got.Metadata.Unjudged[i]
-		if g.Kind != w.Kind || g.Object != w.Object || g.Source != w.Source || g.Why == "" {
+		if g.Kind != w.Kind || g.Object != w.Object || g.Source != w.Source || g.Field != w.Field || g.Why == "" {
 			t.Errorf("unjudged[%d] = %+v, want %+v with a reason", i, g, w)
 		}
 	}
+	if got.Metadata.Tiers["AdminNetworkPolicy"] != 1 {
+		t.Errorf("metadata.tiers = %v, want the AdminNetworkPolicy counted", got.Metadata.Tiers)
+	}
 	_, text, _ := run(t, "", "reach", "-f", file)
-	if !strings.Contains(text, "# not judged: AdminNetworkPolicy deny-shop ("+file+":12)") {
-		t.Errorf("text output does not name the AdminNetworkPolicy:\n%s", text)
+	if !strings.Contains(text, "# not judged: GlobalNetworkPolicy deny-egress ("+file+":37)") {
+		t.Errorf("text output does not name the Calico policy:\n%s", text)
+	}
+	if strings.Contains(text, "web/client[Deployment] => shop/api[Deployment]") || !strings.Contains(text, "shop/api[Deployment] => web/client[Deployment]") {
+		t.Errorf("the AdminNetworkPolicy's ingress Deny is not applied (or too much is denied):\n%s", text)
+	}
+	_, explain, _ := run(t, "", "reach", "-f", file, "--from", "web/client", "--to", "shop/api", "--port", "80")
+	if !strings.Contains(explain, `ingress denied by Admin tier: deny-shop[AdminNetworkPolicy] ingress[0] "deny-all" (Deny)`) {
+		t.Errorf("explain does not name the deciding tier and rule:\n%s", explain)
+	}
+	_, js, _ := run(t, "", "reach", "-f", file, "--from", "web/client", "--to", "shop/api", "--port", "80", "-o", "json")
+	if !strings.Contains(js, `"tier": "Admin"`) || !strings.Contains(js, `"tier": "Default"`) {
+		t.Errorf("explain JSON does not carry the tiers:\n%s", js)
+	}
+}
+
+// TestReachRejectsInvalidTierPolicy: a typo'd field in a tiered policy is an
+// error naming the file and line, exit 2, never a policy judged as absent.
+func TestReachRejectsInvalidTierPolicy(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "anp.yaml")
+	if err := os.WriteFile(file, []byte(`apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: typo}
+spec:
+  priority: 10
+  subject: {namespaces: {}}
+  ingress:
+  - {action: Deny, form: [{namespaces: {}}]}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The loader checks the object against the pinned CRD's schema.
+	code, _, stderr := run(t, "", "reach", "-f", file)
+	if code != ExitUsage || !strings.Contains(stderr, file+":8") || !strings.Contains(stderr, `"form"`) {
+		t.Errorf("exit %d, stderr %q: want exit %d naming the file, line and field", code, stderr, ExitUsage)
+	}
+	// Told to read past unknown fields, the loader does; the engine's
+	// strict decode still refuses to judge the rule without its peers.
+	code, _, stderr = run(t, "", "reach", "-f", file, "--validate=warn")
+	if code != ExitUsage || !strings.Contains(stderr, "typo[AdminNetworkPolicy] ("+file+":1)") || !strings.Contains(stderr, "form") {
+		t.Errorf("--validate=warn: exit %d, stderr %q: want exit %d naming the object, file and field", code, stderr, ExitUsage)
 	}
 }
 
@@ -317,8 +365,11 @@ func TestReachListsUnjudgedPolicies(t *testing.T) {
 func TestReachExplainPerPod(t *testing.T) {
 	file := filepath.Join("testdata", "perpod.yaml")
 	_, matrix, _ := run(t, "", "reach", "-f", file)
-	if !strings.Contains(matrix, "web/client[Deployment] => data/db[StatefulSet] : TCP 5432") {
-		t.Fatalf("matrix does not allow client to db on 5432:\n%s", matrix)
+	if !strings.Contains(matrix, "web/client[Deployment] => data/db[StatefulSet] : TCP 5432 (partial: 1 of 2 pod pairs)") {
+		t.Fatalf("matrix does not allow client to db on 5432 for 1 of 2 pod pairs:\n%s", matrix)
+	}
+	if _, js, _ := run(t, "", "reach", "-f", file, "-o", "json"); !strings.Contains(js, `"podPairs":2,"fullPairs":1`) {
+		t.Errorf("matrix JSON does not mark the partial reach:\n%s", js)
 	}
 	code, out, stderr := run(t, "", "reach", "-f", file, "--from", "web/client", "--to", "data/db", "--port", "5432", "-o", "json")
 	if code != 0 {

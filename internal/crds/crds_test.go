@@ -21,6 +21,7 @@ func TestCRDs(t *testing.T) {
 		{name: "traefik", project: "traefik", kinds: []string{"IngressRoute", "IngressRouteTCP", "IngressRouteUDP", "Middleware", "MiddlewareTCP", "ServersTransport", "ServersTransportTCP", "TLSOption", "TLSStore", "TraefikService"}},
 		{name: "cilium", project: "cilium", kinds: []string{"CiliumClusterwideNetworkPolicy", "CiliumEgressGatewayPolicy", "CiliumNetworkPolicy"}},
 		{name: "prometheus-operator", project: "prometheus-operator", kinds: []string{"PodMonitor", "PrometheusRule", "ServiceMonitor"}},
+		{name: "network-policy-api", project: "network-policy-api", kinds: []string{"AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy"}},
 	}
 	var covered []string
 	for _, tt := range tests {
@@ -56,8 +57,8 @@ func TestCRDs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Decode(): %v", err)
 	}
-	if len(all) != 30 {
-		t.Errorf("Decode() returned %d CRDs, want 30", len(all))
+	if len(all) != 33 {
+		t.Errorf("Decode() returned %d CRDs, want 33", len(all))
 	}
 }
 

@@ -31,6 +31,12 @@ type Engine struct {
 	// contain it: two addresses matched by the same rules are treated alike.
 	peerRules [][]int32
 	named     []namedPort // distinct named ports of all rules
+	// tiers are the network-policy-api policies in evaluation order: the
+	// Admin tier by priority, then the Baseline tier by priority.
+	tiers    []compiledTierPolicy
+	cilium   []compiledCiliumPolicy
+	unjudged []UnjudgedPart
+	warnings []string
 }
 
 type compiledPolicy struct {
@@ -65,6 +71,22 @@ type peerKind uint8
 const (
 	peerSelector peerKind = iota
 	peerIPBlock
+	// peerNodes matches every node: host-network pods (whose addresses are
+	// their node's) in the engine's node reading.
+	peerNodes
+	// peerCilium matches pod-network pods on their Cilium labels
+	// (Engine.ciliumLabels), in policyNS when set.
+	peerCilium
+	// peerCluster matches every pod, host-network pods included (Cilium's
+	// cluster entity).
+	peerCluster
+)
+
+// How an address peer treats pod addresses.
+const (
+	podIPsByOption int8 = iota // NetworkPolicy ipBlock: Options.IPBlockMatchesPods; node addresses always
+	podIPsAlways               // network-policy-api networks: pod and node addresses are matched like any
+	podIPsNever                // Cilium CIDR rules: only addresses outside the cluster
 )
 
 type peerMatcher struct {
@@ -76,6 +98,10 @@ type peerMatcher struct {
 	// ipBlock peers
 	cidr   netip.Prefix
 	except []netip.Prefix
+	podIPs int8
+	// coversPods: with podIPsAlways, the block holds a whole pod CIDR, so it
+	// matches pods whose IPs are unknown.
+	coversPods bool
 }
 
 // New compiles the policies' selectors, CIDRs and ports once. It rejects what the
@@ -109,9 +135,27 @@ func New(c Cluster, opts Options) (*Engine, error) {
 		e.byNS[cp.ref.Namespace] = append(e.byNS[cp.ref.Namespace], len(e.policies))
 		e.policies = append(e.policies, cp)
 	}
+	errs = append(errs, b.compileTiers(&c)...)
+	errs = append(errs, b.compileCilium(&c)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	podCIDRs := opts.PodCIDRs
+	if len(podCIDRs) == 0 {
+		podCIDRs = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}
+	}
+	for i := range e.peers {
+		m := &e.peers[i]
+		if m.kind != peerIPBlock || m.podIPs != podIPsAlways {
+			continue
+		}
+		for _, pc := range podCIDRs {
+			if pc.Addr().Is4() == m.cidr.Addr().Is4() && m.cidr.Bits() <= pc.Bits() && m.cidr.Contains(pc.Addr()) {
+				m.coversPods = true
+			}
+		}
+	}
+	e.tierWarnings()
 	return e, nil
 }
 

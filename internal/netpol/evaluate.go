@@ -10,16 +10,39 @@ import (
 )
 
 // SideVerdict is the judgement of one direction: egress at the source, ingress
-// at the destination. Each side is judged on its own.
+// at the destination. Each side is judged on its own, tier by tier: the Admin
+// tier's first matching rule decides (Pass hands on), then NetworkPolicies
+// (and Cilium's policies) where any selects the pod, then the Baseline tier,
+// then Kubernetes' default, allow.
 type SideVerdict struct {
 	Direction Direction
 	Allowed   bool
-	// Isolated is false when no policy governs the pod in this direction (or the
+	// Tier is the tier that decided; TierDefault when none did (then
+	// NotIsolatedReason says why).
+	Tier Tier
+	// Isolated is false when no policy decided in this direction (or the
 	// peer is an address or a host-network pod); NotIsolatedReason says which.
 	Isolated          bool
 	NotIsolatedReason string
-	// Allowing lists every rule that allows the connection (when Isolated).
+	// Rule is the Admin- or Baseline-tier rule that decided, or the Cilium
+	// deny rule that denied, with its Action.
+	Rule   *RuleRef
+	Action Action
+	// Passed are the Admin-tier Pass rules that handed the connection on.
+	Passed []RuleRef
+	// Ambiguous lists policies of the deciding rule's tier and priority that
+	// would decide otherwise: the reference lets an implementation apply
+	// either (Engine.Warnings).
+	Ambiguous []PolicyRef
+	// Allowing lists every rule that allows the connection (when the
+	// NetworkPolicy tier decided).
 	Allowing []RuleRef
+	// Denying lists the Cilium deny rules that match the connection: they
+	// win over every allow of the tier (Rule is the first).
+	Denying []RuleRef
+	// L7 lists the allowing Cilium rules that carry L7 rules: the
+	// connection is allowed at L4 and filtered at L7 by Cilium's proxy.
+	L7 []RuleRef
 	// Isolating lists the policies that select the pod for this direction; on a
 	// deny, none of their rules matched.
 	Isolating []PolicyRef
@@ -27,14 +50,31 @@ type SideVerdict struct {
 
 // String explains the side in one line.
 func (s SideVerdict) String() string {
+	var out string
 	switch {
+	case s.Rule != nil:
+		word := "denied"
+		if s.Allowed {
+			word = "allowed"
+		}
+		out = fmt.Sprintf("%s %s by %s tier: %s (%s)", s.Direction, word, s.Tier, s.Rule, s.Action)
 	case !s.Isolated:
-		return fmt.Sprintf("%s allowed: not isolated (%s)", s.Direction, s.NotIsolatedReason)
+		out = fmt.Sprintf("%s allowed: not isolated (%s)", s.Direction, s.NotIsolatedReason)
 	case s.Allowed:
-		return fmt.Sprintf("%s allowed by %s", s.Direction, joinStrings(s.Allowing))
+		out = fmt.Sprintf("%s allowed by %s", s.Direction, joinStrings(s.Allowing))
 	default:
-		return fmt.Sprintf("%s denied: isolated by %s and no rule matched", s.Direction, joinStrings(s.Isolating))
+		out = fmt.Sprintf("%s denied: isolated by %s and no rule matched", s.Direction, joinStrings(s.Isolating))
 	}
+	if len(s.L7) > 0 && s.Allowed {
+		out += fmt.Sprintf(" (allowed at L4, filtered at L7 by %s)", joinStrings(s.L7))
+	}
+	if len(s.Passed) > 0 {
+		out += fmt.Sprintf(" (passed on by %s)", joinStrings(s.Passed))
+	}
+	if len(s.Ambiguous) > 0 {
+		out += fmt.Sprintf(" (ambiguous: %s has the same priority)", joinStrings(s.Ambiguous))
+	}
+	return out
 }
 
 func joinStrings[T fmt.Stringer](xs []T) string {
@@ -92,6 +132,20 @@ func (e *Engine) side(dir Direction, subject, other, dst Peer, proto corev1.Prot
 		return sv
 	}
 	pod := &e.pods[pi]
+	// The Admin tier: the first matching rule in priority order decides;
+	// Pass skips the rest of the tier.
+	t := 0
+	for ; t < len(e.tiers) && e.tiers[t].tier == TierAdmin; t++ {
+		if e.tierDecides(&sv, t, pod, other, dst, proto, port) {
+			return sv
+		}
+		if len(sv.Passed) > 0 {
+			break
+		}
+	}
+	for t < len(e.tiers) && e.tiers[t].tier == TierAdmin {
+		t++
+	}
 	podLabels := labels.Set(pod.Labels)
 	for _, idx := range e.byNS[pod.Namespace] {
 		cp := &e.policies[idx]
@@ -115,12 +169,141 @@ func (e *Engine) side(dir Direction, subject, other, dst Peer, proto corev1.Prot
 			}
 		}
 	}
-	if !sv.Isolated {
-		sv.NotIsolatedReason = fmt.Sprintf("no policy selects %s/%s for %s", pod.Namespace, pod.Name, dir)
+	// Cilium's policies share the tier: any that selects the pod with
+	// default deny isolates it, allows are unioned, and a matching deny
+	// rule wins over every allow.
+	ciliumLabels := labels.Set(nil)
+	for ci := range e.cilium {
+		cp := &e.cilium[ci]
+		if !cp.has(dir) || cp.sel == nil || pod.HostNetwork || (cp.ns != "" && cp.ns != pod.Namespace) {
+			continue
+		}
+		if ciliumLabels == nil {
+			ciliumLabels = e.ciliumLabels(pod)
+		}
+		if !cp.sel.Matches(ciliumLabels) {
+			continue
+		}
+		if cp.defaultDeny(dir) {
+			sv.Isolated = true
+			sv.Isolating = append(sv.Isolating, cp.ref.Policy)
+		}
+		for _, deny := range []bool{false, true} {
+			rules := cp.rules(dir, deny)
+			for i := range rules {
+				r := &rules[i]
+				if !e.ciliumRuleMatches(r, other, dst, proto, port) {
+					continue
+				}
+				switch {
+				case deny:
+					sv.Denying = append(sv.Denying, r.ref)
+				case r.l7:
+					sv.Allowing = append(sv.Allowing, r.ref)
+					sv.L7 = append(sv.L7, r.ref)
+				default:
+					sv.Allowing = append(sv.Allowing, r.ref)
+				}
+			}
+		}
+	}
+	if len(sv.Denying) > 0 {
+		ref := sv.Denying[0]
+		sv.Tier, sv.Isolated, sv.Allowed, sv.Rule, sv.Action = TierNetworkPolicy, true, false, &ref, ActionDeny
 		return sv
 	}
-	sv.Allowed = len(sv.Allowing) > 0
+	if sv.Isolated {
+		sv.Tier = TierNetworkPolicy
+		sv.Allowed = len(sv.Allowing) > 0
+		return sv
+	}
+	sv.Allowing, sv.L7 = nil, nil // not isolated: allows decide nothing
+	// The Baseline tier, where no NetworkPolicy selects the pod.
+	for ; t < len(e.tiers); t++ {
+		if e.tierDecides(&sv, t, pod, other, dst, proto, port) {
+			return sv
+		}
+	}
+	sv.NotIsolatedReason = fmt.Sprintf("no policy selects %s/%s for %s", pod.Namespace, pod.Name, dir)
 	return sv
+}
+
+// tierDecides applies tiered policy t to the connection: true when one of
+// its rules accepted or denied it (sv then says so); a Pass rule is
+// recorded in sv.Passed and decides nothing.
+func (e *Engine) tierDecides(sv *SideVerdict, t int, pod *Pod, other, dst Peer, proto corev1.Protocol, port int32) bool {
+	p := &e.tiers[t]
+	rules := p.rules(sv.Direction)
+	if len(rules) == 0 || !e.tierSelects(p, pod) {
+		return false
+	}
+	for i := range rules {
+		r := &rules[i]
+		if !e.tierRuleMatches(r, other, dst, proto, port) {
+			continue
+		}
+		if r.action == ActionPass {
+			sv.Passed = append(sv.Passed, r.ref)
+			sv.Ambiguous = e.ambiguous(t, sv.Direction, ActionPass, pod, other, dst, proto, port)
+			return false
+		}
+		ref := r.ref
+		sv.Rule, sv.Action, sv.Tier, sv.Isolated = &ref, r.action, p.tier, true
+		sv.Allowed = r.action == ActionAccept
+		sv.Ambiguous = e.ambiguous(t, sv.Direction, r.action, pod, other, dst, proto, port)
+		return true
+	}
+	return false
+}
+
+// ambiguous lists the other policies of t's tier and priority that select
+// the pod and whose first matching rule acts otherwise.
+func (e *Engine) ambiguous(t int, dir Direction, act Action, pod *Pod, other, dst Peer, proto corev1.Protocol, port int32) []PolicyRef {
+	var out []PolicyRef
+	p := &e.tiers[t]
+	for u := range e.tiers {
+		q := &e.tiers[u]
+		if u == t || q.tier != p.tier || q.priority != p.priority || !e.tierSelects(q, pod) {
+			continue
+		}
+		rules := q.rules(dir)
+		for i := range rules {
+			if e.tierRuleMatches(&rules[i], other, dst, proto, port) {
+				if rules[i].action != act {
+					out = append(out, q.ref)
+				}
+				break
+			}
+		}
+	}
+	return out
+}
+
+func (e *Engine) ciliumRuleMatches(r *compiledCiliumRule, other, dst Peer, proto corev1.Protocol, port int32) bool {
+	if !e.portMatches(&r.ports, dst, proto, port) {
+		return false
+	}
+	if r.allPeers {
+		return true
+	}
+	for _, p := range r.peers {
+		if e.peerMatches(&e.peers[p], other) {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) tierRuleMatches(r *compiledTierRule, other, dst Peer, proto corev1.Protocol, port int32) bool {
+	if !e.portMatches(&r.ports, dst, proto, port) {
+		return false
+	}
+	for _, p := range r.peers {
+		if e.peerMatches(&e.peers[p], other) {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Engine) ruleMatches(r *compiledRule, other, dst Peer, proto corev1.Protocol, port int32) bool {
@@ -181,12 +364,32 @@ func resolveNamed(ports []ContainerPort, np namedPort) int32 {
 // pods' (node) addresses, and pod IPs only with IPBlockMatchesPods.
 func (e *Engine) peerMatches(m *peerMatcher, other Peer) bool {
 	oi, isPod := other.IsPod()
+	switch m.kind {
+	case peerNodes:
+		return isPod && e.pods[oi].HostNetwork
+	case peerCluster:
+		return isPod
+	case peerCilium:
+		if !isPod || e.pods[oi].HostNetwork {
+			return false
+		}
+		pod := &e.pods[oi]
+		return (m.policyNS == "" || m.policyNS == pod.Namespace) && m.podSel.Matches(e.ciliumLabels(pod))
+	}
 	if m.kind == peerIPBlock {
 		if !isPod {
 			return m.containsAddr(other.addr)
 		}
 		pod := &e.pods[oi]
-		if !pod.HostNetwork && !e.opts.IPBlockMatchesPods {
+		switch {
+		case m.podIPs == podIPsNever:
+			return false
+		case pod.HostNetwork:
+		case m.podIPs == podIPsAlways:
+			if len(pod.IPs) == 0 {
+				return m.coversPods
+			}
+		case !e.opts.IPBlockMatchesPods:
 			return false
 		}
 		for _, a := range pod.IPs {
@@ -208,6 +411,22 @@ func (e *Engine) peerMatches(m *peerMatcher, other Peer) bool {
 		return false
 	}
 	return m.podSel.Matches(labels.Set(pod.Labels))
+}
+
+// matchesPodAddr says whether an address peer applies to a pod's own
+// addresses: a host-network pod's are its node's, which every address peer
+// sees; a pod-network pod's only network-policy-api networks and, by option,
+// NetworkPolicy ipBlocks.
+func (m *peerMatcher) matchesPodAddr(hostNetwork, ipBlockMatchesPods bool) bool {
+	switch {
+	case m.podIPs == podIPsNever:
+		return false
+	case hostNetwork:
+		return true
+	case m.podIPs == podIPsAlways:
+		return true
+	}
+	return ipBlockMatchesPods
 }
 
 func (m *peerMatcher) containsAddr(a netip.Addr) bool {

@@ -9,7 +9,15 @@ import (
 type Connection struct {
 	Src, Dst string
 	Ports    PortSet
+	// PodPairs and FullPairs are set when the reachability is partial: the
+	// workloads' pods differ, and only FullPairs of the PodPairs source-pod
+	// to destination-pod pairs are allowed all of Ports (the others fewer
+	// or none). Both are 0 when every pair is allowed the same.
+	PodPairs, FullPairs int
 }
+
+// Partial reports whether only some pod pairs are allowed all of Ports.
+func (c Connection) Partial() bool { return c.FullPairs < c.PodPairs }
 
 // MatrixStats tells how far the class grouping reduced the work.
 type MatrixStats struct {
@@ -35,6 +43,8 @@ type mnode struct {
 	name     string
 	external bool
 	src, dst []int32 // behaviour keys of the node's classes
+	// srcN, dstN count the node's pods per key (parallel to src, dst).
+	srcN, dstN []int32
 }
 
 // set ids fixed by the builder.
@@ -92,9 +102,12 @@ func (e *Engine) Matrix() *Matrix {
 		m.nodes[ni].src = append(m.nodes[ni].src, classSrc[c])
 		m.nodes[ni].dst = append(m.nodes[ni].dst, classDst[c])
 	}
+	// One backing array for every node's counts: a node has at most as many
+	// distinct keys as members, so it never grows and the subslices stay put.
+	counts := make([]int32, 0, 2*(len(e.pods)+len(b.ents)))
 	for i := range m.nodes {
-		m.nodes[i].src = sortedUnique(m.nodes[i].src)
-		m.nodes[i].dst = sortedUnique(m.nodes[i].dst)
+		m.nodes[i].src, m.nodes[i].srcN, counts = countUnique(m.nodes[i].src, counts)
+		m.nodes[i].dst, m.nodes[i].dstN, counts = countUnique(m.nodes[i].dst, counts)
 	}
 	slices.SortFunc(m.nodes, func(a, b mnode) int {
 		if a.name < b.name {
@@ -244,6 +257,36 @@ func (m *Matrix) pair(a, b *mnode) PortSet {
 	return out
 }
 
+// pairCounts counts a node pair's pod pairs and those allowed all of ports
+// (the union pair computed); equal counts mean the reach is not partial.
+func (m *Matrix) pairCounts(a, b *mnode, ports PortSet) (total, full int) {
+	for i, s := range a.src {
+		for j, d := range b.dst {
+			n := int(a.srcN[i]) * int(b.dstN[j])
+			total += n
+			if m.sets[m.table[int(s)*m.nDst+int(d)]].Equal(ports) {
+				full += n
+			}
+		}
+	}
+	return total, full
+}
+
+// Connection is the connection of two names with its partial counts (see
+// Connection); false when Lookup would be.
+func (m *Matrix) Connection(src, dst string) (Connection, bool) {
+	ps, ok := m.Lookup(src, dst)
+	if !ok {
+		return Connection{}, false
+	}
+	c := Connection{Src: src, Dst: dst, Ports: ps}
+	a, b := &m.nodes[m.byName[src]], &m.nodes[m.byName[dst]]
+	if total, full := m.pairCounts(a, b, ps); full < total {
+		c.PodPairs, c.FullPairs = total, full
+	}
+	return c, true
+}
+
 // Each yields every ordered pair with something allowed, sources in name order
 // and for each source the destinations in name order. Pairs of a workload with
 // itself and of two address entities are left out. Nothing is materialised
@@ -270,6 +313,7 @@ func (m *Matrix) Each(yield func(Connection) bool) {
 				continue
 			}
 			var ps PortSet
+			var total, full int
 			if row != nil && single[j] >= 0 {
 				id := row[single[j]]
 				if id == setNone {
@@ -278,8 +322,10 @@ func (m *Matrix) Each(yield func(Connection) bool) {
 				ps = m.sets[id]
 			} else if ps = m.pair(a, b); ps.IsEmpty() {
 				continue
+			} else if total, full = m.pairCounts(a, b, ps); full == total {
+				total, full = 0, 0
 			}
-			if !yield(Connection{Src: a.name, Dst: b.name, Ports: ps}) {
+			if !yield(Connection{Src: a.name, Dst: b.name, Ports: ps, PodPairs: total, FullPairs: full}) {
 				return
 			}
 		}

@@ -59,12 +59,36 @@ type matrixBuilder struct {
 	nameds   [][]int32
 	namedIDs *interner
 	nsPeers  map[string][]int // selector peers whose namespace part matches a namespace
+	// networks: some address peer matches pod addresses whatever the
+	// options (network-policy-api networks), so pod IPs matter.
+	networks bool
+	// hostPeers match host-network pods whatever their IPs; coverPeers match
+	// pod-network pods whose IPs are unknown.
+	hostPeers, coverPeers []int
+	// ciliumPeers select on Cilium labels; clusterPeers match every pod.
+	ciliumPeers, clusterPeers []int
 }
 
 func (e *Engine) newMatrixBuilder() *matrixBuilder {
 	b := &matrixBuilder{e: e, profIDs: newInterner(), bitsIDs: newInterner(), namedIDs: newInterner()}
 	b.ents, b.parts = partitionAddresses(e.peers, e.peerRules)
 	b.internProfile(nil)
+	for i := range e.peers {
+		m := &e.peers[i]
+		switch {
+		case m.kind == peerNodes:
+			b.hostPeers = append(b.hostPeers, i)
+		case m.kind == peerCilium:
+			b.ciliumPeers = append(b.ciliumPeers, i)
+		case m.kind == peerCluster:
+			b.clusterPeers = append(b.clusterPeers, i)
+		case m.kind == peerIPBlock && m.podIPs == podIPsAlways:
+			b.networks = true
+			if m.coversPods {
+				b.coverPeers = append(b.coverPeers, i)
+			}
+		}
+	}
 	b.nsPeers = make(map[string][]int, len(e.nsLabels))
 	for ns, set := range e.nsLabels {
 		for i := range e.peers {
@@ -81,7 +105,7 @@ func (e *Engine) newMatrixBuilder() *matrixBuilder {
 }
 
 func (b *matrixBuilder) ipsMatter(p *Pod) bool {
-	return len(p.IPs) > 0 && (p.HostNetwork || b.e.opts.IPBlockMatchesPods)
+	return len(p.IPs) > 0 && (p.HostNetwork || b.e.opts.IPBlockMatchesPods || b.networks)
 }
 
 // classify groups the pods into classes.
@@ -185,6 +209,20 @@ func (b *matrixBuilder) classBehaviour(c *podClass) behaviour {
 	bits := make([]uint64, (len(e.peers)+63)/64)
 	for _, x := range c.entities {
 		for _, pi := range b.ents[x].peers {
+			if e.peers[pi].matchesPodAddr(p.HostNetwork, e.opts.IPBlockMatchesPods) {
+				bits[pi/64] |= 1 << (pi % 64)
+			}
+		}
+	}
+	for _, pi := range b.clusterPeers {
+		bits[pi/64] |= 1 << (pi % 64)
+	}
+	if p.HostNetwork {
+		for _, pi := range b.hostPeers {
+			bits[pi/64] |= 1 << (pi % 64)
+		}
+	} else if len(p.IPs) == 0 {
+		for _, pi := range b.coverPeers {
 			bits[pi/64] |= 1 << (pi % 64)
 		}
 	}
@@ -200,6 +238,15 @@ func (b *matrixBuilder) classBehaviour(c *podClass) behaviour {
 		bh.bits = b.internBits(bits)
 		return bh
 	}
+	if len(b.ciliumPeers) > 0 {
+		cl := e.ciliumLabels(p)
+		for _, pi := range b.ciliumPeers {
+			m := &e.peers[pi]
+			if (m.policyNS == "" || m.policyNS == p.Namespace) && m.podSel.Matches(cl) {
+				bits[pi/64] |= 1 << (pi % 64)
+			}
+		}
+	}
 	set := labels.Set(p.Labels)
 	for _, pi := range b.nsPeers[p.Namespace] {
 		if e.peers[pi].podSel.Matches(set) {
@@ -207,6 +254,13 @@ func (b *matrixBuilder) classBehaviour(c *podClass) behaviour {
 		}
 	}
 	var eg, in []int32
+	// Profiles list the policies in evaluation order as handles: the Admin
+	// tier, NetworkPolicies, then the Baseline tier (handleTier marks tiered
+	// policies), so sideSet walks them as Evaluate does.
+	t := 0
+	for ; t < len(e.tiers) && e.tiers[t].tier == TierAdmin; t++ {
+		eg, in = e.appendTier(eg, in, t, p)
+	}
 	for _, idx := range e.byNS[p.Namespace] {
 		cp := &e.policies[idx]
 		if (!cp.egress && !cp.ingress) || !cp.sel.Matches(set) {
@@ -218,6 +272,24 @@ func (b *matrixBuilder) classBehaviour(c *podClass) behaviour {
 		if cp.ingress {
 			in = append(in, int32(idx))
 		}
+	}
+	if len(e.cilium) > 0 {
+		cl := e.ciliumLabels(p)
+		for ci := range e.cilium {
+			cp := &e.cilium[ci]
+			if cp.sel == nil || (cp.ns != "" && cp.ns != p.Namespace) || !cp.sel.Matches(cl) {
+				continue
+			}
+			if cp.hasEg {
+				eg = append(eg, handleCilium|int32(ci))
+			}
+			if cp.hasIn {
+				in = append(in, handleCilium|int32(ci))
+			}
+		}
+	}
+	for ; t < len(e.tiers); t++ {
+		eg, in = e.appendTier(eg, in, t, p)
 	}
 	bh.egProf, bh.inProf, bh.bits = b.internProfile(eg), b.internProfile(in), b.internBits(bits)
 	return bh
@@ -232,11 +304,133 @@ func (b *matrixBuilder) entityBehaviour(x int) behaviour {
 	return behaviour{bits: b.internBits(bits), named: b.internNamed(make([]int32, len(b.e.named)))}
 }
 
+// handleTier marks a profile entry as an index into Engine.tiers,
+// handleCilium one into Engine.cilium.
+const (
+	handleTier   int32 = 1 << 28
+	handleCilium int32 = 1 << 29
+)
+
+func (e *Engine) appendTier(eg, in []int32, t int, p *Pod) ([]int32, []int32) {
+	tp := &e.tiers[t]
+	if (len(tp.egRules) == 0 && len(tp.inRules) == 0) || !e.tierSelects(tp, p) {
+		return eg, in
+	}
+	if len(tp.egRules) > 0 {
+		eg = append(eg, handleTier|int32(t))
+	}
+	if len(tp.inRules) > 0 {
+		in = append(in, handleTier|int32(t))
+	}
+	return eg, in
+}
+
+// rulePorts is a rule's ports with its named ports resolved on the destination.
+func (b *matrixBuilder) rulePorts(cp *compiledPorts, named []int32) PortSet {
+	out := cp.numeric
+	for _, n := range cp.named {
+		if port := named[n]; port != 0 {
+			out = out.Union(singleRange(PortRange{Protocol: protocols[b.e.named[n].proto], Start: port, End: port}))
+		}
+	}
+	return out
+}
+
+// tieredSet is sideSet for a profile with tiered policies, walking the
+// tiers as Engine.side does, on port sets: what the Admin tier accepts or
+// denies is decided; the rest goes to NetworkPolicies if any selects the
+// pod, else to the Baseline tier, and what is left is allowed.
+func (b *matrixBuilder) tieredSet(list []int32, dir Direction, bits []uint64, named []int32) PortSet {
+	e := b.e
+	var allowed PortSet
+	rest := AllPorts()
+	var passed PortSet // ports a Pass rule sent on: they skip the rest of the Admin tier
+	i := 0
+	for ; i < len(list) && list[i]&handleTier != 0 && e.tiers[list[i]&^handleTier].tier == TierAdmin; i++ {
+		rules := e.tiers[list[i]&^handleTier].rules(dir)
+		for ri := range rules {
+			r := &rules[ri]
+			if !anyBit(bits, r.peers) {
+				continue
+			}
+			ps := b.rulePorts(&r.ports, named).Intersect(rest)
+			if ps.IsEmpty() {
+				continue
+			}
+			switch r.action {
+			case ActionAccept:
+				allowed = allowed.Union(ps)
+			case ActionPass:
+				passed = passed.Union(ps)
+			}
+			rest = rest.Minus(ps)
+		}
+	}
+	rest = rest.Union(passed)
+	isolated := false
+	var npAllow, deny PortSet
+	for ; i < len(list) && list[i]&handleTier == 0; i++ {
+		if list[i]&handleCilium != 0 {
+			cp := &e.cilium[list[i]&^handleCilium]
+			isolated = isolated || cp.defaultDeny(dir)
+			for _, d := range []bool{false, true} {
+				rules := cp.rules(dir, d)
+				for ri := range rules {
+					r := &rules[ri]
+					if !r.allPeers && !anyBit(bits, r.peers) {
+						continue
+					}
+					if d {
+						deny = deny.Union(b.rulePorts(&r.ports, named))
+					} else {
+						npAllow = npAllow.Union(b.rulePorts(&r.ports, named))
+					}
+				}
+			}
+			continue
+		}
+		isolated = true
+		cp := &e.policies[list[i]]
+		rules := cp.inRules
+		if dir == Egress {
+			rules = cp.egRules
+		}
+		for ri := range rules {
+			r := &rules[ri]
+			if r.allPeers || anyBit(bits, r.peers) {
+				npAllow = npAllow.Union(b.rulePorts(&r.ports, named))
+			}
+		}
+	}
+	if isolated {
+		return allowed.Union(rest.Intersect(npAllow).Minus(deny))
+	}
+	rest = rest.Minus(deny)
+	for ; i < len(list); i++ {
+		rules := e.tiers[list[i]&^handleTier].rules(dir)
+		for ri := range rules {
+			r := &rules[ri]
+			if !anyBit(bits, r.peers) {
+				continue
+			}
+			ps := b.rulePorts(&r.ports, named).Intersect(rest)
+			if r.action == ActionAccept {
+				allowed = allowed.Union(ps)
+			}
+			rest = rest.Minus(ps)
+		}
+	}
+	return allowed.Union(rest)
+}
+
 // sideSet is the ports the rules of a profile allow towards or from a peer with
 // the given bits, named ports resolving on the destination.
 func (b *matrixBuilder) sideSet(prof int32, dir Direction, bits []uint64, named []int32) PortSet {
 	if prof == 0 {
 		return AllPorts()
+	}
+	if list := b.profiles[prof]; (list[0]|list[len(list)-1])&(handleTier|handleCilium) != 0 {
+		return b.tieredSet(list, dir, bits, named)
 	}
 	var out PortSet
 	for _, idx := range b.profiles[prof] {
@@ -270,7 +464,19 @@ func anyBit(bits []uint64, idx []int) bool {
 	return false
 }
 
-func sortedUnique(xs []int32) []int32 {
+// countUnique sorts xs and returns its distinct values and, appended to
+// buf, how often each occurs (a subslice of buf, which is returned grown).
+func countUnique(xs []int32, buf []int32) ([]int32, []int32, []int32) {
 	slices.Sort(xs)
-	return slices.Compact(xs)
+	start := len(buf)
+	out := xs[:0]
+	for i, x := range xs {
+		if i > 0 && x == out[len(out)-1] {
+			buf[len(buf)-1]++
+			continue
+		}
+		out = append(out, x)
+		buf = append(buf, 1)
+	}
+	return out, buf[start:len(buf):len(buf)], buf
 }

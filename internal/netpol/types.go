@@ -61,6 +61,16 @@ type Cluster struct {
 	Namespaces []Namespace
 	Pods       []Pod
 	Policies   []*networkingv1.NetworkPolicy
+	// The network-policy-api tiers: the Admin tier (AdminNetworkPolicies and
+	// ClusterNetworkPolicies of tier Admin) is judged before NetworkPolicies,
+	// the Baseline tier (the BaselineAdminNetworkPolicy and ClusterNetworkPolicies
+	// of tier Baseline) only where no NetworkPolicy selects the pod.
+	AdminNetworkPolicies         []*AdminNetworkPolicy
+	BaselineAdminNetworkPolicies []*BaselineAdminNetworkPolicy
+	ClusterNetworkPolicies       []*ClusterNetworkPolicy
+	// CiliumNetworkPolicies are Cilium's policies, namespaced and
+	// clusterwide (told apart by Kind), judged at the NetworkPolicy tier.
+	CiliumNetworkPolicies []*CiliumNetworkPolicy
 }
 
 // Options select behaviour where CNIs disagree.
@@ -69,6 +79,12 @@ type Options struct {
 	// intends ipBlock for cluster-external addresses and CNIs differ (Cilium does
 	// not match pod IPs, cilium/cilium#14497; Calico does, projectcalico/calico#6634).
 	IPBlockMatchesPods bool
+	// PodCIDRs are the cluster's pod address ranges. network-policy-api
+	// networks peers match pod addresses too; for a pod whose IPs are not
+	// known (manifests), a network matches it when it contains one of these.
+	// Empty means 0.0.0.0/0: pods have IPv4 addresses somewhere, so only a
+	// network covering all of IPv4 is known to hold them.
+	PodCIDRs []netip.Prefix
 }
 
 // Peer is one end of a connection: a pod of the cluster (by index into
@@ -92,23 +108,50 @@ func (p Peer) IsPod() (int, bool) { return p.pod - 1, p.pod > 0 }
 // Addr is the peer's address when it is not a pod.
 func (p Peer) Addr() netip.Addr { return p.addr }
 
-// PolicyRef names a NetworkPolicy.
+// PolicyRef names a policy: a NetworkPolicy when Kind is empty, otherwise
+// a policy of the tiers or of Cilium (Namespace empty when cluster-scoped).
 type PolicyRef struct {
 	Namespace, Name string
+	Kind            string
 }
 
-// String is "namespace/name".
-func (r PolicyRef) String() string { return r.Namespace + "/" + r.Name }
+// String is "namespace/name" for a NetworkPolicy, "name[Kind]" or
+// "namespace/name[Kind]" for other kinds, as reach names objects.
+func (r PolicyRef) String() string {
+	switch {
+	case r.Kind == "":
+		return r.Namespace + "/" + r.Name
+	case r.Namespace == "":
+		return r.Name + "[" + r.Kind + "]"
+	}
+	return r.Namespace + "/" + r.Name + "[" + r.Kind + "]"
+}
 
-// RuleRef is one rule of a policy: spec.ingress[Rule] or spec.egress[Rule].
+// RuleRef is one rule of a policy: spec.ingress[Rule] or spec.egress[Rule]
+// (Section names another list, such as Cilium's ingressDeny).
 type RuleRef struct {
 	Policy    PolicyRef
 	Direction Direction
 	Rule      int
+	// Name is the rule's name, when its kind has one (network-policy-api rules).
+	Name string
+	// Section is the rule list when it is not "ingress" or "egress".
+	Section string
 }
 
-// String is "namespace/name ingress[N]" or "namespace/name egress[N]".
-func (r RuleRef) String() string { return fmt.Sprintf("%s %s[%d]", r.Policy, r.Direction, r.Rule) }
+// String is "namespace/name ingress[N]" or "namespace/name egress[N]", with
+// the rule's name quoted after it when it has one.
+func (r RuleRef) String() string {
+	sec := r.Section
+	if sec == "" {
+		sec = r.Direction.String()
+	}
+	s := fmt.Sprintf("%s %s[%d]", r.Policy, sec, r.Rule)
+	if r.Name != "" {
+		s += fmt.Sprintf(" %q", r.Name)
+	}
+	return s
+}
 
 // Direction is the side of a connection a policy governs.
 type Direction uint8

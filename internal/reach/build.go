@@ -33,12 +33,15 @@ type Input struct {
 	Cluster   netpol.Cluster
 	Workloads []Workload
 	byName    map[string]int
-	// fqdn are the toFQDNs egress rules of Cilium policies, which open host
-	// flows the NetworkPolicy matrix cannot show.
-	fqdn []fqdnRule
-	// Unjudged are the policy objects of other kinds (Cilium, the
-	// network-policy-api tiers, Calico) the engine does not fully evaluate.
+	// Unjudged are the policy objects of other kinds (Calico, unknown
+	// versions, invalid objects) the engine does not fully evaluate.
 	Unjudged []Unjudged
+	// Errors are policy objects that do not decode or that the engine
+	// rejects, each naming its file and line (Err joins them).
+	Errors []error
+	// sources finds a policy object by its PolicyRef string, for the lines
+	// of the fields the engine reports.
+	sources map[string]*manifest.Object
 }
 
 // Workload returns the workload named name ("ns/name[Kind]", or "ns/name" when
@@ -86,7 +89,7 @@ type BuildOptions struct {
 // API reference allows (docs/netpol-engine.md): policies apply to them as to
 // any pod, as netpol-analyzer reads them and some CNIs enforce.
 func Build(inv *manifest.Inventory, opts BuildOptions) *Input {
-	in := &Input{byName: map[string]int{}}
+	in := &Input{byName: map[string]int{}, sources: map[string]*manifest.Object{}}
 	for _, ns := range inv.Namespaces {
 		in.Cluster.Namespaces = append(in.Cluster.Namespaces, netpol.Namespace{Name: ns.Name, Labels: ns.Labels})
 	}
@@ -120,8 +123,8 @@ func Build(inv *manifest.Inventory, opts BuildOptions) *Input {
 	for _, np := range inv.NetworkPolicies {
 		in.Cluster.Policies = append(in.Cluster.Policies, np.Policy)
 	}
-	in.fqdn = readFQDNRules(inv)
 	in.Unjudged = readUnjudged(inv)
+	in.readTiers(inv)
 	return in
 }
 

@@ -1,151 +1,62 @@
 package reach
 
 import (
-	"fmt"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
 	"github.com/budnet/budnet/internal/egress/allowlist"
-	"github.com/budnet/budnet/internal/manifest"
 	"github.com/budnet/budnet/internal/netpol"
 )
 
-// NetworkPolicy cannot name hosts, so a flow to external host names carried
-// only by a CiliumNetworkPolicy toFQDNs rule looks blocked in the matrix.
-// Cilium enforces the union of the allow rules of every policy that selects
-// an endpoint, NetworkPolicies and CiliumNetworkPolicies alike
-// (https://docs.cilium.io/en/stable/security/policy/intro/), so such a flow
-// is open. Compare reads those rules and reports the flow as opened by them
-// (Diff.OpenedByFQDN), not as broken.
+// Policies cannot name hosts at L3, so a flow to external host names
+// carried only by a Cilium toFQDNs rule (or a network-policy-api
+// domainNames rule) looks blocked in the matrix. The engine applies those
+// rules to each pod as it applies every rule (Engine.HostRules: the
+// subjects Cilium selects, minus ports denied to every external address);
+// Compare reports a flow they open as opened by them (Diff.OpenedByFQDN),
+// not as broken.
 
-// fqdnRule is one egress rule with toFQDNs of a CiliumNetworkPolicy or
-// CiliumClusterwideNetworkPolicy.
-type fqdnRule struct {
-	policy    string // "namespace/name[Kind]" or "name[Kind]"
-	namespace string // the CiliumNetworkPolicy's; "" when clusterwide
-	selector  map[string]any
-	names     FQDNSet
-	ports     netpol.PortSet
-}
-
-// ciliumGroup is the API group of Cilium's policies.
-const ciliumGroup = "cilium.io"
-
-// readFQDNRules reads the toFQDNs egress rules of the inventory's Cilium
-// policies (spec and every entry of specs).
-func readFQDNRules(inv *manifest.Inventory) []fqdnRule {
-	var out []fqdnRule
-	for _, o := range inv.Objects {
-		if o.Unstructured == nil || (o.Kind != "CiliumNetworkPolicy" && o.Kind != "CiliumClusterwideNetworkPolicy") ||
-			!strings.HasPrefix(o.APIVersion, ciliumGroup+"/") {
-			continue
-		}
-		ns := ""
-		if o.Kind == "CiliumNetworkPolicy" {
-			ns = o.Namespace
-		}
-		for _, spec := range CiliumSpecs(o.Unstructured.Object) {
-			sel, _ := spec["endpointSelector"].(map[string]any)
-			for _, r := range sliceAt(spec, "egress") {
-				rm, _ := r.(map[string]any)
-				if fqdns := sliceAt(rm, "toFQDNs"); len(fqdns) > 0 {
-					out = append(out, fqdnRule{policy: o.Ref(), namespace: ns, selector: sel,
-						names: ReadFQDNs(fqdns), ports: ciliumPorts(sliceAt(rm, "toPorts"))})
-				}
-			}
-		}
-	}
-	return out
-}
-
-// CiliumSpecs returns a Cilium policy's spec and every entry of its specs.
-func CiliumSpecs(obj map[string]any) []map[string]any {
-	var out []map[string]any
-	if m, ok := obj["spec"].(map[string]any); ok {
-		out = append(out, m)
-	}
-	for _, s := range sliceAt(obj, "specs") {
-		if m, ok := s.(map[string]any); ok {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func sliceAt(m map[string]any, path ...string) []any {
-	v, ok, err := unstructured.NestedFieldNoCopy(m, path...)
-	if !ok || err != nil {
-		return nil
-	}
-	s, _ := v.([]any)
-	return s
-}
-
-func stringAt(m map[string]any, key string) string {
-	switch v := m[key].(type) {
-	case string:
-		return v
-	case nil:
-		return ""
-	default:
-		return fmt.Sprint(v)
-	}
-}
-
-// selects matches the rule's endpointSelector against a workload: its
-// matchLabels against the pod labels, Cilium's "k8s:" source prefix dropped
-// and its namespace label compared with the workload's namespace; a
-// CiliumNetworkPolicy selects only in its own namespace. A selector with
-// matchExpressions is not judged (false is the safe side: the flow stays
-// broken).
-func (r *fqdnRule) selects(ns string, labels map[string]string) bool {
-	if r.selector == nil || len(sliceAt(r.selector, "matchExpressions")) > 0 || (r.namespace != "" && r.namespace != ns) {
-		return false
-	}
-	ml, _ := r.selector["matchLabels"].(map[string]any)
-	for k, v := range ml {
-		want, _ := v.(string)
-		k = strings.TrimPrefix(k, "k8s:")
-		if k == "io.kubernetes.pod.namespace" {
-			if want != ns {
-				return false
-			}
-			continue
-		}
-		if have, ok := labels[k]; !ok || have != want {
-			return false
-		}
-	}
-	return true
-}
-
-// fqdnOpens returns the policies whose toFQDNs rules open the intent's
-// missing ports to every one of its hosts for its source; nil when some
-// host stays closed on some port.
+// fqdnOpens returns the policies whose host rules (Cilium toFQDNs,
+// network-policy-api domainNames, as the engine applies them to each pod of
+// the source: Engine.HostRules) open the intent's missing ports to every one
+// of its hosts for every pod of its source; nil when some host stays closed
+// on some port for some pod.
 func (c *comparison) fqdnOpens(it *intent, missing netpol.PortSet) []string {
 	w, ok := c.in.Workload(it.src)
-	if !ok || len(c.in.fqdn) == 0 {
+	if !ok || c.eng == nil {
 		return nil
 	}
 	var policies []string
-	for _, host := range it.hosts {
-		left := missing
-		for i := range c.in.fqdn {
-			r := &c.in.fqdn[i]
-			if r.selects(w.Namespace, w.Labels) && r.names.Admits(host) && !left.Intersect(r.ports).IsEmpty() {
-				left = left.Minus(r.ports)
-				if !slices.Contains(policies, r.policy) {
-					policies = append(policies, r.policy)
+	for _, pod := range w.Pods {
+		rules := c.eng.HostRules(pod)
+		if len(rules) == 0 {
+			return nil
+		}
+		sets := make([]FQDNSet, len(rules))
+		for i, r := range rules {
+			var fqdns []any
+			for _, n := range r.MatchNames {
+				fqdns = append(fqdns, map[string]any{"matchName": n})
+			}
+			for _, p := range r.MatchPatterns {
+				fqdns = append(fqdns, map[string]any{"matchPattern": p})
+			}
+			sets[i] = ReadFQDNs(fqdns)
+		}
+		for _, host := range it.hosts {
+			left := missing
+			for i, r := range rules {
+				if sets[i].Admits(host) && !left.Intersect(r.Ports).IsEmpty() {
+					left = left.Minus(r.Ports)
+					if ref := r.Rule.Policy.String(); !slices.Contains(policies, ref) {
+						policies = append(policies, ref)
+					}
 				}
 			}
-		}
-		if !left.IsEmpty() {
-			return nil
+			if !left.IsEmpty() {
+				return nil
+			}
 		}
 	}
 	return policies
@@ -275,38 +186,12 @@ var (
 	ciliumWildcard   = regexp.MustCompile(`[*]+`)
 )
 
-// ciliumPorts is the port set of a rule's toPorts; no toPorts means every
-// port. Named ports cannot apply to an external host and are skipped.
-func ciliumPorts(toPorts []any) netpol.PortSet {
-	if len(toPorts) == 0 {
-		return netpol.AllPorts()
-	}
-	var ranges []netpol.PortRange
-	for _, tp := range toPorts {
-		for _, p := range sliceAt(asMapOf(tp), "ports") {
-			pm := asMapOf(p)
-			// Cilium's protocol defaults to ANY: TCP, UDP and SCTP alike.
-			protos := []corev1.Protocol{corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP}
-			if pr := strings.ToUpper(stringAt(pm, "protocol")); pr != "" && pr != "ANY" {
-				protos = []corev1.Protocol{corev1.Protocol(pr)}
-			}
-			port, err := strconv.Atoi(fmt.Sprint(pm["port"]))
-			if err != nil || port < 0 || port > 65535 {
-				continue
-			}
-			start, end := int32(port), int32(port)
-			if e, ok := pm["endPort"].(int64); ok && e >= int64(port) && e <= 65535 {
-				end = int32(e)
-			}
-			if port == 0 {
-				start, end = 1, 65535
-			}
-			for _, proto := range protos {
-				ranges = append(ranges, netpol.PortRange{Protocol: proto, Start: start, End: end})
-			}
-		}
-	}
-	return netpol.NewPortSet(ranges...)
+// ciliumGroup is the API group of Cilium's policies.
+const ciliumGroup = "cilium.io"
+
+func stringAt(m map[string]any, key string) string {
+	v, _ := m[key].(string)
+	return v
 }
 
 func asMapOf(v any) map[string]any {

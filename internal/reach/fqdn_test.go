@@ -78,7 +78,19 @@ spec:
 		{name: "other namespace", yaml: api + cnp("shop-data", "app: api", "{matchName: api.stripe.com}", tcp443), hosts: []string{"api.stripe.com"}},
 		{name: "a flow without hosts is not opened by names", yaml: api + cnp("shop", "app: api", "{matchPattern: '*'}", "")},
 		{name: "not a Cilium policy", yaml: api + strings.Replace(cnp("shop", "app: api", "{matchName: api.stripe.com}", tcp443), "cilium.io/v2", "example.com/v1", 1), hosts: []string{"api.stripe.com"}},
-		{name: "matchExpressions are not judged", yaml: api + strings.Replace(cnp("shop", "app: api", "{matchName: api.stripe.com}", tcp443), "endpointSelector: {matchLabels: {app: api}}", "endpointSelector: {matchExpressions: [{key: app, operator: Exists}]}", 1), hosts: []string{"api.stripe.com"}},
+		// The engine evaluates the selector as Cilium does, expressions included.
+		{name: "matchExpressions select", yaml: api + strings.Replace(cnp("shop", "app: api", "{matchName: api.stripe.com}", tcp443), "endpointSelector: {matchLabels: {app: api}}", "endpointSelector: {matchExpressions: [{key: app, operator: Exists}]}", 1), hosts: []string{"api.stripe.com"}, want: true},
+		{name: "matchExpressions that do not select", yaml: api + strings.Replace(cnp("shop", "app: api", "{matchName: api.stripe.com}", tcp443), "endpointSelector: {matchLabels: {app: api}}", "endpointSelector: {matchExpressions: [{key: app, operator: NotIn, values: [api]}]}", 1), hosts: []string{"api.stripe.com"}},
+		{name: "a deny of the world on the port closes the names", yaml: api + cnp("shop", "app: api", "{matchName: api.stripe.com}", tcp443) + "  egressDeny:\n    - toEntities: [world]\n" + tcp443, hosts: []string{"api.stripe.com"}},
+		{name: "an AdminNetworkPolicy's domainNames", yaml: api + `apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: fqdn-admin}
+spec:
+  priority: 3
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: shop}}}
+  egress:
+  - {action: Allow, to: [{domainNames: ["*.stripe.com"]}], ports: [{portNumber: {protocol: TCP, port: 443}}]}
+  - {action: Deny, to: [{networks: [0.0.0.0/0]}]}`, hosts: []string{"*.stripe.com", "api.stripe.com"}, want: true},
 		{name: "a clusterwide policy in no namespace", yaml: api + strings.NewReplacer("kind: CiliumNetworkPolicy", "kind: CiliumClusterwideNetworkPolicy", "name: fqdn, namespace: shop", "name: fqdn").Replace(cnp("shop", "app: api", "{matchName: api.stripe.com}", tcp443)), hosts: []string{"api.stripe.com"}, want: true},
 		{name: "specs entries count", yaml: api + strings.Replace(cnp("shop", "app: api", "{matchName: api.stripe.com}", tcp443), "spec:\n  endpointSelector: {matchLabels: {app: api}}\n  egress:\n    - toFQDNs: [{matchName: api.stripe.com}]\n"+tcp443,
 			"specs:\n- endpointSelector: {matchLabels: {app: api}}\n  egress:\n    - toFQDNs: [{matchName: api.stripe.com}]\n"+tcp443, 1), hosts: []string{"api.stripe.com"}, want: true},
@@ -87,10 +99,19 @@ spec:
 		t.Run(tt.name, func(t *testing.T) {
 			if strings.Contains(tt.name, "specs") != strings.Contains(tt.yaml, "specs:") ||
 				strings.Contains(tt.name, "clusterwide") != strings.Contains(tt.yaml, "Clusterwide") ||
-				strings.Contains(tt.name, "matchExpressions") != strings.Contains(tt.yaml, "matchExpressions") {
+				strings.Contains(tt.name, "matchExpressions") != strings.Contains(tt.yaml, "matchExpressions") ||
+				strings.Contains(tt.name, "deny") != strings.Contains(tt.yaml, "egressDeny") {
 				t.Fatal("the case's policy was not rewritten as its name says")
 			}
-			c := &comparison{in: load(t, tt.yaml)}
+			in := load(t, tt.yaml)
+			if err := in.Err(); err != nil {
+				t.Fatal(err)
+			}
+			eng, err := netpol.New(in.Cluster, netpol.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &comparison{in: in, eng: eng}
 			it := &intent{src: "shop/api[Deployment]", hosts: tt.hosts}
 			got := c.fqdnOpens(it, netpol.NewPortSet(netpol.PortRange{Protocol: corev1.ProtocolTCP, Start: 443, End: 443}))
 			if (got != nil) != tt.want {

@@ -26,6 +26,8 @@ type Meta struct {
 	Workloads       int      `json:"workloads"`
 	Pods            int      `json:"pods"`
 	Policies        int      `json:"policies"`
+	// Tiers counts the evaluated policies of the other tiers and CNIs by kind.
+	Tiers map[string]int `json:"tiers,omitempty"`
 	// Unjudged lists policy objects the engine does not (fully) evaluate:
 	// the connections shown may differ from the cluster's where they apply.
 	Unjudged []Unjudged `json:"unjudged,omitempty"`

@@ -14,21 +14,16 @@ type Unjudged struct {
 	Kind   string `json:"kind"`
 	Object string `json:"object"` // ns/name, or name when cluster-scoped
 	Source string `json:"source"` // file:line (or the chart template)
-	Why    string `json:"why"`
+	// Field is the part of the object not judged, when the rest is.
+	Field string `json:"field,omitempty"`
+	Why   string `json:"why"`
 }
 
 // unjudgedKinds are the policy kinds of CNIs and of the network-policy-api,
-// by API group, with what the engine makes of them.
+// by API group, with what the engine makes of them. The network-policy-api
+// kinds and Cilium's are evaluated (tiers.go); what the engine cannot judge of them it
+// reports per field (Engine.Unjudged).
 var unjudgedKinds = map[string]map[string]string{
-	ciliumGroup: {
-		"CiliumNetworkPolicy":            "only its toFQDNs egress rules are read (they open host flows); its other rules (endpoints, entities, CIDRs, ports, deny rules) are not evaluated",
-		"CiliumClusterwideNetworkPolicy": "only its toFQDNs egress rules are read (they open host flows); its other rules (endpoints, entities, CIDRs, ports, deny rules) are not evaluated",
-	},
-	"policy.networking.k8s.io": {
-		"AdminNetworkPolicy":         "the admin tier is not evaluated: its Deny rules may block what the matrix allows, its Allow rules may open what it blocks",
-		"BaselineAdminNetworkPolicy": "the baseline tier is not evaluated: it decides what no NetworkPolicy decides",
-		"ClusterNetworkPolicy":       "the Admin and Baseline tiers are not evaluated",
-	},
 	"crd.projectcalico.org": {
 		"NetworkPolicy":       "Calico policies are not evaluated",
 		"GlobalNetworkPolicy": "Calico policies are not evaluated",

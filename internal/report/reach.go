@@ -52,6 +52,13 @@ func WriteReachJSON(w io.Writer, r ReachResult) error {
 			buf = append(buf, "\n{"...)
 			buf = appendEndpoints(buf, c.Src, c.Dst)
 			buf = append(buf, lastJSON...)
+			if c.Partial() {
+				// Only some pod pairs are allowed all of ports (netpol.Connection).
+				buf = append(buf, `,"podPairs":`...)
+				buf = strconv.AppendInt(buf, int64(c.PodPairs), 10)
+				buf = append(buf, `,"fullPairs":`...)
+				buf = strconv.AppendInt(buf, int64(c.FullPairs), 10)
+			}
 			buf = append(buf, '}')
 			_, err = bw.Write(buf)
 			return err == nil

@@ -19,11 +19,23 @@ func WriteReachText(w io.Writer, r ReachResult) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	fmt.Fprintf(bw, "# %d workloads, %d pods, %d network policies; ipBlock %s\n",
 		r.Meta.Workloads, r.Meta.Pods, r.Meta.Policies, ipBlockNote(r.Meta.IPBlockMatchesPods))
+	if len(r.Meta.Tiers) > 0 {
+		kinds := make([]string, 0, len(r.Meta.Tiers))
+		for k, n := range r.Meta.Tiers {
+			kinds = append(kinds, k+" "+strconv.Itoa(n))
+		}
+		sort.Strings(kinds)
+		fmt.Fprintf(bw, "# also evaluated, each in its tier: %s\n", strings.Join(kinds, ", "))
+	}
 	for _, n := range r.Meta.Notes {
 		fmt.Fprintf(bw, "# note: %s\n", n)
 	}
 	for _, u := range r.Meta.Unjudged {
-		fmt.Fprintf(bw, "# not judged: %s %s (%s): %s\n", u.Kind, u.Object, u.Source, u.Why)
+		obj := u.Object
+		if u.Field != "" {
+			obj += " " + u.Field
+		}
+		fmt.Fprintf(bw, "# not judged: %s %s (%s): %s\n", u.Kind, obj, u.Source, u.Why)
 	}
 	var err error
 	buf := make([]byte, 0, 256)
@@ -34,6 +46,13 @@ func WriteReachText(w io.Writer, r ReachResult) error {
 			buf = append(buf, c.Dst...)
 			buf = append(buf, " : "...)
 			buf = AppendPortsText(buf, c.Ports)
+			if c.Partial() {
+				buf = append(buf, " (partial: "...)
+				buf = strconv.AppendInt(buf, int64(c.FullPairs), 10)
+				buf = append(buf, " of "...)
+				buf = strconv.AppendInt(buf, int64(c.PodPairs), 10)
+				buf = append(buf, " pod pairs)"...)
+			}
 			buf = append(buf, '\n')
 			_, err = bw.Write(buf)
 			return err == nil

@@ -46,6 +46,7 @@ func WriteAuditMarkdown(w io.Writer, r *audit.Report) error {
 		writeChecklistLine(md, st)
 	}
 	writeFailingMarkdown(md, r)
+	writeBaselineMarkdown(md, r.Baseline)
 	if md.dropped > 0 {
 		md.must(fmt.Sprintf("\n_%d more %s (%d %s) left out to fit a pull-request comment (%d characters); "+
 			"the full list: `budnet audit ... -o json` (or `-o html`)._\n",
@@ -136,10 +137,7 @@ func writeChecklistLine(md *mdBudget, st audit.ChecklistState) {
 			break
 		}
 		f := g.First()
-		status := string(f.Status)
-		if f.Suppressed {
-			status = "accepted " + status + " (" + mdEscape(f.SuppressionReason) + ")"
-		}
+		status := mdStatus(f, string(f.Status))
 		if len(g.Findings) == 1 {
 			md.group(fmt.Sprintf("  - %s %s `%s`: %s%s\n", f.CheckID, status, f.Subject, mdEscape(f.Message), mdEvidenceLinks(f.Evidence)), 1)
 			continue
@@ -231,10 +229,7 @@ func writeFailingMarkdown(md *mdBudget, r *audit.Report) {
 
 func writeGroupMarkdown(md *mdBudget, g FindingGroup) {
 	f := g.First()
-	status := "**" + string(f.Status) + "**"
-	if f.Suppressed {
-		status = "accepted " + string(f.Status) + " (" + mdEscape(f.SuppressionReason) + ")"
-	}
+	status := mdStatus(f, "**"+string(f.Status)+"**")
 	if len(g.Findings) == 1 {
 		md.group(fmt.Sprintf("- %s `%s`: %s%s\n", status, f.Subject, mdEscape(f.Message), mdEvidenceLinks(f.Evidence)), 1)
 		return

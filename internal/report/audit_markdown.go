@@ -37,6 +37,7 @@ func WriteAuditMarkdown(w io.Writer, r *audit.Report) error {
 	}
 	md.must(". A box is ticked when every check deciding it passes; an accepted (suppressed) gap stays unticked. " +
 		"Findings of a check that share a cause are one line; `-o json` and `-o sarif` list every finding.\n")
+	writeBaselineMarkdown(md, r.Baseline)
 	group := ""
 	for _, st := range audit.EvaluateChecklist(r) {
 		if st.Item.Group != group {
@@ -46,7 +47,6 @@ func WriteAuditMarkdown(w io.Writer, r *audit.Report) error {
 		writeChecklistLine(md, st)
 	}
 	writeFailingMarkdown(md, r)
-	writeBaselineMarkdown(md, r.Baseline)
 	if md.dropped > 0 {
 		md.must(fmt.Sprintf("\n_%d more %s (%d %s) left out to fit a pull-request comment (%d characters); "+
 			"the full list: `budnet audit ... -o json` (or `-o html`)._\n",

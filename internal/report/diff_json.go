@@ -109,6 +109,7 @@ func WriteDiffJSON(w io.Writer, r *diff.Result) error {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // "src => dst" stays readable
 	if err := enc.Encode(out); err != nil {
 		return fmt.Errorf("writing diff: %w", err)
 	}

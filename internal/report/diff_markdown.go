@@ -9,6 +9,10 @@ import (
 	"github.com/budnet/budnet/internal/reach"
 )
 
+// maxDiffFailures bounds the reasons listed under the verdict, so the
+// connections and findings below still fit.
+const maxDiffFailures = 20
+
 // WriteDiffMarkdown writes `budnet diff` as a pull-request comment: the
 // verdict and why first, then the changed connections as a table (what the
 // model says of each, and the policies that decide it in the head), the
@@ -22,7 +26,11 @@ func WriteDiffMarkdown(w io.Writer, r *diff.Result) error {
 		md.must(fmt.Sprintf("**PASS**: the change opens nothing the model does not intend, breaks no intended flow and adds no finding at or above %s.\n", r.FailOn))
 	} else {
 		md.must(fmt.Sprintf("**FAIL** (--fail-on %s):\n\n", r.FailOn))
-		for _, f := range r.Failures {
+		for i, f := range r.Failures {
+			if i == maxDiffFailures {
+				md.line(fmt.Sprintf("- … and %d more (below, and in `-o json`)\n", len(r.Failures)-i))
+				break
+			}
 			md.line("- " + mdEscape(f) + "\n")
 		}
 	}

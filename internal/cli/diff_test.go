@@ -21,8 +21,8 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // plaintext DSN (new findings; its DNS egress is a connection the model does
 // not describe).
 var diffFixture = struct{ base, head, model string }{
-	base:  filepath.Join("testdata", "diff", "base"),
-	head:  filepath.Join("testdata", "diff", "head"),
+	base:  filepath.Join("..", "..", "examples", "shop-change", "base"),
+	head:  filepath.Join("..", "..", "examples", "shop-change", "head"),
 	model: filepath.Join("..", "..", "examples", "platforms", "minimal.yaml"),
 }
 

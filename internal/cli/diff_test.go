@@ -237,3 +237,45 @@ func TestDiffBaseRef(t *testing.T) {
 		}
 	})
 }
+
+// TestDiffCharts: each side a Helm chart with its own values, rendered
+// in-process as audit renders one; a side that does not render is an input
+// error that names the side.
+func TestDiffCharts(t *testing.T) {
+	chart := filepath.Join("..", "manifest", "testdata", "charts", "budmini")
+	model := filepath.Join(t.TempDir(), "budmini.yaml")
+	if err := os.WriteFile(model, []byte(`apiVersion: budnet.io/v1alpha1
+kind: Platform
+metadata: {name: budmini}
+spec:
+  zones: [{name: default}]
+  workloads:
+    - {name: budapp, zone: default, role: service, podLabels: {app: budapp}, ports: [{name: http, port: 9081}]}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := run(t, "", "diff", "--platform", model, "--base-chart", chart, "--base-set", "image.tag=1.0",
+		"--head-chart", chart, "--head-set", "image.tag=1.1", "--head-set", "replicas=3", "-o", "json")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res struct {
+		Metadata struct {
+			Base, Head struct {
+				Inputs    []string `json:"inputs"`
+				Workloads int      `json:"workloads"`
+			}
+		} `json:"metadata"`
+		Connections []any `json:"connections"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Metadata.Base.Workloads == 0 || res.Metadata.Head.Workloads != res.Metadata.Base.Workloads || len(res.Connections) != 0 {
+		t.Errorf("a new image tag and replica count changed the connections or workloads: %s", out)
+	}
+	code, _, stderr = run(t, "", "diff", "--platform", model, "--base-chart", chart, "--base-set", "image.tag=1.0", "--head-chart", chart)
+	if code != ExitUsage || !strings.Contains(stderr, "head:") || !strings.Contains(stderr, "image.tag is required") {
+		t.Errorf("a head that does not render: exit %d, stderr %q", code, stderr)
+	}
+}

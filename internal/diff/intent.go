@@ -1,6 +1,8 @@
 package diff
 
 import (
+	"strings"
+
 	"github.com/budnet/budnet/internal/netpol"
 	"github.com/budnet/budnet/internal/reach"
 )
@@ -95,7 +97,17 @@ func index(ds []reach.Discrepancy, byPair map[pairKey]portsOf, bySide map[sideKe
 	}
 	for _, d := range ds {
 		add(byPair, pairKey{d.Src, d.Dst}, d)
-		for _, sk := range []sideKey{{d.Src, true}, {d.Dst, false}} {
+		// Only flows with an external side are keyed by their workload:
+		// workloads are named ns/name[Kind], the external side by CIDRs or
+		// host names.
+		var sides []sideKey
+		if !isWorkloadName(d.Dst) {
+			sides = append(sides, sideKey{d.Src, true})
+		}
+		if !isWorkloadName(d.Src) {
+			sides = append(sides, sideKey{d.Dst, false})
+		}
+		for _, sk := range sides {
 			p, ok := bySide[sk]
 			if !ok {
 				p.first = d
@@ -137,3 +149,6 @@ func (ix *intentIndex) judge(c *Change, bk, hk pairKey, side *sideKey) {
 		c.Intent = Consistent
 	}
 }
+
+// isWorkloadName tells a workload ("ns/name[Kind]") from an external side.
+func isWorkloadName(s string) bool { return strings.HasSuffix(s, "]") }

@@ -12,7 +12,7 @@ import (
 // TestLayering pins the layering docs/design.md describes, from the
 // packages' own import lists (non-test files):
 //   - no package below cli imports cli;
-//   - the engines (netpol, reach, infer, audit, report) do no I/O of their
+//   - the engines (netpol, reach, infer, audit, report, diff) do no I/O of their
 //     own: no os, os/exec, net/http or syscall;
 //   - audit judges objects without the runtime gateway: it imports no egress
 //     package but the leaf ones (allowlist, guard, verdict, metricnames).
@@ -50,7 +50,7 @@ func TestLayering(t *testing.T) {
 			}
 		}
 		top := strings.SplitN(dir, "/", 2)[0]
-		if slices.Contains([]string{"netpol", "reach", "infer", "audit", "report"}, top) {
+		if slices.Contains([]string{"netpol", "reach", "infer", "audit", "report", "diff"}, top) {
 			for _, imp := range imps {
 				if slices.Contains([]string{"os", "os/exec", "net/http", "syscall"}, imp) {
 					t.Errorf("internal/%s imports %s: engines take parsed objects and return values", dir, imp)

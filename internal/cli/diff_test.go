@@ -10,7 +10,9 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files")
+// update rewrites the golden files in testdata (go test -run Golden -update):
+// one flag for every golden test of the package.
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // diffFixture is a change to the minimal model's reference install with
 // budnet's policies (testdata/diff/base): the head widens web => api to

@@ -29,6 +29,7 @@ import (
 	"github.com/budnet/budnet/internal/generate"
 	"github.com/budnet/budnet/internal/kubetest"
 	"github.com/budnet/budnet/internal/platform"
+	"github.com/budnet/budnet/internal/testenv"
 )
 
 // cert-manager v1.21.2, the version of the pinned CRDs (internal/crds/VERSIONS.md)
@@ -410,7 +411,46 @@ func checkLeaf(t *testing.T, c *issuedCert, caPEM []byte, sans []string) {
 	if _, err := c.leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: "not-" + sans[0]}); err == nil {
 		t.Errorf("the leaf verified for not-%s", sans[0])
 	}
+	opensslVerify(t, c, sans)
 	checkSpec(t, c)
+}
+
+// opensslVerify verifies the leaf with OpenSSL, the library PostgreSQL's
+// libpq, Valkey's and ClickHouse's clients verify with: the chain to
+// ca.crt, each name (-verify_hostname, as sslmode=verify-full does) and the
+// TLS server purpose, which also judges the key usages. It must refuse a
+// name the leaf does not carry.
+func opensslVerify(t *testing.T, c *issuedCert, sans []string) {
+	t.Helper()
+	bin, err := exec.LookPath("openssl")
+	if err != nil {
+		testenv.Missing(t, "openssl not found: apt-get install -y openssl")
+		return
+	}
+	dir := t.TempDir()
+	caFile, leafFile := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "tls.crt")
+	if err := os.WriteFile(caFile, c.ca, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(leafFile, c.secret.Data[corev1.TLSCertKey], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	verify := func(name string) error {
+		out, err := exec.CommandContext(t.Context(), bin, "verify", "-CAfile", caFile, "-purpose", "sslserver",
+			"-verify_hostname", name, leafFile).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, bytes.TrimSpace(out))
+		}
+		return nil
+	}
+	for _, name := range sans {
+		if err := verify(name); err != nil {
+			t.Errorf("openssl verify for %s: %v", name, err)
+		}
+	}
+	if err := verify("not-" + sans[0]); err == nil {
+		t.Errorf("openssl verified the leaf for not-%s", sans[0])
+	}
 }
 
 // checkSpec: key algorithm and size, common name, duration, key usages and

@@ -677,19 +677,47 @@ func TestDaprdEnforcesGeneratedAccessControl(t *testing.T) {
 		}
 	}
 
-	for _, c := range allowed {
+	// What moved on the callee's sidecar: Dapr's ACL counts each decision
+	// once, tagged with the caller's identity; the gRPC server metric the
+	// alert used to read (dapr_grpc_io_server_completed_rpcs) sees nothing,
+	// since service invocation arrives over CallLocalStream.
+	acl := func(metric string, caller *daprSidecar) map[string]float64 {
+		l := calleeSidecar.target()
+		l["app_id"], l["namespace"], l["trustDomain"] = caller.appID, caller.namespace, selfHostedTrustDomain
+		return map[string]float64{seriesString(metric, l): 1}
+	}
+	check := func(c daprdCall, wantACL map[string]float64, log bool) {
+		all := moved(c.calleeBefore, c.calleeAfter)
+		gotACL := map[string]float64{}
+		for k, v := range all {
+			if strings.HasPrefix(k, "dapr_runtime_acl_") {
+				gotACL[k] = v
+			}
+			if strings.HasPrefix(k, "dapr_grpc_io_server_") {
+				t.Errorf("%s: the callee's gRPC server metric moved: %s %+g", c, k, v)
+			}
+		}
+		if !maps.Equal(gotACL, wantACL) {
+			t.Errorf("%s: callee's ACL series moved %v, want %v", c, gotACL, wantACL)
+		}
+		if log {
+			t.Logf("%s: %d; callee moved %s; caller moved %s", c, c.status, daprSeries(all), daprSeries(c.callerMoved))
+		}
+	}
+	for i, c := range allowed {
 		want := []string{fmt.Sprintf("%s %s %s", c.verb, c.method, granted)}
 		if c.status != http.StatusOK || !slices.Equal(c.reached, want) {
 			t.Errorf("flow %s, %s: status %d %q, app got %q; want 200 and %q", flow, c, c.status, c.body, c.reached, want)
 		}
+		check(c, acl("dapr_runtime_acl_app_policy_action_allowed_total", c.caller), i == 0)
 	}
 	for _, c := range refused {
 		if c.status != http.StatusForbidden || !strings.Contains(c.body, "PermissionDenied") || len(c.reached) != 0 {
 			t.Errorf("%s: status %d %q, app got %q; want 403 PermissionDenied, nothing at the app", c, c.status, c.body, c.reached)
 		}
-	}
-	for _, c := range slices.Concat(allowed[:1], refused) {
-		t.Logf("%s: %d; callee moved %v; caller moved %v", c, c.status, moved(c.calleeBefore, c.calleeAfter), c.callerMoved)
+		// Neither caller has a policy of its own (app id and namespace), so
+		// the global default refuses them.
+		check(c, acl("dapr_runtime_acl_global_policy_action_blocked_total", c.caller), true)
 	}
 	if t.Failed() {
 		return
@@ -698,24 +726,36 @@ func TestDaprdEnforcesGeneratedAccessControl(t *testing.T) {
 	// The alert over what Prometheus would have scraped from the callee
 	// sidecar: each scrape held for five minutes, 15 s apart.
 	data := ruleGroups(t, p, generate.Options{Edge: platform.EdgeGatewayAPI})
+	last := allowed[len(allowed)-1]
 	for _, tc := range []struct {
-		name  string
-		calls []daprdCall
-		want  string
+		name          string
+		before, after map[string]float64
+		want          string
 	}{
-		{name: "intended calls", calls: allowed, want: ""},
-		{name: "first refusal of each caller", calls: []daprdCall{refused[0], refused[2]}, want: "firing"},
-		{name: "second refusal of each caller", calls: []daprdCall{refused[1], refused[3]}, want: "firing"},
+		{name: "intended calls", before: allowed[0].calleeBefore, after: last.calleeAfter, want: ""},
+		{name: "first refusal of " + refused[0].caller.appID, before: refused[0].calleeBefore, after: refused[0].calleeAfter, want: "firing"},
+		{name: "second refusal of " + refused[1].caller.appID, before: refused[1].calleeBefore, after: refused[1].calleeAfter, want: "firing"},
+		{name: "first refusal of " + refused[2].caller.appID + " from " + otherNS, before: refused[2].calleeBefore, after: refused[2].calleeAfter, want: "firing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, c := range tc.calls {
-				series := scrapesAsSeries(calleeSidecar.target(), c.calleeBefore, c.calleeAfter)
-				if got := evalAlert(t, data, "BudDaprAccessDenied", series); got != tc.want {
-					t.Errorf("%s: BudDaprAccessDenied is %q, want %q over the callee's scrapes; moved %v", c, got, tc.want, moved(c.calleeBefore, c.calleeAfter))
-				}
+			series := scrapesAsSeries(calleeSidecar.target(), tc.before, tc.after)
+			if got := evalAlert(t, data, "BudDaprAccessDenied", series); got != tc.want {
+				t.Errorf("BudDaprAccessDenied is %q, want %q over the callee's scrapes; moved %s", got, tc.want, daprSeries(moved(tc.before, tc.after)))
 			}
 		})
 	}
+}
+
+// daprSeries is the dapr_* series of a moved set, histogram buckets left
+// out, for the log.
+func daprSeries(m map[string]float64) string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if strings.HasPrefix(k, "dapr_") && !strings.Contains(k, "_bucket{") {
+			out = append(out, fmt.Sprintf("%s %+g", k, m[k]))
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // scrapesAsSeries is promqltest load input for two scrapes of one target

@@ -20,7 +20,10 @@
 # resolver) and builds through a replace to the copy. Everything else is
 # Dapr's code, unchanged.
 #
-# Cold build: see docs/testing.md (Component harnesses).
+# A cold build (empty Go build cache, modules already downloaded) took
+# 25 min 20 s wall, 313 s user + 48 s system CPU, under nice -n 10 on the
+# shared 2-core machine at load 30-35 (roughly 4 min on an idle one); it
+# leaves 1.2 GB of build cache. daprd 63 MB, sentry 53 MB.
 set -euo pipefail
 
 DAPR_VERSION=v1.18.0

@@ -3,7 +3,8 @@
 # cmd/sentry, the version the CRDs are pinned to) into
 # ${BUDNET_CACHE:-/var/cache/budnet}/daprd-<version>/, for the sidecar test
 # in internal/generate (proof_daprd_test.go), rebuilding only when the helper
-# module hack/daprd (go.mod, go.sum, components/components.go) changes.
+# module hack/daprd (go.mod, go.sum, components/components.go) or this
+# script changes.
 # Prints the directory holding both binaries on stdout (progress goes to
 # stderr), for:
 #
@@ -34,7 +35,8 @@ dir=$cache/daprd-$DAPR_VERSION
 
 log() { printf 'ci-daprd: %s\n' "$*" >&2; }
 
-want="$DAPR_VERSION $(cd "$src" && cat go.mod go.sum components/components.go | sha256sum | cut -d' ' -f1)"
+# The script is hashed too: it decides what is built.
+want="$DAPR_VERSION $(cat "$src/go.mod" "$src/go.sum" "$src/components/components.go" "$0" | sha256sum | cut -d' ' -f1)"
 have=""
 [ -f "$dir/source.sha256" ] && have=$(cat "$dir/source.sha256")
 if [ -x "$dir/daprd" ] && [ -x "$dir/sentry" ] && [ "$have" = "$want" ]; then

@@ -313,10 +313,11 @@ func startDaprMesh(ctx context.Context, t *testing.T, p *platform.Platform) *dap
 	if m.system == nil || len(m.access) == 0 {
 		t.Fatalf("generate wrote no %s or no %s Configuration", generate.DaprSystemConfiguration, generate.DaprAccessConfiguration)
 	}
-	// Sentry takes the generated daprsystem Configuration (workload cert
-	// TTL, clock skew); its own identity's trust domain comes from
-	// --trust-domain, as the Helm chart passes the control-plane trust
-	// domain, and its namespace from NAMESPACE.
+	// Sentry loads the generated daprsystem Configuration (a load error
+	// is fatal: cmd/sentry/app FromConfigName) for the workload cert TTL and
+	// clock skew; its own identity's trust domain is --trust-domain, which
+	// overrides the Configuration's controlPlaneTrustDomain, and its
+	// namespace NAMESPACE. The sidecars check both when they dial it.
 	cpTrustDomain, _, _ := unstructured.NestedString(m.system.Object, "spec", "mtls", "controlPlaneTrustDomain")
 	if cpTrustDomain == "" {
 		t.Fatalf("%s has no spec.mtls.controlPlaneTrustDomain", generate.DaprSystemConfiguration)
@@ -669,6 +670,9 @@ func TestDaprdEnforcesGeneratedAccessControl(t *testing.T) {
 				allowed = append(allowed, runDaprdCall(ctx, t, app, grantedSidecar, calleeSidecar, verb, method))
 			}
 		}
+	}
+	if len(allowed) == 0 {
+		t.Fatalf("flow %s grants %s no GET or POST on %s", flow, granted, callee)
 	}
 	for _, caller := range []*daprSidecar{ungrantedSidecar, spoofSidecar} {
 		// Twice each: a counter series is born at its first increment.

@@ -378,6 +378,11 @@ func (s *Server) serveRequests(ctx context.Context, c *trackedConn, peer peerInf
 	// its IP later).
 	var id identity.Identity
 	var idFor *Policy
+	// One head and one record per connection, reused by each request: both
+	// are done with when the request's audit line is written (a CONNECT ends
+	// the loop and takes them along).
+	var headBuf requestHead
+	var recBuf record
 	for first := true; ; first = false {
 		if !first {
 			c.idle.Store(true)
@@ -399,14 +404,15 @@ func (s *Server) serveRequests(ctx context.Context, c *trackedConn, peer peerInf
 			c.beginWait()
 		}
 		lim.limited, lim.remaining = true, s.cfg.MaxHeaderBytes
-		head, err := readRequestHead(br)
+		head, err := readRequestHeadInto(br, &headBuf)
 		lim.limited = false
 		if !c.endWait() {
 			// Reclaimed at the limit (even if the head made it meanwhile:
 			// its read deadline is already in the past).
 			head, err = nil, errReclaimed
 		}
-		rec := &record{start: time.Now(), srcAddr: peer.addrPort}
+		rec := &recBuf
+		*rec = record{start: time.Now(), srcAddr: peer.addrPort}
 		pol := s.policy.Load()
 		if pol != idFor || !id.Known() {
 			id, idFor = pol.Identity.Identify(peer.Peer, s.pods), pol

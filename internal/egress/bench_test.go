@@ -88,8 +88,8 @@ func benchServer(ports ...uint16) (*Server, error) {
 		return nil, err
 	}
 	return NewServer(Config{MaxTunnels: 20000, MaxTunnelsPerSource: 20000}, pol, Deps{
-		Audit:    io.Discard,
-		Metrics:  m,
+		Audit:   io.Discard,
+		Metrics: m,
 		// Behind the DNS cache, as internal/cli/egress.go deploys it.
 		Resolver: dnscache.New(newResolver(map[string][]string{"sink.example": {"127.0.0.1"}, "plain.example": {"127.0.0.1"}}), 5*time.Second, 1024),
 	})

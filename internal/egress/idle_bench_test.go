@@ -2,6 +2,7 @@ package egress
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -136,9 +137,14 @@ func holdConns(ln net.Listener) {
 		if err != nil {
 			return
 		}
+		// Echo until EOF: idleTunnels sends each tunnel 64 KiB and reads
+		// it back, so both directions have carried bytes. Not io.Copy(c, c):
+		// between TCP sockets it splices through a pipe pair held while it
+		// waits, three descriptors per held connection instead of one,
+		// which ran this process out of descriptors at 10,000 tunnels.
 		go func() {
-			var b [1]byte
-			_, _ = c.Read(b[:])
+			buf := make([]byte, 4096)
+			_, _ = io.CopyBuffer(struct{ io.Writer }{c}, struct{ io.Reader }{c}, buf)
 			c.Close()
 		}()
 	}
@@ -375,17 +381,75 @@ func idleTunnels(b *testing.B, proxy, authority string, hard uint64, stats func(
 	if check != nil {
 		check(n, after)
 	}
-	out := map[string]float64{
-		"tunnels":    float64(n),
-		"kB/tunnel":  float64(after["rss_kb"]-before["rss_kb"]) / float64(n),
-		"fds/tunnel": float64(after["fds"]-before["fds"]) / float64(n),
+	out := map[string]float64{"tunnels": float64(n)}
+	perTunnel(out, "", before, after, n)
+	// Then every tunnel carries 64 KiB each way (the sink echoes) and goes
+	// idle again: what a tunnel that has been used keeps (grown stacks,
+	// buffers a relay held on to).
+	if err := echoAll(conns, 64<<10); err != nil {
+		b.Fatal(err)
 	}
-	if _, ok := after["goroutines"]; ok {
-		out["goroutines/tunnel"] = float64(after["goroutines"]-before["goroutines"]) / float64(n)
-		out["stack-kB/tunnel"] = float64(after["stack_kb"]-before["stack_kb"]) / float64(n)
-		out["heap-kB/tunnel"] = float64(after["heap_kb"]-before["heap_kb"]) / float64(n)
+	time.Sleep(500 * time.Millisecond)
+	used := stats()
+	if check != nil {
+		check(n, used)
 	}
+	perTunnel(out, "-after-64KiB", before, used, n)
 	return out
+}
+
+// perTunnel reports the differences between two stats readings per tunnel,
+// with suffix after each unit's "tunnel".
+func perTunnel(out map[string]float64, suffix string, before, after map[string]int, n int) {
+	out["kB/tunnel"+suffix] = float64(after["rss_kb"]-before["rss_kb"]) / float64(n)
+	out["fds/tunnel"+suffix] = float64(after["fds"]-before["fds"]) / float64(n)
+	if _, ok := after["goroutines"]; ok {
+		out["goroutines/tunnel"+suffix] = float64(after["goroutines"]-before["goroutines"]) / float64(n)
+		out["stack-kB/tunnel"+suffix] = float64(after["stack_kb"]-before["stack_kb"]) / float64(n)
+		out["heap-kB/tunnel"+suffix] = float64(after["heap_kb"]-before["heap_kb"]) / float64(n)
+	}
+}
+
+// echoAll writes size bytes into every connection and reads them back, 32
+// connections at a time, within a deadline (a proxy that stops relaying
+// fails the run).
+func echoAll(conns []net.Conn, size int) error {
+	next := make(chan net.Conn)
+	errs := make(chan error, 32)
+	var wg sync.WaitGroup
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, in := make([]byte, size), make([]byte, size)
+			for c := range next {
+				_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+				var werr error
+				done := make(chan struct{})
+				go func() { _, werr = c.Write(out); close(done) }()
+				_, rerr := io.ReadFull(c, in)
+				<-done
+				_ = c.SetDeadline(time.Time{})
+				if err := cmp.Or(werr, rerr); err != nil {
+					select {
+					case errs <- fmt.Errorf("echo %d bytes: %w", size, err):
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for _, c := range conns {
+		next <- c
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
 }
 
 // procRSSKB and procFDs read another process's resident set and open

@@ -75,7 +75,7 @@ func runBenchChild(mode string, in io.Reader, out io.Writer) int {
 		} else {
 			go serveFloorRelay(ln, ports[0])
 		}
-	case "proxy":
+	case "proxy", "proxy-copy":
 		ports, err := benchPorts()
 		if err != nil {
 			fmt.Fprintln(out, "error", err)
@@ -85,6 +85,9 @@ func runBenchChild(mode string, in io.Reader, out io.Writer) int {
 		if err != nil {
 			fmt.Fprintln(out, "error", err)
 			return 1
+		}
+		if mode == "proxy-copy" {
+			srv.pipes = nil // the portable read/write relay (BenchmarkRelay)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()

@@ -29,7 +29,6 @@ type forwarder struct {
 	s      *Server
 	client net.Conn
 	br     *bufio.Reader
-	tp     *textproto.Reader
 	cw     *bufio.Writer
 
 	up     net.Conn

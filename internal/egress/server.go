@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"net/textproto"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -369,8 +368,15 @@ func (s *Server) serveRequests(ctx context.Context, c *trackedConn, peer peerInf
 	hr := getHeadReader(c.Conn, s.cfg.MaxHeaderBytes)
 	defer putHeadReader(hr)
 	br, lim := hr.br, hr.lim
-	fw := &forwarder{s: s, client: c.Conn, br: br, tp: textproto.NewReader(br)}
-	defer fw.closeUpstream()
+	// The plain-HTTP state (a reused upstream request, the host decision
+	// memo) only for connections that send plain HTTP: a CONNECT never
+	// allocates it.
+	var fw *forwarder
+	defer func() {
+		if fw != nil {
+			fw.closeUpstream()
+		}
+	}()
 	// Identity belongs to the connection (a pod that later takes over the
 	// caller's IP cannot own an established TCP connection), so a keep-alive
 	// connection is identified once, and again only when a reload swaps the
@@ -431,6 +437,9 @@ func (s *Server) serveRequests(ctx context.Context, c *trackedConn, peer peerInf
 				t.early = append([]byte(nil), b...)
 			}
 			return t
+		}
+		if fw == nil {
+			fw = &forwarder{s: s, client: c.Conn, br: br}
 		}
 		if !fw.forward(ctx, head, pol, rec) {
 			return nil

@@ -57,6 +57,9 @@ type hostMemo struct {
 	hasHost    bool
 	agrees     bool // hostHeaderAgrees
 	hd         hostDecision
+	// counters: the metrics of this host decision's requests, whose
+	// labels (source, destination) the memo's key fixes.
+	counters labelCounters
 }
 
 // decideHost returns the host decision for this request, from the memo when
@@ -156,6 +159,7 @@ func (f *forwarder) forward(ctx context.Context, head *requestHead, pol *Policy,
 			return false
 		}
 	}
+	rec.counters = memo.counters.countersFor(s.metrics, rec)
 	s.emit(rec)
 	return keep && err == nil && !out.Close && !wantsClose(head.Header)
 }
@@ -233,7 +237,7 @@ func (f *forwarder) exchange(out *http.Request, rec *record) (bool, error) {
 			return false, errUnsolicitedSwitch
 		}
 		for _, h := range hopHeaders {
-			resp.Header.Del(h)
+			delete(resp.Header, h) // canonical, as ReadResponse stores keys: Del would canonicalise each again
 		}
 		rec.status = resp.StatusCode
 		err = resp.Write(cc)

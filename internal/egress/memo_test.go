@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/budnet/budnet/internal/egress/dnscache"
 	"github.com/budnet/budnet/internal/egress/guard"
 	"github.com/budnet/budnet/internal/egress/verdict"
@@ -203,4 +206,55 @@ func (r *responseReader) exchange(t *testing.T, raw string) *http.Response {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp
+}
+
+// TestKeepAliveCountersFollowTheDecision: a keep-alive connection counts its
+// requests in counters it keeps with the host decision; they must add up as
+// the label lookups did, and a request decided differently on the same
+// connection (here: refused after a reload) is counted under its own labels.
+func TestKeepAliveCountersFollowTheDecision(t *testing.T) {
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })}
+	port := startOrigin(t, srv)
+	m, err := NewPromMetrics(prometheus.NewPedanticRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := newResolver(map[string][]string{"plain.example": {"127.0.0.1"}})
+	env := startProxy(t, proxyOpts{spec: baseSpec(port, testGuardDenied()), resolver: res, metrics: m})
+	c, err := net.Dial("tcp", env.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rr := newResponseReader(c)
+	authority := fmt.Sprintf("plain.example:%d", port)
+	req := fmt.Sprintf("GET http://%s/ HTTP/1.1\r\nHost: %s\r\n\r\n", authority, authority)
+	const n = 5
+	for i := 0; i < n; i++ {
+		if resp := rr.exchange(t, req); resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d", i, resp.StatusCode)
+		}
+	}
+	env.srv.SetPolicy(mustPolicy(t, baseSpec(port, guard.DefaultDenied())))
+	if resp := rr.exchange(t, req); resp.StatusCode != 403 {
+		t.Fatalf("after the reload: %d", resp.StatusCode)
+	}
+	env.audit.waitAuditSince(t, n, authority) // the refusal's line (the sixth) is written after its counters
+	for _, tc := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{name: "allowed", labels: []string{"budgateway", "plain.example", "allow", "rule"}, want: n},
+		{name: "refused", labels: []string{"budgateway", "plain.example", "deny", "denied_address"}, want: 1},
+	} {
+		if got := testutil.ToFloat64(m.requests.WithLabelValues(tc.labels...)); got != tc.want {
+			t.Errorf("%s: requests_total%v = %v, want %v", tc.name, tc.labels, got, tc.want)
+		}
+	}
+	sent := testutil.ToFloat64(m.bytes.WithLabelValues("budgateway", "plain.example", "sent"))
+	recv := testutil.ToFloat64(m.bytes.WithLabelValues("budgateway", "plain.example", "received"))
+	if sent < n*float64(len("GET / HTTP/1.1\r\n")) || recv < n*float64(len("HTTP/1.1 200 OK\r\n")) {
+		t.Errorf("bytes sent %v received %v for %d exchanges", sent, recv, n)
+	}
 }

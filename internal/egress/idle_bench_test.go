@@ -38,6 +38,10 @@ func TestMain(m *testing.M) {
 
 // runBenchChild serves until stdin closes, answering "stats" lines with the
 // process's resident memory, descriptors and goroutines.
+// statsGCs is how many collections a "stats" request forces after reading
+// the proxy's CPU time and collection count.
+const statsGCs = 3
+
 func runBenchChild(mode string, in io.Reader, out io.Writer) int {
 	raiseNoFile()
 	// BUDNET_EGRESS_BENCH_CPUPROFILE=FILE profiles each gateway or floor
@@ -103,9 +107,11 @@ func runBenchChild(mode string, in io.Reader, out io.Writer) int {
 			continue
 		}
 		cpu, user := cpuMicros() // before the collections below, which are not the proxy's work
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before) // its NumGC: the proxy's own collections so far
 		// A few collections, as a long-running gateway gets between bursts:
 		// each one may halve the stacks of parked goroutines.
-		for i := 0; i < 3; i++ {
+		for i := 0; i < statsGCs; i++ {
 			runtime.GC()
 		}
 		debug.FreeOSMemory()
@@ -115,8 +121,8 @@ func runBenchChild(mode string, in io.Reader, out io.Writer) int {
 		}
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		fmt.Fprintf(out, "stats rss_kb=%d fds=%d goroutines=%d tunnels=%d stack_kb=%d heap_kb=%d cpu_us=%d user_us=%d\n", rssKB(), countFDs(),
-			runtime.NumGoroutine(), tunnels, ms.StackInuse>>10, ms.HeapInuse>>10, cpu, user)
+		fmt.Fprintf(out, "stats rss_kb=%d fds=%d goroutines=%d tunnels=%d stack_kb=%d heap_kb=%d cpu_us=%d user_us=%d gcs=%d\n", rssKB(), countFDs(),
+			runtime.NumGoroutine(), tunnels, ms.StackInuse>>10, ms.HeapInuse>>10, cpu, user, before.NumGC)
 	}
 	return 0
 }
@@ -196,6 +202,7 @@ func countFDs() int {
 }
 
 type benchChild struct {
+	last map[string]int // the last stats answer
 	cmd  *exec.Cmd
 	in   io.WriteCloser
 	out  *bufio.Scanner
@@ -260,6 +267,7 @@ func (c *benchChild) stats(b *testing.B) map[string]int {
 		k, v, _ := strings.Cut(f, "=")
 		out[k], _ = strconv.Atoi(v)
 	}
+	c.last = out
 	return out
 }
 

@@ -139,9 +139,9 @@ func TestCompleteWorkloads(t *testing.T) {
 		descs map[string]string
 	}{
 		{
-			name: "--from from -f, unambiguous names short",
-			args: []string{"reach", "-f", "../../examples/minimal-reference", "--from", ""},
-			want: []string{"kube-system/coredns", "shop-data/postgresql", "shop/api", "shop/web"},
+			name:  "--from from -f, unambiguous names short",
+			args:  []string{"reach", "-f", "../../examples/minimal-reference", "--from", ""},
+			want:  []string{"kube-system/coredns", "shop-data/postgresql", "shop/api", "shop/web"},
 			descs: map[string]string{"shop-data/postgresql": "StatefulSet", "shop/web": "Deployment"},
 		},
 		{

@@ -126,7 +126,7 @@ func TestLookupAPIServerAddresses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := engine.New(env.Config).Render(ch, vals)
+	files, err := engine.New(env.Config).RenderWithContext(ctx, ch, vals)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,10 +35,20 @@ var outputFormats = map[string][]string{
 	"egress check":   {"text", "json"},
 	"tls check":      {"text", "json"},
 	"version":        {"text", "json"},
+	"diff":           {"text", "json", "markdown", "sarif"},
+	// generate's -o is the stream's format where --output-dir takes the
+	// directory (issue 16); before that, -o names a directory.
+	"generate": {"yaml", "json"},
 }
 
-// dirOutput are the commands whose -o names a directory, not a format.
-var dirOutput = []string{"generate"}
+// dirFlags complete directory names.
+var dirFlags = []string{"output-dir"}
+
+// outputIsDir reports whether c's -o names a directory: generate's, while it
+// has no --output-dir.
+func outputIsDir(c *cobra.Command) bool {
+	return commandPath(c) == "generate" && c.Flags().Lookup("output-dir") == nil
+}
 
 // severityNames are the --fail-on values of audit and tls check: every
 // level that can fail a run (info never does).
@@ -84,13 +94,17 @@ func registerCompletions(root *cobra.Command) {
 				_ = c.RegisterFlagCompletionFunc(name, fn)
 			}
 		}
+		dirs := func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			return nil, cobra.ShellCompDirectiveFilterDirs
+		}
 		switch {
+		case outputIsDir(c):
+			register("output", dirs)
 		case outputFormats[path] != nil:
 			register("output", fixed(outputFormats[path]))
-		case slices.Contains(dirOutput, path):
-			register("output", func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
-				return nil, cobra.ShellCompDirectiveFilterDirs
-			})
+		}
+		for _, name := range dirFlags {
+			register(name, dirs)
 		}
 		for name, values := range enumFlags {
 			register(name, fixed(values))

@@ -79,6 +79,29 @@ func TestCompleteFixedValues(t *testing.T) {
 	}
 }
 
+// TestCompleteGenerateOutput: generate's -o completes directories while it
+// names one, the stream's formats once --output-dir takes the directory.
+func TestCompleteGenerateOutput(t *testing.T) {
+	root := budnetRoot()
+	gen, _, err := root.Find([]string{"generate"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, directive := complete(t, root, "generate", "-o", "")
+	if outputIsDir(gen) {
+		if len(got) != 0 || directive != ":16" { // ShellCompDirectiveFilterDirs
+			t.Errorf("got %q %s, want directories only (:16)", got, directive)
+		}
+		return
+	}
+	if !slices.Equal(got, []string{"yaml", "json"}) {
+		t.Errorf("got %q, want yaml and json", got)
+	}
+	if _, _, directive := complete(t, budnetRoot(), "generate", "--output-dir", ""); directive != ":16" {
+		t.Errorf("--output-dir directive %s, want directories (:16)", directive)
+	}
+}
+
 // TestCompletionTableMatchesCommands keeps the completion table honest: every
 // command with -o has an entry, every value it completes runs (exit 0 or 1,
 // not the usage error an unknown format is), and the command refuses a value
@@ -94,13 +117,15 @@ func TestCompletionTableMatchesCommands(t *testing.T) {
 		// A closed port on loopback: the probe fails (exit 1) after the flags are accepted.
 		"tls check": {"tls", "check", "--timeout", "2s", "tls://127.0.0.1:1"},
 		"version":   {"version"},
+		"diff":      {"diff", "--base", "examples/shop-change/base", "--head", "examples/shop-change/head"},
+		"generate":  {"generate"},
 	}
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		if c.Flags().Lookup("output") != nil && !c.Hidden {
 			path := commandPath(c)
-			if outputFormats[path] == nil && !slices.Contains(dirOutput, path) {
-				t.Errorf("%s has -o but no entry in outputFormats or dirOutput: its values do not complete", path)
+			if outputFormats[path] == nil && !outputIsDir(c) {
+				t.Errorf("%s has -o but no entry in outputFormats: its values do not complete", path)
 			}
 			if outputFormats[path] != nil && invocations[path] == nil {
 				t.Errorf("%s: no invocation in this test to check its formats", path)
@@ -110,13 +135,33 @@ func TestCompletionTableMatchesCommands(t *testing.T) {
 			walk(sub)
 		}
 	}
-	walk(budnetRoot())
+	root := budnetRoot()
+	walk(root)
+	repo, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for path, formats := range outputFormats {
+		c, _, err := root.Find(strings.Fields(path))
+		if err != nil || commandPath(c) != path || outputIsDir(c) {
+			// A command of another branch of issue 16 (diff), or generate
+			// while its -o is a directory: nothing to check yet.
+			t.Logf("%s: no such command taking a format: not checked", path)
+			continue
+		}
 		base := invocations[path]
 		for _, f := range append(slices.Clone(formats), "no-such-format") {
 			t.Run(path+" -o "+f, func(t *testing.T) {
-				t.Chdir(t.TempDir()) // nothing a command writes lands in the tree
-				code, _, stderr := run(t, "", append(slices.Clone(base), "-o", f)...)
+				// Inputs from the repository; anything a command writes lands
+				// in a temporary directory, not in the tree.
+				t.Chdir(t.TempDir())
+				base := slices.Clone(base)
+				for i, a := range base {
+					if strings.HasPrefix(a, "examples/") {
+						base[i] = filepath.Join(repo, a)
+					}
+				}
+				code, _, stderr := run(t, "", append(base, "-o", f)...)
 				if f == "no-such-format" {
 					if code != ExitUsage || !strings.Contains(stderr, f) {
 						t.Errorf("exit %d, stderr %q: want a usage error naming the format", code, stderr)
@@ -295,6 +340,8 @@ func TestCompletionFlagsExist(t *testing.T) {
 	}
 	walk(budnetRoot())
 	names := []string{"output", "fail-on", "context", "from", "to", "source"}
+	// Flags of other branches of issue 16 (generate --output-dir) may be missing here.
+	names = slices.DeleteFunc(names, func(n string) bool { return slices.Contains(dirFlags, n) })
 	for name := range enumFlags {
 		names = append(names, name)
 	}

@@ -117,8 +117,9 @@ func TestCompletionTableMatchesCommands(t *testing.T) {
 		// A closed port on loopback: the probe fails (exit 1) after the flags are accepted.
 		"tls check": {"tls", "check", "--timeout", "2s", "tls://127.0.0.1:1"},
 		"version":   {"version"},
-		"diff":      {"diff", "--base", "examples/shop-change/base", "--head", "examples/shop-change/head"},
-		"generate":  {"generate"},
+		"diff": {"diff", "--base", "examples/shop-change/base", "--head", "examples/shop-change/head",
+			"--platform", "examples/platforms/minimal.yaml"},
+		"generate": {"generate"},
 	}
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
@@ -162,6 +163,10 @@ func TestCompletionTableMatchesCommands(t *testing.T) {
 					}
 				}
 				code, _, stderr := run(t, "", append(base, "-o", f)...)
+				if f == "no-such-format" && path == "generate" {
+					// generate -o DIR still works for a release, with a warning.
+					return
+				}
 				if f == "no-such-format" {
 					if code != ExitUsage || !strings.Contains(stderr, f) {
 						t.Errorf("exit %d, stderr %q: want a usage error naming the format", code, stderr)

@@ -74,7 +74,7 @@ for p in $PLATFORMS; do
 	log "built $p in $((SECONDS - t))s: $(stat -c %s "$stage/budnet") bytes"
 	# A fixed order, owner and time: the archive depends only on its contents.
 	tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
-		-C "$stage" -cf - budnet LICENSE README.md | gzip -n -9 >"$dist/$name.tar.gz"
+		-C "$stage" -cf - LICENSE README.md budnet | gzip -n -9 >"$dist/$name.tar.gz"
 	go run "$CYCLONEDX_GOMOD" bin -json -licenses=false -version "$VERSION" \
 		-output "$dist/$name.cdx.json" "$stage/budnet"
 done
@@ -90,14 +90,24 @@ fi
 
 # The krew manifest: one platform entry per archive, its sha256 filled in.
 mkdir -p "$dist/krew"
-sed -e "s/@VERSION@/$VERSION/g" -e "s/@V@/$v/g" deploy/krew/budnet.yaml.tmpl >"$dist/krew/budnet.yaml"
+# The template's comments are about the template: left out.
+sed -e '/^#/d' -e "s/@VERSION@/$VERSION/g" -e "s/@V@/$v/g" deploy/krew/budnet.yaml.tmpl >"$dist/krew/budnet.yaml"
 for p in $PLATFORMS; do
 	key="@SHA256_${p%/*}_${p#*/}@"
 	sum=$(sha256sum "$dist/budnet_${v}_${p%/*}_${p#*/}.tar.gz" | cut -d' ' -f1)
 	sed -i "s/$key/$sum/" "$dist/krew/budnet.yaml"
 done
+# A platform PLATFORMS left out has no archive: drop its entry.
+awk '
+	function flush() { if (block != "" && block !~ /@SHA256_/) printf "%s", block; block = "" }
+	/^    - selector:/ { flush(); inblock = 1 }
+	inblock { block = block $0 "\n"; next }
+	{ print }
+	END { flush() }
+' "$dist/krew/budnet.yaml" >"$dist/krew/budnet.yaml.tmp"
+mv "$dist/krew/budnet.yaml.tmp" "$dist/krew/budnet.yaml"
 if grep -q '@[A-Z0-9_a-z]*@' "$dist/krew/budnet.yaml"; then
-	log "krew manifest still has placeholders (a platform without an archive?):"
+	log "krew manifest still has placeholders:"
 	grep -n '@[A-Z0-9_a-z]*@' "$dist/krew/budnet.yaml" >&2
 	exit 1
 fi

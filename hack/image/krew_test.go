@@ -53,11 +53,20 @@ func TestKrewManifest(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "kubectl budnet [command]") {
 		t.Errorf("kubectl-budnet --help after krew install: %v\n%s", err, out)
 	}
-	// krew refuses an archive whose sha256 is not the manifest's.
-	other := filepath.Join(dir, archiveName(version, "darwin", runtime.GOARCH)+".tar.gz")
-	cmd = exec.Command(krew, "install", "--manifest="+manifest, "--archive="+other)
+	// krew refuses an archive whose sha256 is not the manifest's: the same
+	// archive with one byte more.
+	orig, err := os.ReadFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered := filepath.Join(t.TempDir(), filepath.Base(archive))
+	if err := os.WriteFile(tampered, append(orig, 0), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.Command(krew, "install", "--manifest="+manifest, "--archive="+tampered)
 	cmd.Env = append(os.Environ(), "KREW_ROOT="+t.TempDir(), "KREW_NO_UPGRADE_CHECK=1")
-	if out, err := cmd.CombinedOutput(); err == nil {
-		t.Errorf("krew installed an archive the manifest does not name:\n%s", out)
+	out, err = cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "checksum does not match") {
+		t.Errorf("krew installed an archive whose sha256 the manifest does not name (err %v):\n%s", err, out)
 	}
 }

@@ -75,7 +75,11 @@ for p in $PLATFORMS; do
 	# A fixed order, owner and time: the archive depends only on its contents.
 	tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
 		-C "$stage" -cf - LICENSE README.md budnet | gzip -n -9 >"$dist/$name.tar.gz"
-	go run "$CYCLONEDX_GOMOD" bin -json -licenses=false -version "$VERSION" \
+	# The same SBOM for the same build: no timestamp, and a serial number
+	# (a UUID, as CycloneDX wants) derived from what the SBOM describes.
+	h=$(printf '%s %s %s' "$name" "$VERSION" "$REVISION" | sha256sum | cut -c1-32)
+	serial="urn:uuid:${h:0:8}-${h:8:4}-5${h:13:3}-8${h:17:3}-${h:20:12}"
+	go run "$CYCLONEDX_GOMOD" bin -json -licenses=false -version "$VERSION" -notimestamp -serial "$serial" \
 		-output "$dist/$name.cdx.json" "$stage/budnet"
 done
 

@@ -19,7 +19,7 @@ log() { printf 'ci-release: %s\n' "$*" >&2; }
 if [ ! -x "$krew/krew" ] || [ ! -x "$krew/validate-krew-manifest" ]; then
 	log "installing krew $KREW_VERSION into $krew"
 	mkdir -p "$krew"
-	GOBIN=$krew GOFLAGS= go install "sigs.k8s.io/krew/cmd/krew@$KREW_VERSION" "sigs.k8s.io/krew/cmd/validate-krew-manifest@$KREW_VERSION"
+	GOBIN=$krew GOFLAGS='' go install "sigs.k8s.io/krew/cmd/krew@$KREW_VERSION" "sigs.k8s.io/krew/cmd/validate-krew-manifest@$KREW_VERSION"
 fi
 
 tmp=$(mktemp -d)

@@ -72,7 +72,9 @@ func TestOracleAdminTiers(t *testing.T) {
 		writeAdminCase(t, file, c, admin)
 		var res e2eMatrix
 		var meta struct {
-			Metadata struct{ Unjudged []struct{ Kind, Object string } }
+			Metadata struct {
+				Unjudged []struct{ Kind, Object string }
+			}
 		}
 		out := reachJSON(t, file, opts)
 		if err := json.Unmarshal(out, &res); err != nil {

@@ -66,6 +66,14 @@ import (
 // default --cluster-name).
 const clusterName = "default"
 
+// policyCluster is the cluster the parsers anchor selectors to: the local
+// one, as the agent's default policy-default-local-cluster=true says
+// (pkg/clustermesh/types LocalClusterNameForPolicies). It keeps a peer such
+// as a namespaceSelector with only DoesNotExist terms from matching
+// identities outside the cluster (world, CIDRs), which carry no
+// namespace labels.
+var policyCluster = cmtypes.LocalClusterNameForPolicies(cmtypes.DefaultPolicyConfig, clusterName)
+
 type namespace struct {
 	Name   string            `json:"name"`
 	Labels map[string]string `json:"labels"`
@@ -329,7 +337,7 @@ func parsePolicy(logger *slog.Logger, raw json.RawMessage) (policytypes.PolicyEn
 		if np.Namespace == "" {
 			np.Namespace = "default"
 		}
-		return k8s.ParseNetworkPolicy(logger, cmtypes.PolicyAnyCluster, &np)
+		return k8s.ParseNetworkPolicy(logger, policyCluster, &np)
 	case "CiliumNetworkPolicy":
 		var cnp ciliumv2.CiliumNetworkPolicy
 		if err := json.Unmarshal(raw, &cnp); err != nil {
@@ -338,7 +346,7 @@ func parsePolicy(logger *slog.Logger, raw json.RawMessage) (policytypes.PolicyEn
 		if cnp.Namespace == "" {
 			cnp.Namespace = "default"
 		}
-		rules, err := cnp.Parse(logger, cmtypes.PolicyAnyCluster)
+		rules, err := cnp.Parse(logger, policyCluster)
 		if err != nil {
 			return nil, err
 		}
@@ -348,7 +356,7 @@ func parsePolicy(logger *slog.Logger, raw json.RawMessage) (policytypes.PolicyEn
 		if err := json.Unmarshal(raw, &ccnp); err != nil {
 			return nil, err
 		}
-		rules, err := ccnp.Parse(logger, cmtypes.PolicyAnyCluster)
+		rules, err := ccnp.Parse(logger, policyCluster)
 		if err != nil {
 			return nil, err
 		}

@@ -83,8 +83,11 @@ func (g *rgen) ciliumSelector(namespaces []string, clusterwide bool) map[string]
 		}
 	}
 	if g.r.IntN(6) == 0 {
-		return map[string]any{"matchExpressions": []any{map[string]any{"key": g.pick(labelKeys), "operator": []string{"In", "NotIn", "Exists", "DoesNotExist"}[g.r.IntN(4)],
-			"values": g.ciliumValues()}}}
+		expr := map[string]any{"key": g.pick(labelKeys), "operator": []string{"In", "NotIn", "Exists", "DoesNotExist"}[g.r.IntN(4)]}
+		if op := expr["operator"]; op == "In" || op == "NotIn" {
+			expr["values"] = g.ciliumValues()
+		}
+		return map[string]any{"matchExpressions": []any{expr}}
 	}
 	return map[string]any{"matchLabels": ml}
 }

@@ -182,6 +182,9 @@ func ciliumCases() int {
 // (cilium/cilium#14497), the engine's default; host-network pods are
 // Cilium's host identity, left out here.
 //
+// Known Cilium deviation, removed from the input: rules of a direction
+// policyTypes leave out (ciliumNetworkPolicy).
+//
 // Known Cilium behaviour, excluded narrowly: Cilium resolves an egress rule's
 // named port through the destination's security identity, which pods with
 // the same labels and namespace share, so a named port any of them declares
@@ -200,9 +203,7 @@ func TestOracleCiliumNetworkPolicy(t *testing.T) {
 		}
 		cc := ciliumCaseOf(c)
 		for _, np := range c.Policies {
-			obj := apiDefaulted(np)
-			obj.APIVersion, obj.Kind = "networking.k8s.io/v1", "NetworkPolicy"
-			cc.Policies = append(cc.Policies, obj)
+			cc.Policies = append(cc.Policies, ciliumNetworkPolicy(np))
 		}
 		var conns []connCase
 		for range 200 {
@@ -223,6 +224,9 @@ func TestOracleCiliumNetworkPolicy(t *testing.T) {
 			}
 			if v.Allowed != verdicts[i].Allowed {
 				failures++
+				if b, err := json.Marshal(cc); err == nil {
+					t.Logf("the oracle's case (cilium-policy < this):\n%s", b)
+				}
 				t.Errorf("Cilium says allowed=%v (egress %s, ingress %s), engine %v\n%s", verdicts[i].Allowed,
 					verdicts[i].Egress, verdicts[i].Ingress, v.Allowed, describeCase(c, conn, v))
 				break
@@ -234,6 +238,24 @@ func TestOracleCiliumNetworkPolicy(t *testing.T) {
 	if allowed < total/10 || allowed > total*9/10 {
 		t.Errorf("generator is lopsided: %d of %d allowed", allowed, total)
 	}
+}
+
+// ciliumNetworkPolicy is np as the oracle gets it: API-defaulted, and
+// without the rules of a direction its policyTypes leave out. The API
+// ignores those rules; Cilium v1.20.2 enforces them (pkg/k8s
+// ParseNetworkPolicy converts spec.ingress whatever policyTypes say;
+// cilium/cilium#48703, open, fix proposed in #48708), a known deviation
+// this removes from the comparison without changing the policy's meaning.
+func ciliumNetworkPolicy(np *networkingv1.NetworkPolicy) *networkingv1.NetworkPolicy {
+	obj := apiDefaulted(np)
+	obj.APIVersion, obj.Kind = "networking.k8s.io/v1", "NetworkPolicy"
+	if !slices.Contains(obj.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) {
+		obj.Spec.Ingress = nil
+	}
+	if !slices.Contains(obj.Spec.PolicyTypes, networkingv1.PolicyTypeEgress) {
+		obj.Spec.Egress = nil
+	}
+	return obj
 }
 
 // namedPortTwin reports whether the connection's destination pod shares
@@ -292,9 +314,7 @@ func TestOracleCiliumPolicies(t *testing.T) {
 		cnps := netpoltest.RandomCiliumPolicies(r, nsNames)
 		cc := ciliumCaseOf(c)
 		for _, np := range c.Policies {
-			obj := apiDefaulted(np)
-			obj.APIVersion, obj.Kind = "networking.k8s.io/v1", "NetworkPolicy"
-			cc.Policies = append(cc.Policies, obj)
+			cc.Policies = append(cc.Policies, ciliumNetworkPolicy(np))
 		}
 		for _, p := range cnps {
 			cc.Policies = append(cc.Policies, p)

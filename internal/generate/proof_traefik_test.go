@@ -2,6 +2,7 @@ package generate_test
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/budnet/budnet/internal/generate"
 	"github.com/budnet/budnet/internal/kubetest"
 	"github.com/budnet/budnet/internal/platform"
+	"github.com/budnet/budnet/internal/testenv"
 	"github.com/budnet/budnet/internal/tlsprobe"
 )
 
@@ -52,7 +54,6 @@ type edgeRoute struct {
 	paths                            []string // the model's paths; nil routes every path
 	admin, streaming                 bool
 }
-
 
 // traefikProofModel is the Bud model as the Traefik proof runs it: the admin
 // source group is the loopback address srcAdmin, the rate limit is
@@ -177,6 +178,118 @@ func generatedSpec(t *testing.T, objs []*unstructured.Unstructured, kind, namesp
 	return nil
 }
 
+// edgeProof is one generated edge served by a running Traefik.
+type edgeProof struct {
+	p        *platform.Platform
+	objs     []*unstructured.Unstructured // generated
+	routes   []edgeRoute
+	ca       *edgeCA
+	tp       *traefikProcess
+	backends map[string]*backend // namespace/service
+	// csp is the Content-Security-Policy the generated objects set on
+	// route r's responses; suites the TLS 1.2 suites of the TLSOption the
+	// hosts use.
+	csp    func(r edgeRoute) string
+	suites []any
+	// postRedirect is the redirect status for a POST over plain HTTP.
+	postRedirect int
+}
+
+// serveEdge applies the reference install and objs to a fresh control
+// plane, with TLS Secrets (secrets: namespace/name) from a test CA and
+// loopback backends for the routes' Services, and runs Traefik with
+// providers on it, entry points at web and websecure (0 picks a port).
+// It returns once every route answers through Traefik.
+func serveEdge(t *testing.T, p *platform.Platform, objs []*unstructured.Unstructured, routes []edgeRoute,
+	secrets []string, extraCRDs []*unstructured.Unstructured, providers string, web, websecure int) *edgeProof {
+	t.Helper()
+	ref := referenceObjects(t)
+	env := kubetest.ForTest(t, kubetest.Options{})
+	ctx := t.Context()
+	if len(extraCRDs) > 0 {
+		if err := env.Apply(ctx, extraCRDs...); err != nil {
+			t.Fatalf("apply the CRDs Traefik's provider watches: %v", err)
+		}
+	}
+	if err := env.Apply(ctx, ref...); err != nil {
+		t.Fatalf("apply examples/bud-reference: %v", err)
+	}
+	if err := env.Apply(ctx, objs...); err != nil {
+		t.Fatalf("apply the generated objects: %v", err)
+	}
+	var hosts []string
+	for _, r := range routes {
+		hosts = append(hosts, r.host)
+	}
+	e := &edgeProof{p: p, objs: objs, routes: routes, ca: newEdgeCA(t, hosts), backends: map[string]*backend{}}
+	for _, r := range routes {
+		key := r.namespace + "/" + r.service
+		if e.backends[key] != nil {
+			continue
+		}
+		b := startBackend(t, r.service)
+		e.backends[key] = b
+		es := loopbackEndpointSlice(r.namespace, r.service, servicePortName(t, ref, r.namespace, r.service, r.port), b.port)
+		if _, err := env.Clientset.DiscoveryV1().EndpointSlices(r.namespace).Create(ctx, es, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("EndpointSlice for %s: %v", key, err)
+		}
+	}
+	for _, nn := range secrets {
+		ns, name, _ := strings.Cut(nn, "/")
+		if _, err := env.Clientset.CoreV1().Secrets(ns).Create(ctx, e.ca.secret(ns, name), metav1.CreateOptions{}); err != nil {
+			t.Fatalf("Secret %s: %v", nn, err)
+		}
+	}
+	e.tp = startTraefik(t, env, providers, web, websecure)
+	e.waitServed(t)
+	return e
+}
+
+// waitServed waits until every route answers its routed path over HTTPS
+// with the test CA's certificate (the admin source, so admin hosts answer
+// too), then fails the test for any router Traefik reports in error.
+func (e *edgeProof) waitServed(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	c := edgeClient(e.tp, e.ca, srcAdmin)
+	for _, r := range e.routes {
+		for {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+r.host+r.routedPath(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := c.Do(req)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			select {
+			case <-ctx.Done():
+				routers, _ := e.tp.routers(t.Context(), "")
+				t.Fatalf("%s is not served through Traefik (last: %v); routers: %+v", r.host, err, routers)
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}
+	routers, err := e.tp.routers(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range routers {
+		if rt.Status != "enabled" || len(rt.Error) > 0 {
+			t.Errorf("Traefik router %s (%s) is %s: %v", rt.Name, rt.Rule, rt.Status, rt.Error)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
+func (e *edgeProof) backendOf(r edgeRoute) *backend { return e.backends[r.namespace+"/"+r.service] }
+
 // TestTraefikEnforcesGeneratedEdge is the Traefik proof (issue 12): a
 // Traefik v3.7.13 binary built from its module (hack/ci-traefik.sh) runs
 // its kubernetescrd provider against a real kube-apiserver holding the
@@ -196,50 +309,153 @@ func TestTraefikEnforcesGeneratedEdge(t *testing.T) {
 		t.Fatal(err)
 	}
 	objs := generatedObjects(files)
-	ref := referenceObjects(t)
 	routes := httpsRoutes(t, p, objs)
+	var secrets []string
+	for _, r := range routes {
+		secrets = append(secrets, r.namespace+"/"+r.secret)
+	}
+	e := serveEdge(t, p, objs, routes, secrets, nil, "  kubernetesCRD: {}\n", 0, 0)
+	e.csp = func(r edgeRoute) string {
+		return generatedSpec(t, objs, "Middleware", r.namespace, "budnet-security-headers", "spec", "headers", "contentSecurityPolicy").(string)
+	}
+	e.suites = generatedSpec(t, objs, "TLSOption", routes[0].namespace, "budnet-tls", "spec", "cipherSuites").([]any)
+	// redirectScheme with permanent: 301 for GET, 308 for other methods
+	// (pkg/middlewares/redirect redirect.go).
+	e.postRedirect = http.StatusPermanentRedirect
+	e.check(t)
+}
 
-	env := kubetest.ForTest(t, kubetest.Options{})
+// TestTraefikServesGatewayAPIEdge is the Traefik proof of the gateway-api
+// edge (the Bud model's own kind): Traefik's kubernetesgateway provider
+// serves the generated Gateway and HTTPRoutes, and its kubernetescrd
+// provider the Middlewares they reach through ExtensionRef filters and the
+// TLSOption named default. The Gateway's listeners bind to the entry
+// points with the same port (pkg/provider/kubernetes/gateway
+// kubernetes.go entryPointName), so the model's ingress ports are moved to
+// free loopback ports before generating.
+func TestTraefikServesGatewayAPIEdge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a control plane and Traefik")
+	}
+	bin := traefikBinary(t)
+	p := traefikProofModel(t)
+	web, websecure := freePort(t), freePort(t)
+	ingress := p.Select(platform.Selector{Role: platform.RoleIngress})
+	if len(ingress) != 1 {
+		t.Fatalf("%d ingress workloads", len(ingress))
+	}
+	for i, np := range ingress[0].Ports {
+		switch {
+		case np.TLS:
+			ingress[0].Ports[i].Port = int32(websecure)
+		case np.Name == "web":
+			ingress[0].Ports[i].Port = int32(web)
+		}
+	}
+	files, err := generate.Generate(p, generate.Options{Edge: platform.EdgeGatewayAPI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := generatedObjects(files)
+	var routes []edgeRoute
+	var secrets []string
+	var gwNamespace string
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "Gateway":
+			gwNamespace = o.GetNamespace()
+			listeners, _, _ := unstructured.NestedSlice(o.Object, "spec", "listeners")
+			for _, l := range listeners {
+				refs, _, _ := unstructured.NestedSlice(l.(map[string]any), "tls", "certificateRefs")
+				for _, ref := range refs {
+					secrets = append(secrets, o.GetNamespace()+"/"+ref.(map[string]any)["name"].(string))
+				}
+			}
+		case "HTTPRoute":
+			names, _, _ := unstructured.NestedStringSlice(o.Object, "spec", "hostnames")
+			rules, _, _ := unstructured.NestedSlice(o.Object, "spec", "rules")
+			if len(names) != 1 || len(rules) != 1 {
+				continue // the redirect route
+			}
+			backend := rules[0].(map[string]any)["backendRefs"].([]any)[0].(map[string]any)
+			r := edgeRoute{host: names[0], namespace: o.GetNamespace(), service: backend["name"].(string), port: backend["port"].(int64)}
+			h := p.Spec.Edge.Hosts[slices.IndexFunc(p.Spec.Edge.Hosts, func(h platform.EdgeHost) bool { return h.Name == r.host })]
+			r.paths, r.admin, r.streaming = h.Paths, h.Admin, h.Streaming
+			routes = append(routes, r)
+		}
+	}
+	if len(routes) != len(p.Spec.Edge.Hosts) || len(secrets) != len(routes) {
+		t.Fatalf("%d host HTTPRoutes and %d certificates for %d hosts", len(routes), len(secrets), len(p.Spec.Edge.Hosts))
+	}
+	// The GatewayClass Traefik's Helm chart installs, and the Gateway API
+	// CRDs its provider watches beyond budnet's pinned set.
+	extra := crdsBesides(t, bin)
+	class := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+		"metadata": map[string]any{"name": "traefik"},
+		"spec":     map[string]any{"controllerName": "traefik.io/gateway-controller"},
+	}}
+	e := serveEdge(t, p, objs, routes, secrets, append(extra, class),
+		"  kubernetesCRD: {}\n  kubernetesGateway: {}\n", web, websecure)
+	e.csp = func(r edgeRoute) string {
+		for _, o := range objs {
+			if o.GetKind() != "HTTPRoute" || o.GetNamespace() != r.namespace {
+				continue
+			}
+			if names, _, _ := unstructured.NestedStringSlice(o.Object, "spec", "hostnames"); !slices.Equal(names, []string{r.host}) {
+				continue
+			}
+			rules, _, _ := unstructured.NestedSlice(o.Object, "spec", "rules")
+			for _, f := range rules[0].(map[string]any)["filters"].([]any) {
+				set, _, _ := unstructured.NestedSlice(f.(map[string]any), "responseHeaderModifier", "set")
+				for _, hv := range set {
+					if hv.(map[string]any)["name"] == "Content-Security-Policy" {
+						return hv.(map[string]any)["value"].(string)
+					}
+				}
+			}
+		}
+		t.Fatalf("no generated CSP for %s", r.host)
+		return ""
+	}
+	e.suites = generatedSpec(t, objs, "TLSOption", gwNamespace, "default", "spec", "cipherSuites").([]any)
+	// The RequestRedirect filter's statusCode, for every method.
+	e.postRedirect = http.StatusMovedPermanently
+	e.check(t)
+}
+
+// crdsBesides reads the CRDs hack/ci-traefik.sh puts next to the Traefik
+// binary.
+func crdsBesides(t *testing.T, bin string) []*unstructured.Unstructured {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(filepath.Dir(bin), "crds", "*.yaml"))
+	if err != nil || len(paths) == 0 {
+		testenv.Missing(t, "no CRDs next to %s (run hack/ci-traefik.sh): %v", bin, err)
+	}
+	var out []*unstructured.Unstructured
+	for _, path := range paths {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs, err := kubetest.ParseObjects(data)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		out = append(out, objs...)
+	}
+	return out
+}
+
+// check runs the edge's checks through Traefik with real clients.
+func (e *edgeProof) check(t *testing.T) {
+	routes, tp, ca, objs, p := e.routes, e.tp, e.ca, e.objs, e.p
 	ctx := t.Context()
-	if err := env.Apply(ctx, ref...); err != nil {
-		t.Fatalf("apply examples/bud-reference: %v", err)
-	}
-	if err := env.Apply(ctx, objs...); err != nil {
-		t.Fatalf("apply the generated objects: %v", err)
-	}
-
 	var hosts []string
 	for _, r := range routes {
 		hosts = append(hosts, r.host)
 	}
-	ca := newEdgeCA(t, hosts)
-	backends := map[string]*backend{} // namespace/service
-	for _, r := range routes {
-		key := r.namespace + "/" + r.service
-		if backends[key] == nil {
-			b := startBackend(t, r.service)
-			backends[key] = b
-			es := loopbackEndpointSlice(r.namespace, r.service, servicePortName(t, ref, r.namespace, r.service, r.port), b.port)
-			if _, err := env.Clientset.DiscoveryV1().EndpointSlices(r.namespace).Create(ctx, es, metav1.CreateOptions{}); err != nil {
-				t.Fatalf("EndpointSlice for %s: %v", key, err)
-			}
-		}
-		if _, err := env.Clientset.CoreV1().Secrets(r.namespace).Create(ctx, ca.secret(r.namespace, r.secret), metav1.CreateOptions{}); err != nil {
-			t.Fatalf("Secret %s/%s: %v", r.namespace, r.secret, err)
-		}
-	}
-
-	tp := startTraefik(t, env, "  kubernetesCRD: {}\n", 0, 0)
-	for _, rt := range tp.waitRouters(t, "kubernetescrd", 2*len(routes)) {
-		if rt.Status != "enabled" || len(rt.Error) > 0 {
-			t.Errorf("Traefik router %s (%s) is %s: %v", rt.Name, rt.Rule, rt.Status, rt.Error)
-		}
-	}
-	if t.Failed() {
-		t.FailNow()
-	}
-	backendOf := func(r edgeRoute) *backend { return backends[r.namespace+"/"+r.service] }
-
+	backendOf := e.backendOf
 	t.Run("redirect to https", func(t *testing.T) {
 		c := edgeClient(tp, ca, srcRedirect)
 		for _, r := range routes {
@@ -249,8 +465,8 @@ func TestTraefikEnforcesGeneratedEdge(t *testing.T) {
 				t.Errorf("%s: GET http:// answered %d Location %q, want 301 to %s", r.host, resp.StatusCode, resp.Header.Get("Location"), want)
 			}
 			resp, _ = do(t, c, http.MethodPost, "http://"+r.host+target, strings.NewReader("{}"), nil)
-			if resp.StatusCode != http.StatusPermanentRedirect {
-				t.Errorf("%s: POST http:// answered %d, want 308 (the method kept)", r.host, resp.StatusCode)
+			if resp.StatusCode != e.postRedirect {
+				t.Errorf("%s: POST http:// answered %d, want %d", r.host, resp.StatusCode, e.postRedirect)
 			}
 		}
 	})
@@ -258,7 +474,7 @@ func TestTraefikEnforcesGeneratedEdge(t *testing.T) {
 	t.Run("security headers", func(t *testing.T) {
 		c := edgeClient(tp, ca, srcHeaders)
 		for _, r := range routes {
-			csp := generatedSpec(t, objs, "Middleware", r.namespace, "budnet-security-headers", "spec", "headers", "contentSecurityPolicy").(string)
+			csp := e.csp(r)
 			if !strings.Contains(csp, "connect-src 'self' https://api.bud.example.com") {
 				t.Fatalf("generated CSP %q lacks the model's connect-src origins", csp)
 			}
@@ -300,7 +516,7 @@ func TestTraefikEnforcesGeneratedEdge(t *testing.T) {
 		if len(targets) != len(hosts) {
 			t.Fatalf("%d https targets from the model for %d hosts", len(targets), len(hosts))
 		}
-		suites := generatedSpec(t, objs, "TLSOption", routes[0].namespace, "budnet-tls", "spec", "cipherSuites").([]any)
+		suites := e.suites
 		for i, res := range prober.CheckAll(ctx, targets) {
 			r := routes[slices.IndexFunc(routes, func(r edgeRoute) bool { return r.host == targets[i].Host })]
 			for _, c := range res.Checks {

@@ -138,7 +138,8 @@ type traefikRouter struct {
 	Error       []string `json:"error"`
 }
 
-// routers reads the HTTP routers Traefik has built from provider.
+// routers reads the HTTP routers Traefik has built from provider (all
+// providers when empty).
 func (tp *traefikProcess) routers(ctx context.Context, provider string) ([]traefikRouter, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/api/http/routers?per_page=1000", tp.api), nil)
 	if err != nil {
@@ -155,36 +156,11 @@ func (tp *traefikProcess) routers(ctx context.Context, provider string) ([]traef
 	}
 	var out []traefikRouter
 	for _, r := range all {
-		if r.Provider == provider {
+		if provider == "" || r.Provider == provider {
 			out = append(out, r)
 		}
 	}
 	return out, nil
-}
-
-// waitRouters waits until Traefik has built want routers from provider,
-// and returns them; a router Traefik could not build (a missing
-// Middleware, Service or Secret) carries status disabled or warning and
-// its error, which the caller judges. Waiting is bounded: Traefik reads
-// the API server's objects through informers and applies a new
-// configuration after its throttle (2 s by default).
-func (tp *traefikProcess) waitRouters(t *testing.T, provider string, want int) []traefikRouter {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	var got []traefikRouter
-	var err error
-	for {
-		got, err = tp.routers(ctx, provider)
-		if err == nil && len(got) >= want {
-			return got
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("Traefik built %d of %d %s routers (last error %v): %+v", len(got), want, provider, err, got)
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
 }
 
 // syncBuffer collects a process's output for the test log.

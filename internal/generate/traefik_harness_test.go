@@ -187,9 +187,8 @@ func (b *syncBuffer) tail(n int) string {
 
 // edgeCA is a test CA and one server certificate for the edge's hosts.
 type edgeCA struct {
-	pool               *x509.CertPool
-	certPEM, keyPEM    []byte
-	hostsInCertificate []string
+	pool            *x509.CertPool
+	certPEM, keyPEM []byte
 }
 
 func newEdgeCA(t *testing.T, hosts []string) *edgeCA {
@@ -201,7 +200,7 @@ func newEdgeCA(t *testing.T, hosts []string) *edgeCA {
 	now := time.Now()
 	caTmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "budnet test edge CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(90 * 24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
 	}
 	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
@@ -218,7 +217,7 @@ func newEdgeCA(t *testing.T, hosts []string) *edgeCA {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: hosts[0]}, DNSNames: hosts,
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(90 * 24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
@@ -234,7 +233,7 @@ func newEdgeCA(t *testing.T, hosts []string) *edgeCA {
 	chain := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})...)
 	return &edgeCA{pool: pool, certPEM: chain,
-		keyPEM: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), hostsInCertificate: hosts}
+		keyPEM: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})}
 }
 
 // secret is the kubernetes.io/tls Secret cert-manager would write for a

@@ -36,12 +36,20 @@
 # `go mod tidy` when the wrapper's versions change (copy go.mod and go.sum
 # back into hack/traefik).
 #
+# Next to the binary, crds/ holds the Gateway API CRDs that Traefik's
+# kubernetesgateway provider watches beyond budnet's pinned set
+# (internal/crds/gateway-api): GRPCRoute and TLSRoute. Without them its
+# informers never sync and it serves no Gateway. They come from the same
+# gateway-api module version as the pinned ones.
+#
 # A cold build: see docs/testing.md ("Traefik harness").
 set -euo pipefail
 
 TRAEFIK_VERSION=v3.7.13
 LEGO_VERSION=v5.4.1 # traefik v3.7.13 go.mod
 AUTH_VERSION=v0.4.0 # newest github.com/abbot/go-http-auth release
+GATEWAY_API_VERSION=v1.6.3 # internal/crds/VERSIONS.md
+GATEWAY_CRDS=(gateway.networking.k8s.io_grpcroutes.yaml gateway.networking.k8s.io_tlsroutes.yaml)
 # lego DNS providers whose SDK modules the proxy refuses, and those modules.
 LEGO_DROP=(edgedns huaweicloud oraclecloud sakuracloud ucloud yandexcloud)
 LEGO_DROP_MODULES=(
@@ -131,11 +139,24 @@ if [ "${1:-}" = -prepare ]; then
 	exit 0
 fi
 
+# copy_crds puts the extra Gateway API CRDs next to the binary.
+copy_crds() {
+	local g f
+	g=$(module_dir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")
+	mkdir -p "$dir/crds"
+	for f in "${GATEWAY_CRDS[@]}"; do
+		cp "$g/config/crd/standard/$f" "$dir/crds/$f.tmp"
+		chmod u+w "$dir/crds/$f.tmp"
+		mv -f "$dir/crds/$f.tmp" "$dir/crds/$f"
+	done
+}
+
 want="$TRAEFIK_VERSION $( (cd "$src" && cat "${files[@]}") | cat - "$0" | sha256sum | cut -d' ' -f1)"
 have=""
 [ -f "$dir/source.sha256" ] && have=$(cat "$dir/source.sha256")
 if [ -x "$bin" ] && [ "$have" = "$want" ]; then
 	log "traefik $TRAEFIK_VERSION cached in $dir"
+	copy_crds
 	printf '%s\n' "$bin"
 	exit 0
 fi
@@ -151,5 +172,6 @@ start=$SECONDS
 mv -f "$bin.tmp" "$bin"
 printf '%s\n' "$want" >"$dir/source.sha256"
 rm -rf "$work"
+copy_crds
 log "built in $((SECONDS - start))s: $("$bin" version | tr -s ' \n' ' ')"
 printf '%s\n' "$bin"

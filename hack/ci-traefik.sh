@@ -22,13 +22,15 @@
 #       functions Traefik's basic and digest auth call that v0.4.0 lacks
 #       (hack/traefik/go-http-auth/fork.go.in).
 #   github.com/go-acme/lego/v5  pkg/provider/acme imports lego's DNS provider
-#       registry, which links every DNS provider; six of them need SDKs the
-#       proxy refuses (Akamai edgegrid, Huawei Cloud, Oracle Cloud via
-#       nrdcg/oci-go-sdk, Sakura Cloud, UCloud, Yandex Cloud). The copy drops
-#       those six providers from providers/dns and from the registry
-#       (asking for them gives lego's "unrecognized DNS provider"), and
-#       their SDKs from its go.mod. The ACME HTTP-01 and TLS-ALPN-01
-#       challenges and every other DNS provider are untouched.
+#       registry, which links all 219 DNS providers and their cloud SDKs;
+#       six of those SDKs are refused by the proxy (Akamai edgegrid, Huawei
+#       Cloud, Oracle Cloud via nrdcg/oci-go-sdk, Sakura Cloud, UCloud,
+#       Yandex Cloud), and the rest are most of the build's time. The copy
+#       keeps the registry with the providers that need no SDK (exec,
+#       httpreq, manual); asking for another gives lego's "unrecognized DNS
+#       provider". budnet's edge takes certificates from cert-manager, not
+#       from Traefik's ACME; the HTTP-01 and TLS-ALPN-01 challenges are
+#       lego's own and untouched.
 #
 # The copies are assembled in <cache dir>/src from the module cache (go mod
 # download) and removed after the build. `bash hack/ci-traefik.sh -prepare`
@@ -50,9 +52,10 @@ LEGO_VERSION=v5.4.1 # traefik v3.7.13 go.mod
 AUTH_VERSION=v0.4.0 # newest github.com/abbot/go-http-auth release
 GATEWAY_API_VERSION=v1.6.3 # internal/crds/VERSIONS.md
 GATEWAY_CRDS=(gateway.networking.k8s.io_grpcroutes.yaml gateway.networking.k8s.io_tlsroutes.yaml)
-# lego DNS providers whose SDK modules the proxy refuses, and those modules.
-LEGO_DROP=(edgedns huaweicloud oraclecloud sakuracloud ucloud yandexcloud)
-LEGO_DROP_MODULES=(
+# lego DNS providers the copy keeps: those that need no SDK.
+LEGO_KEEP=(exec httpreq manual)
+# The SDK modules the proxy refuses, dropped from the copy's go.mod too.
+LEGO_REFUSED_MODULES=(
 	github.com/akamai/AkamaiOPEN-edgegrid-golang/v13
 	github.com/huaweicloud/huaweicloud-sdk-go-v3
 	github.com/nrdcg/oci-go-sdk/common/v1065
@@ -95,33 +98,39 @@ prepare() {
 	local lego=$work/third_party/lego
 	cp -r "$(module_dir "github.com/go-acme/lego/v5@$LEGO_VERSION")" "$lego"
 	chmod -R u+w "$lego"
-	local reg=$lego/providers/dns/zz_gen_dns_providers.go p re
+	local reg=$lego/providers/dns/zz_gen_dns_providers.go d p re
 	re=$(
 		IFS='|'
-		printf '%s' "${LEGO_DROP[*]}"
+		printf '%s' "${LEGO_KEEP[*]}"
 	)
-	for p in "${LEGO_DROP[@]}"; do
+	for p in "${LEGO_KEEP[@]}"; do
 		[ -d "$lego/providers/dns/$p" ] || { log "lego $LEGO_VERSION has no provider $p"; exit 1; }
-		rm -rf "${lego:?}/providers/dns/$p"
 	done
-	# Drop the imports and each `case "name", ...:` line with the return
-	# under it.
+	for d in "$lego"/providers/dns/*/; do
+		p=$(basename "$d")
+		case " ${LEGO_KEEP[*]} internal " in
+		*" $p "*) ;;
+		*) rm -rf "${d:?}" ;;
+		esac
+	done
+	# Keep the imports and the `case "name", ...:` lines whose return is a
+	# kept provider; the switch's default stays.
 	awk -v re="$re" '
-		$0 ~ "providers/dns/(" re ")\"$" { next }
+		$0 ~ "providers/dns/[a-z0-9]+\"$" && $0 !~ "providers/dns/(" re ")\"$" { next }
 		$0 ~ "^[ \t]*case " { held = $0; next }
 		held != "" {
-			if ($0 !~ "^[ \t]*return (" re ")\\.") print held "\n" $0
+			if ($0 ~ "^[ \t]*return (" re ")\\.") print held "\n" $0
 			held = ""; next
 		}
 		{ print }
 	' "$reg" >"$reg.new"
 	mv "$reg.new" "$reg"
-	if grep -Eq "\b($re)\." "$reg"; then
-		log "lego registry still refers to a dropped provider"
+	if [ "$(grep -c 'NewDNSProvider' "$reg")" -ne "${#LEGO_KEEP[@]}" ]; then
+		log "lego registry: expected ${#LEGO_KEEP[@]} providers, found $(grep -c 'NewDNSProvider' "$reg")"
 		exit 1
 	fi
 	rm -f "$lego/providers/dns/dns_providers_test.go"
-	for p in "${LEGO_DROP_MODULES[@]}"; do
+	for p in "${LEGO_REFUSED_MODULES[@]}"; do
 		(cd "$lego" && go mod edit -droprequire="$p")
 	done
 

@@ -280,7 +280,8 @@ func servicePortName(t *testing.T, objs []*unstructured.Unstructured, ns, svc st
 		ports, _, _ := unstructured.NestedSlice(o.Object, "spec", "ports")
 		for _, p := range ports {
 			m, _ := p.(map[string]any)
-			if n, ok := m["port"].(int64); ok && n == port {
+			// Decoded YAML numbers may be int64 or float64.
+			if fmt.Sprint(m["port"]) == strconv.FormatInt(port, 10) {
 				name, _ := m["name"].(string)
 				return name
 			}

@@ -54,6 +54,7 @@ import (
 	"github.com/cilium/cilium/pkg/labels"
 	"github.com/cilium/cilium/pkg/option"
 	"github.com/cilium/cilium/pkg/policy"
+	policyapi "github.com/cilium/cilium/pkg/policy/api"
 	policytypes "github.com/cilium/cilium/pkg/policy/types"
 	"github.com/cilium/cilium/pkg/policy/utils"
 	testidentity "github.com/cilium/cilium/pkg/testutils/identity"
@@ -126,6 +127,15 @@ func main() {
 	// world-ipv4/world-ipv6 labels, as in a dual-stack agent.
 	option.Config.EnableIPv4 = true
 	option.Config.EnableIPv6 = true
+	// The cluster entity's selectors (host, remote-node, init, ingress,
+	// health, unmanaged, kube-apiserver, the cluster's pods by their
+	// io.cilium.k8s.policy.cluster label) are filled in at run time; until
+	// then pkg/policy/api EntitySelectorMapping holds an empty slice for it,
+	// and toEntities: [cluster] selects nothing, so a rule of it with
+	// toPorts reads as a port-only rule for every peer. The agent calls
+	// InitEntities before it builds its policy repository (pkg/policy/cell
+	// cell.go newPolicyRepo); so does the oracle.
+	policyapi.InitEntities(clusterName)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	if err := serve(logger, os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "cilium-policy:", err)

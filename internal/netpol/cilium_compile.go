@@ -3,6 +3,7 @@ package netpol
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -126,6 +127,13 @@ func ciliumSelector(s *metav1.LabelSelector) (labels.Selector, *metav1.LabelSele
 		if out.MatchLabels == nil {
 			out.MatchLabels = map[string]string{}
 		}
+		if prev, dup := out.MatchLabels[key]; dup && prev != v {
+			// "k8s:x: a" and "x: b" (or "any:x: b") name the one label of
+			// a pod: both must hold, which no pod does. Kept as a second
+			// requirement, so the result does not hang on map order.
+			out.MatchExpressions = append(out.MatchExpressions, metav1.LabelSelectorRequirement{Key: key, Operator: metav1.LabelSelectorOpIn, Values: []string{v}})
+			continue
+		}
 		out.MatchLabels[key] = v
 	}
 	for _, r := range s.MatchExpressions {
@@ -138,6 +146,26 @@ func ciliumSelector(s *metav1.LabelSelector) (labels.Selector, *metav1.LabelSele
 	}
 	sel, err := metav1.LabelSelectorAsSelector(out)
 	return sel, out, err
+}
+
+// subjectSelector is a namespaced policy's endpointSelector as Cilium
+// applies it: ParseToCiliumRule (pkg/k8s/apis/cilium.io/utils/utils.go)
+// sets the matchLabels key "k8s:io.kubernetes.pod.namespace" to the
+// policy's namespace (EndpointSelector.AddMatch), replacing a value naming
+// another namespace with a warning ("illegal namespace match in
+// EndpointSelector ... removing"), so such a policy still selects pods of
+// its own namespace. Only that exact key is replaced: the key without a
+// source prefix, "any:" or a matchExpression on it stays beside the added
+// match. The policy's namespace itself is enforced by ciliumSelects.
+func subjectSelector(ns string, s *metav1.LabelSelector) *metav1.LabelSelector {
+	const key = "k8s:" + ciliumNamespaceKey
+	if v, ok := s.MatchLabels[key]; ns == "" || !ok || v == ns {
+		return s
+	}
+	out := *s
+	out.MatchLabels = maps.Clone(s.MatchLabels)
+	out.MatchLabels[key] = ns
+	return &out
 }
 
 func hasKey(s *metav1.LabelSelector, key string) bool {
@@ -232,7 +260,7 @@ func (b *builder) ciliumRule(ref PolicyRef, ns, section string, r *CiliumRule) (
 		b.unjudged(ref, section+".nodeSelector", "a host policy (nodeSelector): the engine has no node endpoints to apply it to")
 		return cp, nil
 	}
-	sel, _, err := ciliumSelector(r.EndpointSelector)
+	sel, _, err := ciliumSelector(subjectSelector(ns, r.EndpointSelector))
 	if errors.Is(err, errCiliumUnjudged) {
 		b.unjudged(ref, section+".endpointSelector", err.Error()+"; the rule is not applied")
 		return cp, nil

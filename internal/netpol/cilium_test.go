@@ -56,6 +56,45 @@ spec:
 			},
 		},
 		{
+			name: "a namespaced policy's endpointSelector naming another namespace still selects its own",
+			ref:  "pkg/k8s/apis/cilium.io/utils/utils.go ParseToCiliumRule (EndpointSelector.AddMatch replaces k8s:io.kubernetes.pod.namespace: 'removing illegal namespace match')",
+			objects: `
+kind: CiliumNetworkPolicy
+metadata: {namespace: b, name: web}
+spec:
+  endpointSelector: {matchLabels: {k8s:io.kubernetes.pod.namespace: a, app: web}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: client}}]`,
+			checks: []check{
+				{src: "b/client", dst: "b/web", port: 80, want: true},
+				{src: "a/client", dst: "b/web", port: 80, want: false},  // b/web is selected
+				{src: "a/client", dst: "a/web", port: 8080, want: true}, // a/web is not
+			},
+		},
+		{
+			name: "only the k8s: namespace key is replaced; the same label named twice with two values matches nothing",
+			ref:  "utils.go ParseToCiliumRule (AddMatch of podPrefixLbl only); pkg/labels: any: and k8s: name a pod's one k8s label",
+			objects: `
+kind: CiliumNetworkPolicy
+metadata: {namespace: b, name: web}
+spec:
+  endpointSelector: {matchLabels: {io.kubernetes.pod.namespace: a, app: web}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: client}}]
+---
+kind: CiliumNetworkPolicy
+metadata: {namespace: b, name: db}
+spec:
+  endpointSelector: {matchLabels: {app: db}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {k8s:app: client, any:app: web}}]`,
+			checks: []check{
+				{src: "a/client", dst: "b/web", port: 80, want: true}, // any:ns=a and k8s:ns=b: nothing selected
+				{src: "b/client", dst: "b/db", port: 5432, want: false},
+				{src: "b/web", dst: "b/db", port: 5432, want: false},
+			},
+		},
+		{
 			name: "the namespace key and namespace labels widen a peer beyond the policy's namespace",
 			ref:  "utils.go getEndpointSelector (podPrefixLbl, podK8SNamespaceLabelsPrefix)",
 			objects: `

@@ -97,6 +97,7 @@ deployed, audits the hardening checklist, and enforces the egress allowlist.`,
 		newPlatformCommand(streams),
 		newEgressCommand(streams),
 		newTLSCommand(streams),
+		newControllerCommand(streams),
 		newVersionCommand(streams),
 	)
 	return root

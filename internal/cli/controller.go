@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/budnet/budnet/internal/controller"
+)
+
+// ControllerOptions holds the flags of `budnet controller`.
+type ControllerOptions struct {
+	Kubeconfig        string
+	Context           string
+	Namespace         string
+	PlatformFile      string
+	PlatformConfigMap string
+	MetricsAddr       string
+	Debounce          time.Duration
+	Rediscover        time.Duration
+	LogLevel          string
+
+	streams Streams
+	logger  *slog.Logger
+	config  *rest.Config
+}
+
+func newControllerCommand(streams Streams) *cobra.Command {
+	o := &ControllerOptions{streams: streams}
+	cmd := &cobra.Command{
+		Use:   "controller [--kubeconfig FILE] [--context NAME] [--platform FILE | --platform-configmap NS/NAME]",
+		Short: "Keep the reach comparison and the audit current on a live cluster, as Prometheus metrics",
+		Long: `controller watches the objects budnet reads (informers over the kinds audit --cluster
+lists), and after each change (debounced) recomputes the connectivity matrix, its
+comparison with the platform model and the hardening checks. It publishes them as
+Prometheus metrics on --metrics-addr, with /healthz and /readyz. It needs read access
+only. docs/controller.md documents the metrics and the deployment.`,
+		Example: `  # In the cluster, with the manifests of deploy/controller
+  budnet controller --platform-configmap budnet/platform
+
+  # From a workstation, against a kubeconfig context
+  budnet controller --context prod --platform my-platform.yaml --metrics-addr 127.0.0.1:9090`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return usageError(err)
+			}
+			if err := o.Complete(); err != nil {
+				return usageError(err)
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster configuration when running in a pod, else $KUBECONFIG or ~/.kube/config)")
+	f.StringVar(&o.Context, "context", "", "kubeconfig context (default: the current one)")
+	f.StringVarP(&o.Namespace, "namespace", "n", "", "watch namespaced kinds in this namespace only (default: all)")
+	f.StringVar(&o.PlatformFile, "platform", "", "platform model file, re-read when it changes (default: the embedded Bud AI Foundry model)")
+	f.StringVar(&o.PlatformConfigMap, "platform-configmap", "", "read the platform model from key "+controller.PlatformKey+" of this ConfigMap (NAMESPACE/NAME), watched")
+	f.StringVar(&o.MetricsAddr, "metrics-addr", ":9090", "listen address for /metrics, /healthz and /readyz")
+	f.DurationVar(&o.Debounce, "debounce", 200*time.Millisecond, "wait this long after a change for more before recomputing")
+	f.DurationVar(&o.Rediscover, "rediscover", time.Minute, "how often to look again for kinds whose CRD is missing, and check --platform for changes")
+	f.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return cmd
+}
+
+// Validate checks flag combinations.
+func (o *ControllerOptions) Validate() error {
+	var errs []error
+	if o.PlatformFile != "" && o.PlatformConfigMap != "" {
+		errs = append(errs, errors.New("--platform and --platform-configmap are mutually exclusive"))
+	}
+	if o.PlatformConfigMap != "" {
+		ns, name, ok := strings.Cut(o.PlatformConfigMap, "/")
+		if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+			errs = append(errs, fmt.Errorf("--platform-configmap %q: want NAMESPACE/NAME", o.PlatformConfigMap))
+		}
+	}
+	if o.MetricsAddr == "" {
+		errs = append(errs, errors.New("--metrics-addr must not be empty"))
+	} else if _, _, err := net.SplitHostPort(o.MetricsAddr); err != nil {
+		errs = append(errs, fmt.Errorf("--metrics-addr %q: %w", o.MetricsAddr, err))
+	}
+	if o.Debounce < 0 || o.Rediscover < 0 {
+		errs = append(errs, errors.New("--debounce and --rediscover must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Complete builds the logger and the cluster config: in-cluster when in a
+// pod and no kubeconfig flag is given, else the kubeconfig as kubectl reads it.
+func (o *ControllerOptions) Complete() error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	o.logger = slog.New(slog.NewJSONHandler(o.streams.ErrOut, &slog.HandlerOptions{Level: level}))
+	if o.Kubeconfig == "" && o.Context == "" && os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return fmt.Errorf("in-cluster config: %w", err)
+		}
+		o.config = cfg
+		return nil
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = o.Kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: o.Context}).ClientConfig()
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	o.config = cfg
+	return nil
+}
+
+// Run watches until ctx ends (SIGTERM or SIGINT).
+func (o *ControllerOptions) Run(ctx context.Context) error {
+	c, err := controller.New(controller.Options{
+		Config: o.config, Namespace: o.Namespace,
+		PlatformFile: o.PlatformFile, PlatformConfigMap: o.PlatformConfigMap,
+		Debounce: o.Debounce, Rediscover: o.Rediscover, Logger: o.logger,
+	})
+	if err != nil {
+		return usageError(err)
+	}
+	ln, err := net.Listen("tcp", o.MetricsAddr)
+	if err != nil {
+		return usageError(fmt.Errorf("--metrics-addr: %w", err))
+	}
+	srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	o.logger.Info("serving metrics", "addr", ln.Addr().String())
+	runErr := c.Run(ctx)
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		o.logger.Warn("metrics server shutdown", "err", err)
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return errors.Join(runErr, fmt.Errorf("metrics server: %w", err))
+	}
+	return runErr
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -29,6 +30,7 @@ type ControllerOptions struct {
 	Debounce          time.Duration
 	Rediscover        time.Duration
 	LogLevel          string
+	PolicyReports     bool
 
 	streams Streams
 	logger  *slog.Logger
@@ -70,6 +72,7 @@ only. docs/controller.md documents the metrics and the deployment.`,
 	f.StringVar(&o.MetricsAddr, "metrics-addr", ":9090", "listen address for /metrics, /healthz and /readyz")
 	f.DurationVar(&o.Debounce, "debounce", 200*time.Millisecond, "wait this long after a change for more before recomputing")
 	f.DurationVar(&o.Rediscover, "rediscover", time.Minute, "how often to look again for kinds whose CRD is missing, and check --platform for changes")
+	f.BoolVar(&o.PolicyReports, "policy-reports", true, "write wgpolicyk8s.io/v1alpha2 PolicyReports and a ClusterPolicyReport named "+controller.ReportName+" (server-side apply, field manager "+controller.FieldManager+"; needs their CRDs)")
 	f.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
 }
@@ -125,11 +128,20 @@ func (o *ControllerOptions) Complete() error {
 
 // Run watches until ctx ends (SIGTERM or SIGINT).
 func (o *ControllerOptions) Run(ctx context.Context) error {
-	c, err := controller.New(controller.Options{
+	copts := controller.Options{
 		Config: o.config, Namespace: o.Namespace,
 		PlatformFile: o.PlatformFile, PlatformConfigMap: o.PlatformConfigMap,
 		Debounce: o.Debounce, Rediscover: o.Rediscover, Logger: o.logger,
-	})
+	}
+	if o.PolicyReports {
+		dyn, err := dynamic.NewForConfig(o.config)
+		if err != nil {
+			return fmt.Errorf("cluster client: %w", err)
+		}
+		rw := &controller.ReportWriter{Client: dyn}
+		copts.OnState = func(ctx context.Context, _, cur *controller.State) error { return rw.Write(ctx, cur) }
+	}
+	c, err := controller.New(copts)
 	if err != nil {
 		return usageError(err)
 	}

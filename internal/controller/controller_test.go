@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -52,8 +53,10 @@ func metricSum(t *testing.T, g prometheus.Gatherer, name string) float64 {
 // startController runs a controller until the returned stop is called.
 func startController(t *testing.T, env *kubetest.Env) (*Controller, func()) {
 	t.Helper()
+	rw := &ReportWriter{Client: env.Dynamic}
 	c, err := New(Options{
 		Config:       env.Config,
+		OnState:      func(ctx context.Context, _, cur *State) error { return rw.Write(ctx, cur) },
 		PlatformFile: filepath.Join("testdata", "platform.yaml"),
 		Debounce:     20 * time.Millisecond,
 		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -148,12 +151,17 @@ func TestControllerConverges(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "broken flow after deleting db-from-web", func() bool { return broken() == 1 && over() == 0 })
+	waitFor(t, "a failing BUD-4.2-02 in the Policy Reports", func() bool { return liveResults(t, env)["BUD-4.2-02/fail"] > 0 })
 
 	// Create: it comes back, the flow is whole again.
 	if err := env.Apply(ctx, fixtureObject(t, "NetworkPolicy", "data", "db-from-web")); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "no broken flow after re-creating db-from-web", func() bool { return broken() == 0 && over() == 0 })
+	waitFor(t, "no failing BUD-4.2-02 in the Policy Reports", func() bool {
+		r := liveResults(t, env)
+		return r["BUD-4.2-02/fail"] == 0 && r["BUD-4.2-02/pass"] > 0
+	})
 
 	// Update: both policies of the flow lose their port list, so web
 	// reaches db on every port, not only 5432: over-permissive.
@@ -241,3 +249,32 @@ func TestNewRejects(t *testing.T) {
 }
 
 func dummyConfig() *rest.Config { return &rest.Config{Host: "https://127.0.0.1:1"} }
+
+// liveResults counts the results of budnet's PolicyReports and
+// ClusterPolicyReport as the API server holds them, by "policy/result".
+func liveResults(t *testing.T, env *kubetest.Env) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	var items []unstructured.Unstructured
+	nsd, err := env.Dynamic.Resource(policyReportGVR).List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items = append(items, nsd.Items...)
+	cl, err := env.Dynamic.Resource(clusterPolicyReportGVR).List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items = append(items, cl.Items...)
+	for _, r := range items {
+		results, _, _ := unstructured.NestedSlice(r.Object, "results")
+		for _, res := range results {
+			m := res.(map[string]any)
+			if m["source"] != reportSource {
+				t.Errorf("%s/%s: result source %v", r.GetNamespace(), r.GetName(), m["source"])
+			}
+			out[fmt.Sprintf("%v/%v", m["policy"], m["result"])]++
+		}
+	}
+	return out
+}

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
 	"github.com/budnet/budnet/internal/kubetest"
@@ -53,7 +54,12 @@ func metricSum(t *testing.T, g prometheus.Gatherer, name string) float64 {
 // startController runs a controller until the returned stop is called.
 func startController(t *testing.T, env *kubetest.Env) (*Controller, func()) {
 	t.Helper()
-	rw := &ReportWriter{Client: env.Dynamic}
+	// The reports are written with the controller's own identity.
+	dyn, err := dynamic.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw := &ReportWriter{Client: dyn}
 	c, err := New(Options{
 		Config:       env.Config,
 		OnState:      func(ctx context.Context, _, cur *State) error { return rw.Write(ctx, cur) },

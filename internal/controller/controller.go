@@ -423,3 +423,28 @@ func (c *Controller) platformFileChanged() bool {
 	defer c.mu.Unlock()
 	return err == nil && !fi.ModTime().Equal(c.modTime)
 }
+
+// Current returns the watched objects as the caches hold them now (shared:
+// do not modify them) and the model, for the admission guard. It fails
+// until the controller is ready.
+func (c *Controller) Current() ([]*unstructured.Unstructured, *platform.Platform, error) {
+	if !c.Ready() {
+		return nil, nil, errors.New("informers not synced or no evaluation yet")
+	}
+	c.mu.Lock()
+	informers := slices.Clone(c.informers)
+	c.mu.Unlock()
+	var objs []*unstructured.Unstructured
+	for _, w := range informers {
+		for _, it := range w.informer.GetStore().List() {
+			if u, ok := it.(*unstructured.Unstructured); ok {
+				objs = append(objs, u)
+			}
+		}
+	}
+	model, err := c.platform(objs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return objs, model, nil
+}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/budnet/budnet/internal/admission"
 	"github.com/budnet/budnet/internal/controller"
 )
 
@@ -31,10 +33,16 @@ type ControllerOptions struct {
 	Rediscover        time.Duration
 	LogLevel          string
 	PolicyReports     bool
+	WebhookAddr       string
+	TLSCertDir        string
+	WebhookMode       string
+	WebhookTimeout    time.Duration
+	OnTimeout         string
 
 	streams Streams
 	logger  *slog.Logger
 	config  *rest.Config
+	mode    admission.Mode
 }
 
 func newControllerCommand(streams Streams) *cobra.Command {
@@ -73,6 +81,11 @@ only. docs/controller.md documents the metrics and the deployment.`,
 	f.DurationVar(&o.Debounce, "debounce", 200*time.Millisecond, "wait this long after a change for more before recomputing")
 	f.DurationVar(&o.Rediscover, "rediscover", time.Minute, "how often to look again for kinds whose CRD is missing, and check --platform for changes")
 	f.BoolVar(&o.PolicyReports, "policy-reports", true, "write wgpolicyk8s.io/v1alpha2 PolicyReports and a ClusterPolicyReport named "+controller.ReportName+" (server-side apply, field manager "+controller.FieldManager+"; needs their CRDs)")
+	f.StringVar(&o.WebhookAddr, "webhook-addr", "", "serve the admission guard (ValidatingWebhook, path /validate) over TLS on this address, e.g. :9443 (default: off)")
+	f.StringVar(&o.TLSCertDir, "tls-cert-dir", "", "with --webhook-addr: directory holding tls.crt and tls.key (a mounted kubernetes.io/tls Secret), re-read when they change")
+	f.StringVar(&o.WebhookMode, "webhook-mode", string(admission.ModeEnforce), "with --webhook-addr: enforce (deny changes that open or break a flow) or warn (admit them with warnings)")
+	f.DurationVar(&o.WebhookTimeout, "webhook-timeout", 8*time.Second, "with --webhook-addr: time allowed for a decision; keep it below the webhook's timeoutSeconds")
+	f.StringVar(&o.OnTimeout, "on-timeout", "admit", "with --webhook-addr: admit or deny a change the guard could not judge in time (the answer says so)")
 	f.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
 }
@@ -93,6 +106,25 @@ func (o *ControllerOptions) Validate() error {
 		errs = append(errs, errors.New("--metrics-addr must not be empty"))
 	} else if _, _, err := net.SplitHostPort(o.MetricsAddr); err != nil {
 		errs = append(errs, fmt.Errorf("--metrics-addr %q: %w", o.MetricsAddr, err))
+	}
+	if o.WebhookAddr != "" {
+		if o.TLSCertDir == "" {
+			errs = append(errs, errors.New("--webhook-addr needs --tls-cert-dir: the API server calls webhooks over TLS only"))
+		}
+		if _, _, err := net.SplitHostPort(o.WebhookAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--webhook-addr %q: %w", o.WebhookAddr, err))
+		}
+		m, err := admission.ParseMode(o.WebhookMode)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--webhook-mode: %w", err))
+		}
+		o.mode = m
+		if o.OnTimeout != "admit" && o.OnTimeout != "deny" {
+			errs = append(errs, fmt.Errorf("--on-timeout %q: want admit or deny", o.OnTimeout))
+		}
+		if o.WebhookTimeout <= 0 || o.WebhookTimeout >= 30*time.Second {
+			errs = append(errs, errors.New("--webhook-timeout must be above 0 and below 30s, the longest timeoutSeconds the API server allows"))
+		}
 	}
 	if o.Debounce < 0 || o.Rediscover < 0 {
 		errs = append(errs, errors.New("--debounce and --rediscover must not be negative"))
@@ -150,17 +182,63 @@ func (o *ControllerOptions) Run(ctx context.Context) error {
 		return usageError(fmt.Errorf("--metrics-addr: %w", err))
 	}
 	srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	serveErr := make(chan error, 2)
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- err
+		}
+	}()
 	o.logger.Info("serving metrics", "addr", ln.Addr().String())
+	var webhook *http.Server
+	if o.WebhookAddr != "" {
+		if webhook, err = o.serveWebhook(c, serveErr); err != nil {
+			_ = srv.Close()
+			return err
+		}
+	}
 	runErr := c.Run(ctx)
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
+	if webhook != nil {
+		if err := webhook.Shutdown(shutdown); err != nil {
+			o.logger.Warn("webhook server shutdown", "err", err)
+		}
+	}
 	if err := srv.Shutdown(shutdown); err != nil {
 		o.logger.Warn("metrics server shutdown", "err", err)
 	}
-	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return errors.Join(runErr, fmt.Errorf("metrics server: %w", err))
+	select {
+	case err := <-serveErr:
+		return errors.Join(runErr, fmt.Errorf("serving: %w", err))
+	default:
 	}
 	return runErr
+}
+
+// serveWebhook starts the admission guard's TLS server; the certificate is
+// read on each handshake when it changed (cert-manager renews it in place).
+func (o *ControllerOptions) serveWebhook(c *controller.Controller, serveErr chan<- error) (*http.Server, error) {
+	h, err := admission.NewHandler(c.Current, o.mode, o.WebhookTimeout, o.OnTimeout == "deny", c.Registerer(), o.logger)
+	if err != nil {
+		return nil, err
+	}
+	certs := &admission.CertReloader{Dir: o.TLSCertDir}
+	if _, err := certs.GetCertificate(nil); err != nil {
+		return nil, usageError(fmt.Errorf("--tls-cert-dir: %w", err))
+	}
+	ln, err := net.Listen("tcp", o.WebhookAddr)
+	if err != nil {
+		return nil, usageError(fmt.Errorf("--webhook-addr: %w", err))
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/validate", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig: &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}}
+	go func() {
+		if err := srv.ServeTLS(ln, "", ""); !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- err
+		}
+	}()
+	o.logger.Info("serving the admission guard", "addr", ln.Addr().String(), "mode", o.mode)
+	return srv, nil
 }

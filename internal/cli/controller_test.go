@@ -19,6 +19,10 @@ func TestControllerFlags(t *testing.T) {
 		{name: "empty metrics address", args: []string{"--metrics-addr", ""}, want: "--metrics-addr"},
 		{name: "metrics address without port", args: []string{"--metrics-addr", "localhost"}, want: "--metrics-addr"},
 		{name: "negative debounce", args: []string{"--debounce", "-1s"}, want: "must not be negative"},
+		{name: "webhook without certificates", args: []string{"--webhook-addr", ":9443"}, want: "--tls-cert-dir"},
+		{name: "webhook mode typo", args: []string{"--webhook-addr", ":9443", "--tls-cert-dir", "/tmp", "--webhook-mode", "enforcing"}, want: "--webhook-mode"},
+		{name: "on-timeout typo", args: []string{"--webhook-addr", ":9443", "--tls-cert-dir", "/tmp", "--on-timeout", "allow"}, want: "--on-timeout"},
+		{name: "webhook timeout too long", args: []string{"--webhook-addr", ":9443", "--tls-cert-dir", "/tmp", "--webhook-timeout", "30s"}, want: "--webhook-timeout"},
 		{name: "bad log level", args: []string{"--log-level", "loud", "--kubeconfig", "/nonexistent"}, want: "--log-level"},
 		{name: "missing kubeconfig", args: []string{"--kubeconfig", "/nonexistent/kubeconfig"}, want: "kubeconfig"},
 	} {

@@ -448,3 +448,7 @@ func (c *Controller) Current() ([]*unstructured.Unstructured, *platform.Platform
 	}
 	return objs, model, nil
 }
+
+// Registerer lets the admission guard add its series to the controller's
+// registry, so one /metrics serves both.
+func (c *Controller) Registerer() prometheus.Registerer { return c.metrics.reg }

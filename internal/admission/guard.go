@@ -15,6 +15,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/budnet/budnet/internal/controller/drift"
 	"github.com/budnet/budnet/internal/manifest"
 	"github.com/budnet/budnet/internal/netpol"
 	"github.com/budnet/budnet/internal/platform"
@@ -99,8 +100,8 @@ func (g Guard) Decide(ctx context.Context, current []*unstructured.Unstructured,
 		return Decision{}, fmt.Errorf("evaluating the cluster with the change: %w", err)
 	}
 	d := Decision{Allowed: true,
-		Opened: newer(before.OverPermissive, next.OverPermissive),
-		Broken: newer(before.Broken, next.Broken)}
+		Opened: drift.Added(before.OverPermissive, next.OverPermissive),
+		Broken: drift.Added(before.Broken, next.Broken)}
 	if len(d.Opened)+len(d.Broken) == 0 {
 		return d, nil
 	}
@@ -136,27 +137,6 @@ func flowText(x reach.Discrepancy) string {
 		s += ")"
 	}
 	return s
-}
-
-// newer returns the discrepancies of after whose ports are not all in
-// before's for the same pair and flow: only what the change adds counts.
-func newer(before, after []reach.Discrepancy) []reach.Discrepancy {
-	type key struct{ src, dst, flow string }
-	had := map[key]netpol.PortSet{}
-	for _, d := range before {
-		k := key{d.Src, d.Dst, d.Flow}
-		had[k] = had[k].Union(d.Ports)
-	}
-	var out []reach.Discrepancy
-	for _, d := range after {
-		extra := d.Ports.Minus(had[key{d.Src, d.Dst, d.Flow}])
-		if extra.IsEmpty() {
-			continue
-		}
-		d.Ports = extra
-		out = append(out, d)
-	}
-	return out
 }
 
 // compare computes the comparison of objs with the model, through the

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -165,13 +166,26 @@ func (o *ControllerOptions) Run(ctx context.Context) error {
 		PlatformFile: o.PlatformFile, PlatformConfigMap: o.PlatformConfigMap,
 		Debounce: o.Debounce, Rediscover: o.Rediscover, Logger: o.logger,
 	}
+	cs, err := kubernetes.NewForConfig(o.config)
+	if err != nil {
+		return fmt.Errorf("cluster client: %w", err)
+	}
+	drift, stopEvents := controller.NewDriftEvents(cs)
+	defer stopEvents()
+	var rw *controller.ReportWriter
 	if o.PolicyReports {
 		dyn, err := dynamic.NewForConfig(o.config)
 		if err != nil {
 			return fmt.Errorf("cluster client: %w", err)
 		}
-		rw := &controller.ReportWriter{Client: dyn}
-		copts.OnState = func(ctx context.Context, _, cur *controller.State) error { return rw.Write(ctx, cur) }
+		rw = &controller.ReportWriter{Client: dyn}
+	}
+	copts.OnState = func(ctx context.Context, prev, cur *controller.State) error {
+		drift.Record(prev, cur)
+		if rw == nil {
+			return nil
+		}
+		return rw.Write(ctx, cur)
 	}
 	c, err := controller.New(copts)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/budnet/budnet/internal/kubetest"
@@ -60,9 +62,18 @@ func startController(t *testing.T, env *kubetest.Env) (*Controller, func()) {
 		t.Fatal(err)
 	}
 	rw := &ReportWriter{Client: dyn}
+	cs, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	de, stopEvents := NewDriftEvents(cs)
+	t.Cleanup(stopEvents)
 	c, err := New(Options{
-		Config:       env.Config,
-		OnState:      func(ctx context.Context, _, cur *State) error { return rw.Write(ctx, cur) },
+		Config: env.Config,
+		OnState: func(ctx context.Context, prev, cur *State) error {
+			de.Record(prev, cur)
+			return rw.Write(ctx, cur)
+		},
 		PlatformFile: filepath.Join("testdata", "platform.yaml"),
 		Debounce:     20 * time.Millisecond,
 		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -157,6 +168,19 @@ func TestControllerConverges(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "broken flow after deleting db-from-web", func() bool { return broken() == 1 && over() == 0 })
+	waitFor(t, "a FlowBroken Event on data/db", func() bool {
+		evs, err := env.Clientset.EventsV1().Events("data").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs.Items {
+			if e.Reason == ReasonFlowBroken && e.Regarding.Kind == "StatefulSet" && e.Regarding.Name == "db" &&
+				strings.Contains(e.Note, "app/web[Deployment] => data/db[StatefulSet] : TCP/5432") {
+				return true
+			}
+		}
+		return false
+	})
 	waitFor(t, "a failing BUD-4.2-02 in the Policy Reports", func() bool { return liveResults(t, env)["BUD-4.2-02/fail"] > 0 })
 
 	// Create: it comes back, the flow is whole again.

@@ -39,6 +39,8 @@ type ControllerOptions struct {
 	WebhookMode       string
 	WebhookTimeout    time.Duration
 	OnTimeout         string
+	LeaderElect       bool
+	LeaderNamespace   string
 
 	streams Streams
 	logger  *slog.Logger
@@ -87,6 +89,8 @@ only. docs/controller.md documents the metrics and the deployment.`,
 	f.StringVar(&o.WebhookMode, "webhook-mode", string(admission.ModeEnforce), "with --webhook-addr: enforce (deny changes that open or break a flow) or warn (admit them with warnings)")
 	f.DurationVar(&o.WebhookTimeout, "webhook-timeout", 8*time.Second, "with --webhook-addr: time allowed for a decision; keep it below the webhook's timeoutSeconds")
 	f.StringVar(&o.OnTimeout, "on-timeout", "admit", "with --webhook-addr: admit or deny a change the guard could not judge in time (the answer says so)")
+	f.BoolVar(&o.LeaderElect, "leader-elect", false, "elect one replica (Lease "+controller.LeaseName+") to write reports and Events; every replica still serves metrics and admission")
+	f.StringVar(&o.LeaderNamespace, "leader-election-namespace", "", "namespace of the Lease (default: $POD_NAMESPACE)")
 	f.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
 }
@@ -125,6 +129,12 @@ func (o *ControllerOptions) Validate() error {
 		}
 		if o.WebhookTimeout <= 0 || o.WebhookTimeout >= 30*time.Second {
 			errs = append(errs, errors.New("--webhook-timeout must be above 0 and below 30s, the longest timeoutSeconds the API server allows"))
+		}
+	}
+	if o.LeaderElect && o.LeaderNamespace == "" {
+		o.LeaderNamespace = os.Getenv("POD_NAMESPACE")
+		if o.LeaderNamespace == "" {
+			errs = append(errs, errors.New("--leader-elect needs --leader-election-namespace (or $POD_NAMESPACE)"))
 		}
 	}
 	if o.Debounce < 0 || o.Rediscover < 0 {
@@ -180,7 +190,18 @@ func (o *ControllerOptions) Run(ctx context.Context) error {
 		}
 		rw = &controller.ReportWriter{Client: dyn}
 	}
+	var leader *controller.Leader
+	if o.LeaderElect {
+		host, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("leader election identity: %w", err)
+		}
+		leader = &controller.Leader{Client: cs, Namespace: o.LeaderNamespace, Identity: host}
+	}
 	copts.OnState = func(ctx context.Context, prev, cur *controller.State) error {
+		if leader != nil && !leader.Leading() {
+			return nil
+		}
 		drift.Record(prev, cur)
 		if rw == nil {
 			return nil
@@ -190,6 +211,14 @@ func (o *ControllerOptions) Run(ctx context.Context) error {
 	c, err := controller.New(copts)
 	if err != nil {
 		return usageError(err)
+	}
+	if leader != nil {
+		leader.OnElected = c.Kick
+		go func() {
+			if err := leader.Run(ctx); err != nil {
+				o.logger.Error("leader election", "err", err)
+			}
+		}()
 	}
 	ln, err := net.Listen("tcp", o.MetricsAddr)
 	if err != nil {

@@ -23,11 +23,13 @@ func TestControllerFlags(t *testing.T) {
 		{name: "webhook mode typo", args: []string{"--webhook-addr", ":9443", "--tls-cert-dir", "/tmp", "--webhook-mode", "enforcing"}, want: "--webhook-mode"},
 		{name: "on-timeout typo", args: []string{"--webhook-addr", ":9443", "--tls-cert-dir", "/tmp", "--on-timeout", "allow"}, want: "--on-timeout"},
 		{name: "webhook timeout too long", args: []string{"--webhook-addr", ":9443", "--tls-cert-dir", "/tmp", "--webhook-timeout", "30s"}, want: "--webhook-timeout"},
+		{name: "leader election without namespace", args: []string{"--leader-elect"}, want: "--leader-election-namespace"},
 		{name: "bad log level", args: []string{"--log-level", "loud", "--kubeconfig", "/nonexistent"}, want: "--log-level"},
 		{name: "missing kubeconfig", args: []string{"--kubeconfig", "/nonexistent/kubeconfig"}, want: "kubeconfig"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("KUBERNETES_SERVICE_HOST", "")
+			t.Setenv("POD_NAMESPACE", "")
 			code, _, stderr := run(t, "", append([]string{"controller"}, tc.args...)...)
 			if code != ExitUsage {
 				t.Errorf("exit %d, want %d; stderr %s", code, ExitUsage, stderr)

@@ -13,7 +13,7 @@ import (
 	"github.com/budnet/budnet/internal/platform"
 )
 
-func fixture(t *testing.T) ([]*unstructured.Unstructured, *platform.Platform) {
+func fixture(t testing.TB) ([]*unstructured.Unstructured, *platform.Platform) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", "cluster.yaml"))
 	if err != nil {

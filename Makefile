@@ -28,3 +28,9 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 ci: lint test
+
+# Release archives, SHA256SUMS, SBOMs, the OCI image and the krew manifest in
+# dist/ (hack/release.sh documents each). VERSION=v0.1.0 make release.
+.PHONY: release
+release:
+	VERSION=$(VERSION) bash hack/release.sh

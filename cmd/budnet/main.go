@@ -1,5 +1,7 @@
 // Command budnet turns the Bud AI Foundry Network Security Guide into working,
 // verifiable controls. All logic lives in internal/; main only wires it up.
+// Installed (or symlinked) as kubectl-budnet it is the kubectl plugin, and its
+// usage lines say `kubectl budnet`.
 package main
 
 import (
@@ -9,5 +11,5 @@ import (
 )
 
 func main() {
-	os.Exit(cli.Main(os.Args[1:], cli.Streams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}))
+	os.Exit(cli.Main(cli.ProgramName(os.Args[0]), os.Args[1:], cli.Streams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}))
 }

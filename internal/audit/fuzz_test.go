@@ -7,7 +7,8 @@ import (
 
 // FuzzParseIgnoreAnnotation: whatever an annotation holds, every entry
 // applied names a valid check ID and a reason, and every non-blank segment
-// is either applied or reported.
+// is either applied (an entry, or the until: of the entry before it) or
+// reported.
 func FuzzParseIgnoreAnnotation(f *testing.F) {
 	for _, seed := range []string{
 		"BUD-3.2-01: reason",
@@ -18,12 +19,19 @@ func FuzzParseIgnoreAnnotation(f *testing.F) {
 		"SEC-005: x",
 		"BUD-3.2.1.1-99: deep; BUD--01: bad",
 		"  BUD-10.1-01 :  spaced  ",
+		"BUD-3.2-01: a; until: 2027-01-31",
+		"until: 2027-01-31; BUD-3.2-01: a",
+		"BUD-3.2-01: a\nUntil:\nuntil: x",
 	} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, value string) {
 		entries, problems := ParseIgnoreAnnotation(value)
+		untils := 0
 		for _, e := range entries {
+			if e.HasUntil {
+				untils++
+			}
 			if !ignoreCheckID.MatchString(e.Check) || strings.TrimSpace(e.Reason) == "" {
 				t.Fatalf("applied entry %+v from %q", e, value)
 			}
@@ -34,7 +42,7 @@ func FuzzParseIgnoreAnnotation(f *testing.F) {
 				segments++
 			}
 		}
-		if len(entries)+len(problems) != segments {
+		if len(entries)+untils+len(problems) != segments {
 			t.Fatalf("%d entries and %d problems for %d segments of %q", len(entries), len(problems), segments, value)
 		}
 	})

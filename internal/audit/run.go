@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/budnet/budnet/internal/manifest"
 	"github.com/budnet/budnet/internal/platform"
@@ -33,6 +34,8 @@ type Report struct {
 	Warnings []string
 	// FailOn is the threshold the exit code was computed with.
 	FailOn Severity
+	// Baseline is set by ApplyBaseline (audit --baseline).
+	Baseline *BaselineResult
 }
 
 // Summary counts findings. Failing counts only unsuppressed fail and partial
@@ -45,6 +48,9 @@ type Summary struct {
 	Partial       int `json:"partial"`
 	NotApplicable int `json:"notApplicable"`
 	Suppressed    int `json:"suppressed"`
+	// Baselined counts failing findings already in the baseline
+	// (--baseline); they are not in FailingBySeverity.
+	Baselined int `json:"baselined,omitempty"`
 	// FailingBySeverity counts unsuppressed fail and partial findings per
 	// severity name; every severity is present.
 	FailingBySeverity map[string]int `json:"failingBySeverity"`
@@ -137,6 +143,10 @@ func Summarize(checks int, fs []Finding) Summary {
 			s.Suppressed++
 			continue
 		}
+		if f.Baselined {
+			s.Baselined++
+			continue
+		}
 		if f.Status.Failing() {
 			s.FailingBySeverity[f.Severity.String()]++
 		}
@@ -149,7 +159,7 @@ func Summarize(checks int, fs []Finding) Summary {
 // command's to report.
 func ExitCode(fs []Finding, failOn Severity) int {
 	for _, f := range fs {
-		if !f.Suppressed && f.Status.Failing() && f.Severity >= failOn {
+		if f.Counts() && f.Severity >= failOn {
 			return 1
 		}
 	}
@@ -166,6 +176,10 @@ type objectRule struct {
 	reason                       string
 	origin                       string // where it was written, for warnings
 	used                         bool
+	// until is the last day the rule holds (zero: no expiry); expired is
+	// set when it matched a finding after that day.
+	until   time.Time
+	expired bool
 }
 
 // suppressor applies annotation and platform-file suppressions.
@@ -174,10 +188,14 @@ type suppressor struct {
 	byObject map[string][]*objectRule
 	rules    []*objectRule // from the platform file
 	problems []string
+	now      time.Time // suppressions' until: dates are judged against it
 }
 
 func newSuppressor(c *Context, known map[string]bool) *suppressor {
-	s := &suppressor{byObject: map[string][]*objectRule{}}
+	s := &suppressor{byObject: map[string][]*objectRule{}, now: c.Now}
+	if s.now.IsZero() {
+		s.now = time.Now()
+	}
 	if c.Inventory != nil {
 		for _, o := range c.Inventory.Objects {
 			s.addAnnotation(o, known)
@@ -209,8 +227,14 @@ func (s *suppressor) addAnnotation(o *manifest.Object, known map[string]bool) {
 			s.problems = append(s.problems, fmt.Sprintf("%s: %s annotation on %s names %s, which is not a check", at, IgnoreAnnotation, o.Ref(), e.Check))
 			continue
 		}
+		until, err := untilOf(e.Until, e.HasUntil)
+		if err != nil {
+			// ValidateSuppressions refuses it (exit 2); never read as no expiry.
+			s.problems = append(s.problems, fmt.Sprintf("%s: %s annotation on %s: %s until: %v", at, IgnoreAnnotation, o.Ref(), e.Check, err))
+			continue
+		}
 		ref := o.Ref()
-		s.byObject[ref] = append(s.byObject[ref], &objectRule{check: e.Check, reason: e.Reason, origin: at})
+		s.byObject[ref] = append(s.byObject[ref], &objectRule{check: e.Check, reason: e.Reason, origin: at, until: until})
 	}
 }
 
@@ -220,7 +244,12 @@ func (s *suppressor) addPlatformRule(i int, ig platform.Suppression, known map[s
 		s.problems = append(s.problems, fmt.Sprintf("%s names %s, which is not a check", origin, ig.Check))
 		return
 	}
-	r := &objectRule{check: ig.Check, reason: ig.Reason, origin: origin}
+	until, err := untilOf(ig.Until, ig.Until != "")
+	if err != nil {
+		s.problems = append(s.problems, fmt.Sprintf("%s.until: %v", origin, err))
+		return
+	}
+	r := &objectRule{check: ig.Check, reason: ig.Reason, origin: origin, until: until}
 	if ig.Object != "" {
 		parts := strings.Split(ig.Object, "/")
 		switch len(parts) {
@@ -245,20 +274,15 @@ func (s *suppressor) apply(f *Finding) {
 	refs := findingObjects(f)
 	for _, ref := range refs {
 		for _, r := range s.byObject[ref] {
-			if r.check == f.CheckID {
-				r.used = true
-				f.Suppressed, f.SuppressionReason = true, r.reason
+			if r.check == f.CheckID && s.holds(r, f) {
 				return
 			}
 		}
 	}
 	for _, r := range s.rules {
-		if r.check != f.CheckID || !r.matches(refs) {
-			continue
+		if r.check == f.CheckID && r.matches(refs) && s.holds(r, f) {
+			return
 		}
-		r.used = true
-		f.Suppressed, f.SuppressionReason = true, r.reason
-		return
 	}
 }
 
@@ -279,6 +303,7 @@ func (r *objectRule) matches(refs []string) bool {
 // failing finding, so stale suppressions are noticed.
 func (s *suppressor) warnings() []string {
 	out := slices.Clone(s.problems)
+	out = append(out, s.expiredWarnings()...)
 	for _, r := range s.rules {
 		if !r.used {
 			out = append(out, fmt.Sprintf("%s (%s) matched no failing finding", r.origin, r.check))
@@ -331,18 +356,40 @@ func ParseRef(ref string) (namespace, name, kind string, ok bool) {
 // IgnoreEntry is one entry of a budnet.io/ignore annotation.
 type IgnoreEntry struct {
 	Check, Reason string
+	// Until is the entry's expiry day as written ("2027-01-31"), from an
+	// "until: DATE" part after it; empty means none. ValidateSuppressions
+	// checks it.
+	Until string
+	// HasUntil says an until: part was written, so that an empty date is
+	// refused rather than read as no expiry.
+	HasUntil bool
 }
 
 // ParseIgnoreAnnotation reads "BUD-3.2-01: reason; BUD-4.1-02: reason"
 // (entries separated by ";" or newlines). Entries without a check ID or a
 // reason are returned as problems and not applied: like the platform file's
-// ignore list, every suppression must say why.
+// ignore list, every suppression must say why. A part "until: 2027-01-31"
+// gives the entry before it an expiry day ("BUD-3.2-01: reason; until:
+// 2027-01-31"); one with no entry before it is a problem.
 func ParseIgnoreAnnotation(value string) (entries []IgnoreEntry, problems []string) {
+	lastIsEntry := false
 	for _, raw := range strings.FieldsFunc(value, func(r rune) bool { return r == ';' || r == '\n' }) {
 		raw = strings.TrimSpace(raw)
 		if raw == "" {
 			continue
 		}
+		if key, date, ok := strings.Cut(raw, ":"); ok && strings.EqualFold(strings.TrimSpace(key), "until") {
+			switch {
+			case !lastIsEntry:
+				problems = append(problems, fmt.Sprintf("%q follows no suppression: write it after one, %q", raw, "BUD-3.2-01: reason; "+raw))
+			case entries[len(entries)-1].HasUntil:
+				problems = append(problems, fmt.Sprintf("%q: %s already has until: %s", raw, entries[len(entries)-1].Check, entries[len(entries)-1].Until))
+			default:
+				entries[len(entries)-1].Until, entries[len(entries)-1].HasUntil = strings.TrimSpace(date), true
+			}
+			continue
+		}
+		lastIsEntry = false
 		id, reason, _ := strings.Cut(raw, ":")
 		id, reason = strings.TrimSpace(id), strings.TrimSpace(reason)
 		switch {
@@ -352,6 +399,7 @@ func ParseIgnoreAnnotation(value string) (entries []IgnoreEntry, problems []stri
 			problems = append(problems, fmt.Sprintf("%q has no reason: write %q", raw, id+": why the finding is accepted"))
 		default:
 			entries = append(entries, IgnoreEntry{Check: id, Reason: reason})
+			lastIsEntry = true
 		}
 	}
 	return entries, problems

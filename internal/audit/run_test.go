@@ -187,13 +187,21 @@ func TestParseIgnoreAnnotation(t *testing.T) {
 		entries  []IgnoreEntry
 		problems int
 	}{
-		{name: "one", value: "BUD-3.2-01: reason", entries: []IgnoreEntry{{"BUD-3.2-01", "reason"}}},
+		{name: "one", value: "BUD-3.2-01: reason", entries: []IgnoreEntry{{Check: "BUD-3.2-01", Reason: "reason"}}},
 		{name: "semicolons and newlines", value: "BUD-3.2-01: a; BUD-4.1-02: b\nBUD-11-01: c: with colon\n",
-			entries: []IgnoreEntry{{"BUD-3.2-01", "a"}, {"BUD-4.1-02", "b"}, {"BUD-11-01", "c: with colon"}}},
+			entries: []IgnoreEntry{{Check: "BUD-3.2-01", Reason: "a"}, {Check: "BUD-4.1-02", Reason: "b"}, {Check: "BUD-11-01", Reason: "c: with colon"}}},
 		{name: "missing reason", value: "BUD-3.2-01", problems: 1},
 		{name: "empty reason", value: "BUD-3.2-01:   ", problems: 1},
 		{name: "not an ID", value: "SEC-005: because", problems: 1},
 		{name: "blank", value: " ;\n ", entries: nil},
+		{name: "until after an entry", value: "BUD-3.2-01: a; until: 2027-01-31\nBUD-4.1-02: b",
+			entries: []IgnoreEntry{{Check: "BUD-3.2-01", Reason: "a", Until: "2027-01-31", HasUntil: true}, {Check: "BUD-4.1-02", Reason: "b"}}},
+		{name: "until read as written, checked later", value: "BUD-3.2-01: a; UNTIL: 31/01/2027",
+			entries: []IgnoreEntry{{Check: "BUD-3.2-01", Reason: "a", Until: "31/01/2027", HasUntil: true}}},
+		{name: "until alone", value: "until: 2027-01-31", problems: 1},
+		{name: "until after a bad entry", value: "BUD-3.2-01; until: 2027-01-31", problems: 2},
+		{name: "until twice", value: "BUD-3.2-01: a; until: 2027-01-31; until: 2028-01-31", problems: 1,
+			entries: []IgnoreEntry{{Check: "BUD-3.2-01", Reason: "a", Until: "2027-01-31", HasUntil: true}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

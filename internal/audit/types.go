@@ -160,4 +160,14 @@ type Finding struct {
 	// Suppressed findings are listed but do not count against --fail-on.
 	Suppressed        bool   `json:"suppressed,omitempty"`
 	SuppressionReason string `json:"suppressionReason,omitempty"`
+	// SuppressionExpired says which suppression stopped holding (its
+	// until: date passed): the finding counts again, and says why.
+	SuppressionExpired string `json:"suppressionExpired,omitempty"`
+	// Baselined findings were already failing in the baseline
+	// (audit --baseline): listed, but not counted against --fail-on.
+	Baselined bool `json:"baselined,omitempty"`
 }
+
+// Counts reports whether f counts against --fail-on: failing (or partly),
+// not suppressed, and not already in the baseline.
+func (f *Finding) Counts() bool { return f.Status.Failing() && !f.Suppressed && !f.Baselined }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -32,14 +33,23 @@ type auditOptions struct {
 	Output       string
 	FailOn       string
 	Verbose      bool
+	Baseline     string
 
 	failOn audit.Severity
+	// now is the clock suppressions' until: dates are judged against;
+	// tests fix it.
+	now func() time.Time
 	// isTerminal reports whether w is a terminal (colour, progress); tests replace it.
 	isTerminal func(w io.Writer) bool
 }
 
 func newAuditCommand(streams Streams) *cobra.Command {
-	o := &auditOptions{streams: streams, isTerminal: isTerminal}
+	return newAuditCommandWith(&auditOptions{streams: streams, isTerminal: isTerminal, now: time.Now})
+}
+
+// newAuditCommandWith builds the command around o, whose clock and terminal
+// test tests may set.
+func newAuditCommandWith(o *auditOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit (-f FILE|DIR|- ... | --example | --chart DIR|TGZ | --cluster) [-o FORMAT] [--fail-on SEVERITY]",
 		Short: "Compute the guide's hardening checklist from manifests, a Helm chart or a live cluster",
@@ -55,7 +65,8 @@ Exit codes: 0 when no unsuppressed finding at or above --fail-on fails, 1 when o
 		Example: `  budnet audit --example
   budnet audit -f manifests/ -o sarif > budnet.sarif
   budnet audit --chart ./charts/bud --values prod.yaml -n bud-system -o markdown
-  budnet audit --cluster --context prod --fail-on critical`,
+  budnet audit --cluster --context prod --fail-on critical
+  budnet audit -f manifests/ --baseline audit-main.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
@@ -70,6 +81,7 @@ Exit codes: 0 when no unsuppressed finding at or above --fail-on fails, 1 when o
 	fs.StringVarP(&o.Output, "output", "o", "text", "output format: "+strings.Join(auditFormats, ", "))
 	fs.StringVar(&o.FailOn, "fail-on", defaultFailOn, "exit 1 when a finding of this severity or above fails: low, medium, high or critical")
 	fs.BoolVarP(&o.Verbose, "verbose", "v", false, "with -o text: list passing findings too")
+	fs.StringVar(&o.Baseline, "baseline", "", "an earlier audit -o json (FILE): fail only on findings it does not hold, and list the ones it holds that no longer fail")
 	return cmd
 }
 
@@ -94,7 +106,17 @@ func (o *auditOptions) run(ctx context.Context) error {
 	if err != nil {
 		return usageError(err)
 	}
-	c := &audit.Context{Platform: model}
+	var baseline []audit.Finding
+	if o.Baseline != "" {
+		data, err := os.ReadFile(o.Baseline)
+		if err != nil {
+			return usageError(fmt.Errorf("--baseline: %w", err))
+		}
+		if baseline, err = report.ReadAuditJSON(o.Baseline, data); err != nil {
+			return usageError(fmt.Errorf("--baseline: %w", err))
+		}
+	}
+	c := &audit.Context{Platform: model, Now: o.now()}
 	var inputs []string
 	c.Inventory, c.Source, inputs, err = o.source.load(ctx, o.streams)
 	if err != nil {
@@ -103,8 +125,14 @@ func (o *auditOptions) run(ctx context.Context) error {
 		}
 		return usageError(err)
 	}
+	if err := audit.ValidateSuppressions(c); err != nil {
+		return usageError(err)
+	}
 	r := audit.Run(c, audit.Checks())
 	r.Inputs, r.FailOn = inputs, o.failOn
+	if o.Baseline != "" {
+		audit.ApplyBaseline(r, o.Baseline, baseline)
+	}
 	if err := o.write(r, c); err != nil {
 		return err
 	}

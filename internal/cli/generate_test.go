@@ -63,24 +63,33 @@ spec:
 		wantWritten bool   // files appear in dir
 	}{
 		{name: "stdout stream", args: func(string) []string { return nil }, wantOut: "kind: NetworkPolicy"},
-		{name: "directory", args: func(dir string) []string { return []string{"-o", dir} }, wantWritten: true},
+		{name: "directory", args: func(dir string) []string { return []string{"--output-dir", dir} }, wantWritten: true},
 		{name: "cilium", args: func(string) []string { return []string{"--cni", "cilium"} }, wantOut: "kind: CiliumNetworkPolicy"},
-		{name: "dry run writes nothing", args: func(dir string) []string { return []string{"-o", dir, "--dry-run"} },
+		{name: "dry run writes nothing", args: func(dir string) []string { return []string{"--output-dir", dir, "--dry-run"} },
 			wantOut: "20-networkpolicies.yaml"},
-		{name: "bad model names file and line", args: func(dir string) []string { return []string{"--platform", badModel, "-o", dir} },
+		{name: "bad model names file and line", args: func(dir string) []string { return []string{"--platform", badModel, "--output-dir", dir} },
 			wantCode: ExitUsage, wantErr: badModel + ":12: spec.flows.internal[0].to.workload"},
-		{name: "non-empty directory", args: func(string) []string { return []string{"-o", nonEmpty} },
+		{name: "non-empty directory", args: func(string) []string { return []string{"--output-dir", nonEmpty} },
 			wantCode: ExitUsage, wantErr: "--force"},
 		{name: "unknown cni", args: func(string) []string { return []string{"--cni", "calico"} }, wantCode: ExitUsage, wantErr: "--cni"},
-		{name: "force without directory", args: func(string) []string { return []string{"--force"} }, wantCode: ExitUsage, wantErr: "--force needs -o"},
-		{name: "dry run warns of the control-plane placeholder", args: func(dir string) []string { return []string{"-o", dir, "--dry-run"} },
+		{name: "force without directory", args: func(string) []string { return []string{"--force"} }, wantCode: ExitUsage, wantErr: "--force needs --output-dir"},
+		{name: "dry run warns of the control-plane placeholder", args: func(dir string) []string { return []string{"--output-dir", dir, "--dry-run"} },
 			wantOut: "20-networkpolicies.yaml", wantErr: "Warning: embedded:bud.yaml:287: spec.sourceGroups[3].cidrs[0]: group control-plane: 192.0.2.0/28"},
 		{name: "stream warns of the Dapr injector failing open", args: func(string) []string { return nil },
 			wantOut: "kind: NetworkPolicy", wantErr: "pods start WITHOUT Dapr sidecars"},
-		{name: "directory warns of the ACME contact", args: func(dir string) []string { return []string{"-o", dir} },
+		{name: "directory warns of the ACME contact", args: func(dir string) []string { return []string{"--output-dir", dir} },
 			wantWritten: true, wantErr: "spec.tls.issuer.email: ACME contact security@bud.example.com"},
 		{name: "cilium before 1.19 writes per-depth patterns", args: func(string) []string { return []string{"--cni", "cilium", "--cilium-version", "v1.18.6"} },
 			wantOut: "matchPattern: '*.*.amazonaws.com'"},
+		{name: "json stream", args: func(string) []string { return []string{"-o", "json"} }, wantOut: `"kind": "List"`},
+		{name: "yaml stream named", args: func(string) []string { return []string{"-o", "yaml"} }, wantOut: "kind: NetworkPolicy"},
+		{name: "deprecated -o DIR still writes, with a warning", args: func(dir string) []string { return []string{"-o", dir} },
+			wantWritten: true, wantErr: "Warning: -o DIR is deprecated"},
+		{name: "-o json with a directory", args: func(dir string) []string { return []string{"-o", "json", "--output-dir", dir} },
+			wantCode: ExitUsage, wantErr: "give one of the two"},
+		{name: "-o DIR with --output-dir", args: func(dir string) []string { return []string{"-o", dir + "2", "--output-dir", dir} },
+			wantCode: ExitUsage, wantErr: "-o is the stream's format"},
+		{name: "empty -o", args: func(string) []string { return []string{"-o", ""} }, wantCode: ExitUsage, wantErr: "want yaml or json"},
 		{name: "cilium before 1.18 refused", args: func(string) []string { return []string{"--cni", "cilium", "--cilium-version", "1.17.3"} },
 			wantCode: ExitUsage, wantErr: "--cilium-version"},
 	}
@@ -105,14 +114,43 @@ spec:
 	}
 }
 
+// TestGenerateJSONStream: -o json is the objects as one v1 List on stdout
+// (what `kubectl apply -f -` reads), the same objects as the YAML stream, and
+// no longer a directory named ./json.
+func TestGenerateJSONStream(t *testing.T) {
+	t.Chdir(t.TempDir())
+	code, out, errOut := runGenerate(t, "-o", "json")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat("json"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("-o json created ./json (%v)", err)
+	}
+	var list struct {
+		APIVersion string           `json:"apiVersion"`
+		Kind       string           `json:"kind"`
+		Items      []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("-o json is not JSON: %v", err)
+	}
+	if list.APIVersion != "v1" || list.Kind != "List" {
+		t.Fatalf("got %s %s, want v1 List", list.APIVersion, list.Kind)
+	}
+	_, yamlOut, _ := runGenerate(t, "-o", "yaml")
+	if docs := strings.Count(yamlOut, "\n---\n") + 1; docs != len(list.Items) {
+		t.Errorf("JSON list holds %d objects, the YAML stream %d", len(list.Items), docs)
+	}
+}
+
 // TestGenerateForce rewrites a directory an earlier run wrote, keeping a
 // file budnet did not write and removing a stale generated one.
 func TestGenerateForce(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
-	if code, _, errOut := runGenerate(t, "-o", dir); code != ExitOK {
+	if code, _, errOut := runGenerate(t, "--output-dir", dir); code != ExitOK {
 		t.Fatalf("first run: exit %d: %s", code, errOut)
 	}
-	if code, _, _ := runGenerate(t, "-o", dir); code != ExitUsage {
+	if code, _, _ := runGenerate(t, "--output-dir", dir); code != ExitUsage {
 		t.Fatalf("second run without --force: exit %d, want %d", code, ExitUsage)
 	}
 	mine := filepath.Join(dir, "notes.txt")
@@ -123,7 +161,7 @@ func TestGenerateForce(t *testing.T) {
 	if err := os.WriteFile(stale, []byte("# Generated by budnet generate: a concern this run does not write.\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errOut := runGenerate(t, "-o", dir, "--force", "--platform", filepath.Join("..", "..", "examples", "platforms", "minimal.yaml")); code != ExitOK {
+	if code, _, errOut := runGenerate(t, "--output-dir", dir, "--force", "--platform", filepath.Join("..", "..", "examples", "platforms", "minimal.yaml")); code != ExitOK {
 		t.Fatalf("--force: exit %d: %s", code, errOut)
 	}
 	if _, err := os.Stat(mine); err != nil {
@@ -155,7 +193,7 @@ func TestGenerateReachRoundTrip(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
-			if code, _, errOut := runGenerate(t, append([]string{"-o", out}, tt.platform...)...); code != ExitOK {
+			if code, _, errOut := runGenerate(t, append([]string{"--output-dir", out}, tt.platform...)...); code != ExitOK {
 				t.Fatalf("generate: exit %d: %s", code, errOut)
 			}
 			var stdout, stderr bytes.Buffer

@@ -1,14 +1,11 @@
 package cli
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // TestReachAllTiersGolden pins reach's text and JSON output and its
 // explanations on a fixture with every tier: an AdminNetworkPolicy, a

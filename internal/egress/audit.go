@@ -49,6 +49,30 @@ type record struct {
 	sent        int64
 	received    int64
 	live        bool // an established tunnel: request and bytes were counted as they happened
+	// counters, when set and for the same decision and reason, are the
+	// metrics emit would look up by label (a keep-alive connection keeps
+	// them with its host decision).
+	counters *labelCounters
+}
+
+// labelCounters are the request and byte counters for one source,
+// destination, decision and reason.
+type labelCounters struct {
+	decision       verdict.Decision
+	reason         verdict.Reason
+	request        Counter
+	sent, received Counter
+}
+
+// countersFor returns c when it counts r's labels, else new counters for
+// them (stored in c).
+func (c *labelCounters) countersFor(m Metrics, r *record) *labelCounters {
+	if c.request == nil || c.decision != r.decision || c.reason != r.reason {
+		src, dst := r.sourceLabel(), r.destinationLabel()
+		*c = labelCounters{decision: r.decision, reason: r.reason, request: m.RequestCounter(src, dst, r.decision, r.reason)}
+		c.sent, c.received = m.ByteCounters(src, dst)
+	}
+	return c
 }
 
 func (r *record) sourceLabel() string {
@@ -67,7 +91,17 @@ func (r *record) destinationLabel() string {
 
 // emit writes the audit line and the request metrics for r.
 func (s *Server) emit(r *record) {
-	if !r.live {
+	switch c := r.counters; {
+	case r.live:
+	case c != nil && c.decision == r.decision && c.reason == r.reason:
+		c.request.Add(1)
+		if r.sent > 0 {
+			c.sent.Add(float64(r.sent))
+		}
+		if r.received > 0 {
+			c.received.Add(float64(r.received))
+		}
+	default:
 		s.metrics.Request(r.sourceLabel(), r.destinationLabel(), r.decision, r.reason)
 		if r.sent > 0 || r.received > 0 {
 			s.metrics.Bytes(r.sourceLabel(), r.destinationLabel(), r.sent, r.received)

@@ -38,22 +38,23 @@ type peerProc struct {
 	cmd  *exec.Cmd
 }
 
-// cpuMeter reports a proxy process's CPU time (user plus system) so far, or
-// -1 when the proxy shares this process.
+// cpuMeter reports a proxy process's CPU time so far (user plus system, and
+// user alone), or -1 when the proxy shares this process.
 type cpuMeter interface {
-	cpuMicros(b *testing.B) int64
+	cpuMicros(b *testing.B) (total, user int64)
 }
 
-func (c *benchChild) cpuMicros(b *testing.B) int64 {
+func (c *benchChild) cpuMicros(b *testing.B) (total, user int64) {
 	if c == nil {
-		return -1
+		return -1, -1
 	}
-	return int64(c.stats(b)["cpu_us"])
+	st := c.stats(b)
+	return int64(st["cpu_us"]), int64(st["user_us"])
 }
 
 // cpuMicros reads utime and stime (fields 14 and 15, in clock ticks of 10 ms
 // on Linux: USER_HZ is 100) from /proc/PID/stat.
-func (p *peerProc) cpuMicros(b *testing.B) int64 {
+func (p *peerProc) cpuMicros(b *testing.B) (total, user int64) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
 	if err != nil {
 		b.Fatalf("%s: %v", p.name, err)
@@ -62,7 +63,7 @@ func (p *peerProc) cpuMicros(b *testing.B) int64 {
 	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return (ut + st) * 10000
+	return (ut + st) * 10000, ut * 10000
 }
 
 // benchPeer is one proxy in a comparison: where to send requests, how to

@@ -6,6 +6,8 @@
 package egress
 
 import (
+	"github.com/budnet/budnet/internal/egress/dnscache"
+
 	"context"
 	"errors"
 	"fmt"
@@ -117,14 +119,26 @@ type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
+// CachedResolver is a Resolver that can also answer from memory without
+// blocking; dnscache.Cache implements it. The gateway asks Cached first on
+// every request, so a cache hit costs no context and no timer, and still
+// goes through the address guard like any other answer.
+type CachedResolver interface {
+	Resolver
+	// Cached returns a fresh answer for host, which the caller must not
+	// modify, or false when a lookup is needed.
+	Cached(network, host string) ([]netip.Addr, bool)
+}
+
 // Dialer opens upstream connections; *net.Dialer implements it.
 type Dialer interface {
 	DialContext(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 var (
-	_ Resolver = (*net.Resolver)(nil)
-	_ Dialer   = (*net.Dialer)(nil)
+	_ Resolver       = (*net.Resolver)(nil)
+	_ CachedResolver = (*dnscache.Cache)(nil)
+	_ Dialer         = (*net.Dialer)(nil)
 )
 
 // Deps are the server's collaborators. Logger and Audit (nil) default to discarding;

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -42,12 +43,34 @@ func (d Decision) Allowed() bool { return d.Decision != verdict.Deny }
 // connect (rebinding) cannot redirect the connection. `budnet egress check`
 // calls it with the same policy the gateway would load.
 func Decide(ctx context.Context, pol *Policy, resolver Resolver, timeout time.Duration, id identity.Identity, authority string) Decision {
-	var d Decision
+	hd := decideHost(pol, id, authority)
+	return decideAddress(ctx, pol, resolver, timeout, &hd)
+}
+
+// hostDecision is the part of a decision that depends only on the policy,
+// the caller's identity and the authority as written: parsing, the
+// allowlist, the enforcement mode. A keep-alive connection keeps the last one
+// (see forwarder.decide) while all three stay the same; the name's addresses
+// and the address guard are never part of it and run on every request
+// (decideAddress).
+type hostDecision struct {
+	d        Decision
+	host     allowlist.Host
+	port     uint16
+	absolute string // host.Absolute(), kept so a repeated lookup allocates no name
+	final    bool   // d is complete: refused before any lookup, or no resolver needed
+}
+
+func decideHost(pol *Policy, id identity.Identity, authority string) hostDecision {
+	var hd hostDecision
+	d := &hd.d
 	host, port, err := allowlist.ParseHostPort(authority)
 	if err != nil {
-		hostRefused(pol, &d, authority, err)
-		return d
+		hostRefused(pol, d, authority, err)
+		hd.final = true
+		return hd
 	}
+	hd.host, hd.port, hd.absolute = host, port, host.Absolute()
 	d.Target = net.JoinHostPort(host.String(), strconv.Itoa(int(port)))
 	if host.IsIP() {
 		// The audit line names the address whichever check refuses it.
@@ -69,26 +92,36 @@ func Decide(ctx context.Context, pol *Policy, resolver Resolver, timeout time.Du
 	if d.Reason.Relaxable() {
 		if pol.Mode == verdict.Enforce {
 			d.Decision = verdict.Deny
-			return d
+			hd.final = true
+			return hd
 		}
 		d.Decision = verdict.WouldDeny
 	}
+	return hd
+}
+
+// decideAddress completes hd: the name resolved (from the resolver's cache
+// when it has a fresh answer, else one lookup bounded by timeout) and every
+// answer checked by the address guard, on every call.
+func decideAddress(ctx context.Context, pol *Policy, resolver Resolver, timeout time.Duration, hd *hostDecision) Decision {
+	d := hd.d
+	if hd.final {
+		return d
+	}
+	host, port := hd.host, hd.port
 	addrs := []netip.Addr{host.Addr}
 	if !host.IsIP() {
 		if resolver == nil {
 			d.Unresolved = true
 			return d
 		}
-		rctx, cancel := context.WithTimeout(ctx, timeout)
-		// Always the absolute name: never a resolv.conf search candidate.
-		addrs, err = resolver.LookupNetIP(rctx, "ip", host.Absolute())
-		cancel()
+		var err error
+		addrs, err = lookup(ctx, resolver, timeout, hd.absolute)
 		if err != nil || len(addrs) == 0 {
 			d.Decision, d.Reason = verdict.Deny, verdict.ReasonResolveFailed
 			d.Detail = resolveDetail(host.Name, err)
 			return d
 		}
-		addrs = guard.NormalizeResolved(addrs)
 	}
 	// Only the gateway-wide allowedCIDRs exempt addresses from the guard; a
 	// rule's own CIDRs do not, so an egress flow naming a private range (the
@@ -104,9 +137,34 @@ func Decide(ctx context.Context, pol *Policy, resolver Resolver, timeout time.Du
 	return d
 }
 
+// lookup resolves the absolute name abs (never a resolv.conf search
+// candidate). A CachedResolver with a fresh answer answers at once, without
+// the context and timer a blocking lookup needs (3.8% of the gateway's CPU
+// per plain request in a profile). The answer is normalised (4in6 addresses
+// unmapped) without touching the cache's own slice.
+func lookup(ctx context.Context, resolver Resolver, timeout time.Duration, abs string) ([]netip.Addr, error) {
+	if cr, ok := resolver.(CachedResolver); ok {
+		if addrs, hit := cr.Cached("ip", abs); hit {
+			if slices.ContainsFunc(addrs, netip.Addr.Is4In6) {
+				addrs = guard.NormalizeResolved(slices.Clone(addrs))
+			}
+			return addrs, nil
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	addrs, err := resolver.LookupNetIP(rctx, "ip", abs)
+	return guard.NormalizeResolved(addrs), err
+}
+
 // authorize decides rec's request with Decide and records the outcome.
 func (s *Server) authorize(ctx context.Context, pol *Policy, rec *record, authority string) (netip.AddrPort, bool) {
-	d := Decide(ctx, pol, s.resolver, s.cfg.DialTimeout, rec.id, authority)
+	return s.recordDecision(rec, authority, Decide(ctx, pol, s.resolver, s.cfg.DialTimeout, rec.id, authority))
+}
+
+// recordDecision copies d into rec and returns the address to dial and whether the
+// request may proceed.
+func (s *Server) recordDecision(rec *record, authority string, d Decision) (netip.AddrPort, bool) {
 	rec.requested = authority
 	rec.target, rec.decision, rec.reason, rec.rule = d.Target, d.Decision, d.Reason, d.Rule
 	rec.destination, rec.detail, rec.resolved = d.Destination, d.Detail, d.Resolved

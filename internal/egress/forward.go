@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/budnet/budnet/internal/egress/identity"
 	"github.com/budnet/budnet/internal/egress/verdict"
 )
 
@@ -28,7 +29,6 @@ type forwarder struct {
 	s      *Server
 	client net.Conn
 	br     *bufio.Reader
-	tp     *textproto.Reader
 	cw     *bufio.Writer
 
 	up     net.Conn
@@ -36,6 +36,45 @@ type forwarder struct {
 	upBW   *bufio.Writer
 	upAddr netip.AddrPort
 	upHost string
+
+	memo hostMemo
+	out  http.Request // the upstream request, reused (with its Header map and URL) by buildOutgoingInto
+}
+
+// hostMemo is the forwarder's last host decision: a keep-alive connection's
+// requests nearly always name one authority, and parsing it, matching the
+// Host header and walking the allowlist were a tenth of the gateway's CPU per
+// request. It holds only what depends on the policy snapshot, the caller's
+// identity and the authority and Host header as written, and is used only
+// while all of them are unchanged: a reload swaps the snapshot pointer, so
+// the next request decides afresh. Resolution and the address guard are not
+// in it (decideAddress runs on every request).
+type hostMemo struct {
+	pol        *Policy
+	id         identity.Identity
+	authority  string
+	hostHeader string
+	hasHost    bool
+	agrees     bool // hostHeaderAgrees
+	hd         hostDecision
+	// counters: the metrics of this host decision's requests, whose
+	// labels (source, destination) the memo's key fixes.
+	counters labelCounters
+}
+
+// decideHost returns the host decision for this request, from the memo when
+// the request names what the last one named.
+func (f *forwarder) decideHost(pol *Policy, id identity.Identity, authority string, head *requestHead) *hostMemo {
+	m := &f.memo
+	if m.pol == pol && m.id == id && m.authority == authority && m.hasHost == head.HostHeader && m.hostHeader == head.Host {
+		return m
+	}
+	*m = hostMemo{pol: pol, id: id, authority: authority, hostHeader: head.Host, hasHost: head.HostHeader,
+		agrees: hostHeaderAgrees(head, authority, 80)}
+	if m.agrees {
+		m.hd = decideHost(pol, id, authority)
+	}
+	return m
 }
 
 func (f *forwarder) closeUpstream() {
@@ -75,19 +114,20 @@ func (f *forwarder) forward(ctx context.Context, head *requestHead, pol *Policy,
 		s.reject(f.client, rec)
 		return false
 	}
-	if !hostHeaderAgrees(head, authority, 80) {
+	memo := f.decideHost(pol, rec.id, authority, head)
+	if !memo.agrees {
 		rec.requested, rec.decision, rec.reason = authority, verdict.Deny, verdict.ReasonHostMismatch
 		rec.detail = "Host header " + truncate(head.Host) + " differs from request URI"
 		s.reject(f.client, rec)
 		return false
 	}
-	out, err := buildOutgoing(head, u, f.br)
+	out, err := buildOutgoingInto(&f.out, head, u, f.br)
 	if err != nil {
 		rec.requested, rec.decision, rec.reason, rec.detail = authority, verdict.Deny, verdict.ReasonBadRequest, err.Error()
 		s.reject(f.client, rec)
 		return false
 	}
-	addr, ok := s.authorize(ctx, pol, rec, authority)
+	addr, ok := s.recordDecision(rec, authority, decideAddress(ctx, pol, s.resolver, s.cfg.DialTimeout, &memo.hd))
 	if !ok {
 		s.reject(f.client, rec)
 		return false
@@ -119,6 +159,7 @@ func (f *forwarder) forward(ctx context.Context, head *requestHead, pol *Policy,
 			return false
 		}
 	}
+	rec.counters = memo.counters.countersFor(s.metrics, rec)
 	s.emit(rec)
 	return keep && err == nil && !out.Close && !wantsClose(head.Header)
 }
@@ -172,8 +213,9 @@ var errUnsolicitedSwitch = errors.New("upstream switched protocols without an Up
 // sides may stay open.
 func (f *forwarder) exchange(out *http.Request, rec *record) (bool, error) {
 	cu := &countWriter{w: f.upBW}
+	// No reset afterwards: nothing reads or writes the upstream between
+	// exchanges, and each exchange sets its own deadline first.
 	_ = f.up.SetDeadline(time.Now().Add(f.s.cfg.IdleTimeout))
-	defer func() { _ = f.up.SetDeadline(time.Time{}) }()
 	if err := out.Write(cu); err != nil {
 		return false, fmt.Errorf("write request upstream: %w", err)
 	}
@@ -195,7 +237,7 @@ func (f *forwarder) exchange(out *http.Request, rec *record) (bool, error) {
 			return false, errUnsolicitedSwitch
 		}
 		for _, h := range hopHeaders {
-			resp.Header.Del(h)
+			delete(resp.Header, h) // canonical, as ReadResponse stores keys: Del would canonicalise each again
 		}
 		rec.status = resp.StatusCode
 		err = resp.Write(cc)
@@ -238,12 +280,29 @@ func parseAbsoluteTarget(head *requestHead) (*url.URL, string, verdict.Reason) {
 // with both Content-Length and Transfer-Encoding, several differing lengths or
 // a coding other than chunked is refused (request smuggling, RFC 9112 6.3).
 func buildOutgoing(head *requestHead, u *url.URL, br *bufio.Reader) (*http.Request, error) {
+	return buildOutgoingInto(&http.Request{}, head, u, br)
+}
+
+// buildOutgoingInto is buildOutgoing overwriting out, whose Header map and URL
+// it clears and reuses: the forwarder builds every request of a keep-alive
+// connection in one http.Request, which net/http is done with once the
+// response has been relayed.
+func buildOutgoingInto(out *http.Request, head *requestHead, u *url.URL, br *bufio.Reader) (*http.Request, error) {
 	h := head.Header
 	te := h.Values("Transfer-Encoding")
 	cls := h.Values("Content-Length")
-	out := &http.Request{
-		Method: head.Method, URL: &url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery},
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Host: u.Host, Header: make(http.Header, len(h)),
+	hdr, ou := out.Header, out.URL
+	if hdr == nil {
+		hdr = make(http.Header, len(h))
+	}
+	clear(hdr)
+	if ou == nil {
+		ou = &url.URL{}
+	}
+	*ou = url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
+	*out = http.Request{
+		Method: head.Method, URL: ou,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Host: u.Host, Header: hdr,
 	}
 	if out.URL.Path == "" {
 		out.URL.Path = "/"

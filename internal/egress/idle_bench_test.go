@@ -2,6 +2,7 @@ package egress
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -37,6 +38,10 @@ func TestMain(m *testing.M) {
 
 // runBenchChild serves until stdin closes, answering "stats" lines with the
 // process's resident memory, descriptors and goroutines.
+// statsGCs is how many collections a "stats" request forces after reading
+// the proxy's CPU time and collection count.
+const statsGCs = 3
+
 func runBenchChild(mode string, in io.Reader, out io.Writer) int {
 	raiseNoFile()
 	// BUDNET_EGRESS_BENCH_CPUPROFILE=FILE profiles each gateway or floor
@@ -74,7 +79,7 @@ func runBenchChild(mode string, in io.Reader, out io.Writer) int {
 		} else {
 			go serveFloorRelay(ln, ports[0])
 		}
-	case "proxy":
+	case "proxy", "proxy-copy":
 		ports, err := benchPorts()
 		if err != nil {
 			fmt.Fprintln(out, "error", err)
@@ -84,6 +89,9 @@ func runBenchChild(mode string, in io.Reader, out io.Writer) int {
 		if err != nil {
 			fmt.Fprintln(out, "error", err)
 			return 1
+		}
+		if mode == "proxy-copy" {
+			srv.pipes = nil // the portable read/write relay (BenchmarkRelay)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -98,10 +106,12 @@ func runBenchChild(mode string, in io.Reader, out io.Writer) int {
 		if sc.Text() != "stats" {
 			continue
 		}
-		cpu := cpuMicros() // before the collections below, which are not the proxy's work
+		cpu, user := cpuMicros() // before the collections below, which are not the proxy's work
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before) // its NumGC: the proxy's own collections so far
 		// A few collections, as a long-running gateway gets between bursts:
 		// each one may halve the stacks of parked goroutines.
-		for i := 0; i < 3; i++ {
+		for i := 0; i < statsGCs; i++ {
 			runtime.GC()
 		}
 		debug.FreeOSMemory()
@@ -111,8 +121,8 @@ func runBenchChild(mode string, in io.Reader, out io.Writer) int {
 		}
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		fmt.Fprintf(out, "stats rss_kb=%d fds=%d goroutines=%d tunnels=%d stack_kb=%d heap_kb=%d cpu_us=%d\n", rssKB(), countFDs(),
-			runtime.NumGoroutine(), tunnels, ms.StackInuse>>10, ms.HeapInuse>>10, cpu)
+		fmt.Fprintf(out, "stats rss_kb=%d fds=%d goroutines=%d tunnels=%d stack_kb=%d heap_kb=%d cpu_us=%d user_us=%d gcs=%d\n", rssKB(), countFDs(),
+			runtime.NumGoroutine(), tunnels, ms.StackInuse>>10, ms.HeapInuse>>10, cpu, user, before.NumGC)
 	}
 	return 0
 }
@@ -136,9 +146,14 @@ func holdConns(ln net.Listener) {
 		if err != nil {
 			return
 		}
+		// Echo until EOF: idleTunnels sends each tunnel 64 KiB and reads
+		// it back, so both directions have carried bytes. Not io.Copy(c, c):
+		// between TCP sockets it splices through a pipe pair held while it
+		// waits, three descriptors per held connection instead of one,
+		// which ran this process out of descriptors at 10,000 tunnels.
 		go func() {
-			var b [1]byte
-			_, _ = c.Read(b[:])
+			buf := make([]byte, 4096)
+			_, _ = io.CopyBuffer(struct{ io.Writer }{c}, struct{ io.Reader }{c}, buf)
 			c.Close()
 		}()
 	}
@@ -154,13 +169,14 @@ func raiseNoFile() uint64 {
 	return lim.Cur
 }
 
-// cpuMicros is the process's user plus system CPU time so far.
-func cpuMicros() int64 {
+// cpuMicros is the process's user plus system CPU time so far, and user alone.
+func cpuMicros() (total, user int64) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return -1
+		return -1, -1
 	}
-	return ru.Utime.Sec*1e6 + ru.Utime.Usec + ru.Stime.Sec*1e6 + ru.Stime.Usec
+	user = ru.Utime.Sec*1e6 + ru.Utime.Usec
+	return user + ru.Stime.Sec*1e6 + ru.Stime.Usec, user
 }
 
 func rssKB() int {
@@ -186,6 +202,7 @@ func countFDs() int {
 }
 
 type benchChild struct {
+	last map[string]int // the last stats answer
 	cmd  *exec.Cmd
 	in   io.WriteCloser
 	out  *bufio.Scanner
@@ -250,6 +267,7 @@ func (c *benchChild) stats(b *testing.B) map[string]int {
 		k, v, _ := strings.Cut(f, "=")
 		out[k], _ = strconv.Atoi(v)
 	}
+	c.last = out
 	return out
 }
 
@@ -374,17 +392,75 @@ func idleTunnels(b *testing.B, proxy, authority string, hard uint64, stats func(
 	if check != nil {
 		check(n, after)
 	}
-	out := map[string]float64{
-		"tunnels":    float64(n),
-		"kB/tunnel":  float64(after["rss_kb"]-before["rss_kb"]) / float64(n),
-		"fds/tunnel": float64(after["fds"]-before["fds"]) / float64(n),
+	out := map[string]float64{"tunnels": float64(n)}
+	perTunnel(out, "", before, after, n)
+	// Then every tunnel carries 64 KiB each way (the sink echoes) and goes
+	// idle again: what a tunnel that has been used keeps (grown stacks,
+	// buffers a relay held on to).
+	if err := echoAll(conns, 64<<10); err != nil {
+		b.Fatal(err)
 	}
-	if _, ok := after["goroutines"]; ok {
-		out["goroutines/tunnel"] = float64(after["goroutines"]-before["goroutines"]) / float64(n)
-		out["stack-kB/tunnel"] = float64(after["stack_kb"]-before["stack_kb"]) / float64(n)
-		out["heap-kB/tunnel"] = float64(after["heap_kb"]-before["heap_kb"]) / float64(n)
+	time.Sleep(500 * time.Millisecond)
+	used := stats()
+	if check != nil {
+		check(n, used)
 	}
+	perTunnel(out, "-after-64KiB", before, used, n)
 	return out
+}
+
+// perTunnel reports the differences between two stats readings per tunnel,
+// with suffix after each unit's "tunnel".
+func perTunnel(out map[string]float64, suffix string, before, after map[string]int, n int) {
+	out["kB/tunnel"+suffix] = float64(after["rss_kb"]-before["rss_kb"]) / float64(n)
+	out["fds/tunnel"+suffix] = float64(after["fds"]-before["fds"]) / float64(n)
+	if _, ok := after["goroutines"]; ok {
+		out["goroutines/tunnel"+suffix] = float64(after["goroutines"]-before["goroutines"]) / float64(n)
+		out["stack-kB/tunnel"+suffix] = float64(after["stack_kb"]-before["stack_kb"]) / float64(n)
+		out["heap-kB/tunnel"+suffix] = float64(after["heap_kb"]-before["heap_kb"]) / float64(n)
+	}
+}
+
+// echoAll writes size bytes into every connection and reads them back, 32
+// connections at a time, within a deadline (a proxy that stops relaying
+// fails the run).
+func echoAll(conns []net.Conn, size int) error {
+	next := make(chan net.Conn)
+	errs := make(chan error, 32)
+	var wg sync.WaitGroup
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, in := make([]byte, size), make([]byte, size)
+			for c := range next {
+				_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+				var werr error
+				done := make(chan struct{})
+				go func() { _, werr = c.Write(out); close(done) }()
+				_, rerr := io.ReadFull(c, in)
+				<-done
+				_ = c.SetDeadline(time.Time{})
+				if err := cmp.Or(werr, rerr); err != nil {
+					select {
+					case errs <- fmt.Errorf("echo %d bytes: %w", size, err):
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for _, c := range conns {
+		next <- c
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
 }
 
 // procRSSKB and procFDs read another process's resident set and open

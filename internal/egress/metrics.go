@@ -17,6 +17,9 @@ type Counter interface{ Add(float64) }
 // Metrics receives the gateway's measurements.
 type Metrics interface {
 	Request(source, destination string, d verdict.Decision, r verdict.Reason)
+	// RequestCounter is the counter Request adds 1 to, for a caller that
+	// counts many requests with the same labels.
+	RequestCounter(source, destination string, d verdict.Decision, r verdict.Reason) Counter
 	Bytes(source, destination string, sent, received int64)
 	ByteCounters(source, destination string) (sent, received Counter)
 	TunnelOpened()
@@ -35,6 +38,11 @@ var _ Metrics = NopMetrics{}
 
 // Request implements Metrics.
 func (NopMetrics) Request(string, string, verdict.Decision, verdict.Reason) {}
+
+// RequestCounter implements Metrics.
+func (NopMetrics) RequestCounter(string, string, verdict.Decision, verdict.Reason) Counter {
+	return nopCounter{}
+}
 
 // Bytes implements Metrics.
 func (NopMetrics) Bytes(string, string, int64, int64) {}
@@ -128,6 +136,11 @@ func NewPromMetrics(reg prometheus.Registerer) (*PromMetrics, error) {
 // Request implements Metrics.
 func (m *PromMetrics) Request(source, destination string, d verdict.Decision, r verdict.Reason) {
 	m.requests.WithLabelValues(source, destination, d.String(), r.String()).Inc()
+}
+
+// RequestCounter implements Metrics.
+func (m *PromMetrics) RequestCounter(source, destination string, d verdict.Decision, r verdict.Reason) Counter {
+	return m.requests.WithLabelValues(source, destination, d.String(), r.String())
 }
 
 // Bytes implements Metrics.

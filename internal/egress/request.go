@@ -53,19 +53,25 @@ type requestHead struct {
 	HostHeader bool
 }
 
-// readRequestHead reads one request head from tp. A malformed head returns an
+// readRequestHead reads one request head from br. A malformed head returns an
 // error wrapping errBadRequest; an over-long one errHeaderTooLarge.
 func readRequestHead(br *bufio.Reader) (*requestHead, error) {
+	return readRequestHeadInto(br, &requestHead{})
+}
+
+// readRequestHeadInto is readRequestHead filling h, whose Header map is
+// cleared and reused: a keep-alive connection reads every head into one
+// requestHead, so its map is allocated once per connection, not per request.
+func readRequestHeadInto(br *bufio.Reader, h *requestHead) (*requestHead, error) {
 	line, err := readLine(br)
 	if err != nil {
 		return nil, err
 	}
-	h, err := parseRequestLine(line)
-	if err != nil {
+	hdr := h.Header
+	if err := parseRequestLine(line, h); err != nil {
 		return nil, err
 	}
-	h.Header, err = readHeader(br)
-	if err != nil {
+	if h.Header, err = readHeader(br, hdr); err != nil {
 		return nil, err
 	}
 	if hosts := h.Header["Host"]; len(hosts) > 0 {
@@ -84,8 +90,11 @@ var errBadRequest = errors.New("malformed request")
 // spaces in field names: both are request-smuggling vectors between a proxy
 // and an origin that parse differently (RFC 9112 sections 5.1 and 5.2), so
 // both are refused here.
-func readHeader(br *bufio.Reader) (http.Header, error) {
-	h := make(http.Header, 8)
+func readHeader(br *bufio.Reader, h http.Header) (http.Header, error) {
+	if h == nil {
+		h = make(http.Header, 8)
+	}
+	clear(h)
 	for {
 		line, err := readLine(br)
 		if err != nil {
@@ -141,30 +150,31 @@ func readLine(br *bufio.Reader) (string, error) {
 
 // parseRequestLine splits "METHOD target HTTP/1.x" strictly: single spaces,
 // a token method, no control characters in the target, HTTP/1.0 or 1.1 only.
-func parseRequestLine(line string) (*requestHead, error) {
+// It overwrites every field of h.
+func parseRequestLine(line string, h *requestHead) error {
 	method, rest, ok1 := strings.Cut(line, " ")
 	target, proto, ok2 := strings.Cut(rest, " ")
 	if !ok1 || !ok2 || method == "" || target == "" {
-		return nil, fmt.Errorf("%w: request line %q", errBadRequest, truncate(line))
+		return fmt.Errorf("%w: request line %q", errBadRequest, truncate(line))
 	}
 	if !validMethod(method) {
-		return nil, fmt.Errorf("%w: method %q", errBadRequest, truncate(method))
+		return fmt.Errorf("%w: method %q", errBadRequest, truncate(method))
 	}
 	for i := 0; i < len(target); i++ {
 		if c := target[i]; c <= ' ' || c == 0x7f {
-			return nil, fmt.Errorf("%w: control or space in target", errBadRequest)
+			return fmt.Errorf("%w: control or space in target", errBadRequest)
 		}
 	}
-	h := &requestHead{Method: method, Target: target, Proto: proto}
+	*h = requestHead{Method: method, Target: target, Proto: proto}
 	switch proto {
 	case "HTTP/1.1":
 		h.Major, h.Minor = 1, 1
 	case "HTTP/1.0":
 		h.Major, h.Minor = 1, 0
 	default:
-		return nil, fmt.Errorf("%w: protocol %q", errBadRequest, truncate(proto))
+		return fmt.Errorf("%w: protocol %q", errBadRequest, truncate(proto))
 	}
-	return h, nil
+	return nil
 }
 
 func validMethod(m string) bool {

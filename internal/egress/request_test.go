@@ -3,6 +3,7 @@ package egress
 import (
 	"bufio"
 	"errors"
+	"net/textproto"
 	"strings"
 	"testing"
 
@@ -131,6 +132,12 @@ func TestNotForwardedCoversHopHeaders(t *testing.T) {
 	for _, h := range append(append([]string(nil), hopHeaders...), "Host", "Content-Length") {
 		if !notForwarded(h) {
 			t.Errorf("%s would be forwarded upstream", h)
+		}
+	}
+	for _, h := range hopHeaders {
+		// exchange deletes them from the response with delete(), not Del.
+		if c := textproto.CanonicalMIMEHeaderKey(h); c != h {
+			t.Errorf("hop-by-hop header %q is not canonical (%q): delete() would miss it", h, c)
 		}
 	}
 	for _, h := range []string{"Accept", "User-Agent", "Cookie", "Authorization", "X-Forwarded-For"} {

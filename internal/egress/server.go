@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"net/textproto"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -369,8 +368,15 @@ func (s *Server) serveRequests(ctx context.Context, c *trackedConn, peer peerInf
 	hr := getHeadReader(c.Conn, s.cfg.MaxHeaderBytes)
 	defer putHeadReader(hr)
 	br, lim := hr.br, hr.lim
-	fw := &forwarder{s: s, client: c.Conn, br: br, tp: textproto.NewReader(br)}
-	defer fw.closeUpstream()
+	// The plain-HTTP state (a reused upstream request, the host decision
+	// memo) only for connections that send plain HTTP: a CONNECT never
+	// allocates it.
+	var fw *forwarder
+	defer func() {
+		if fw != nil {
+			fw.closeUpstream()
+		}
+	}()
 	// Identity belongs to the connection (a pod that later takes over the
 	// caller's IP cannot own an established TCP connection), so a keep-alive
 	// connection is identified once, and again only when a reload swaps the
@@ -378,6 +384,11 @@ func (s *Server) serveRequests(ctx context.Context, c *trackedConn, peer peerInf
 	// its IP later).
 	var id identity.Identity
 	var idFor *Policy
+	// One head and one record per connection, reused by each request: both
+	// are done with when the request's audit line is written (a CONNECT ends
+	// the loop and takes them along).
+	var headBuf requestHead
+	var recBuf record
 	for first := true; ; first = false {
 		if !first {
 			c.idle.Store(true)
@@ -399,14 +410,15 @@ func (s *Server) serveRequests(ctx context.Context, c *trackedConn, peer peerInf
 			c.beginWait()
 		}
 		lim.limited, lim.remaining = true, s.cfg.MaxHeaderBytes
-		head, err := readRequestHead(br)
+		head, err := readRequestHeadInto(br, &headBuf)
 		lim.limited = false
 		if !c.endWait() {
 			// Reclaimed at the limit (even if the head made it meanwhile:
 			// its read deadline is already in the past).
 			head, err = nil, errReclaimed
 		}
-		rec := &record{start: time.Now(), srcAddr: peer.addrPort}
+		rec := &recBuf
+		*rec = record{start: time.Now(), srcAddr: peer.addrPort}
 		pol := s.policy.Load()
 		if pol != idFor || !id.Known() {
 			id, idFor = pol.Identity.Identify(peer.Peer, s.pods), pol
@@ -425,6 +437,9 @@ func (s *Server) serveRequests(ctx context.Context, c *trackedConn, peer peerInf
 				t.early = append([]byte(nil), b...)
 			}
 			return t
+		}
+		if fw == nil {
+			fw = &forwarder{s: s, client: c.Conn, br: br}
 		}
 		if !fw.forward(ctx, head, pol, rec) {
 			return nil

@@ -229,11 +229,25 @@ func daprRules() []Rule {
 		// namespace or trust domain, or no certificate). app_id is the
 		// caller's; pod, when the scrape config adds it, is the callee's.
 		{Alert: "BudDaprAccessDenied", Severity: "warning", For: "0s",
-			Expr: fmt.Sprintf(`sum by (app_id, pod) (increase(%s[5m])) > 0 or sum by (app_id, pod) (increase(%s[5m])) > 0`,
-				metricACLAppBlocked, metricACLAllBlocked),
+			Expr:        aclBlockedExpr(metricACLAppBlocked) + " or " + aclBlockedExpr(metricACLAllBlocked),
 			Summary:     "Dapr access control refused a service invocation",
 			Description: "Dapr accessControl refused {{ $value }} service invocations from app id \"{{ $labels.app_id }}\" (empty: no workload certificate) in 5 minutes: a caller outside the intended flows, or a policy missing a flow."},
 	}
+}
+
+// aclBlockedExpr selects the callers refused in the last 5 minutes in one
+// of Dapr's ACL counters. Dapr's OpenCensus counters export a series only
+// from its first increment, at 1 (seen on daprd v1.18.0 in
+// TestDaprdEnforcesGeneratedAccessControl), and increase() needs two
+// samples of a series: the first refusal of each caller, namespace and
+// trust domain (a single probe from an intruder) never shows as an
+// increase. A series that a sidecar Prometheus already scraped five minutes
+// ago (up offset 5m, by the target's job and instance) shows now and did
+// not then is that first refusal; a sidecar first scraped with old
+// refusals (a Prometheus restart) is not.
+func aclBlockedExpr(metric string) string {
+	return fmt.Sprintf(`sum by (app_id, pod) (increase(%[1]s[5m])) > 0 or `+
+		`sum by (app_id, pod) ((%[1]s unless %[1]s offset 5m) and on (job, instance) (up offset 5m == 1)) > 0`, metric)
 }
 
 // databaseRules: a datastore the exporters cannot reach (refused or TLS

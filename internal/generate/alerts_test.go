@@ -114,6 +114,15 @@ func alertCases() []alertCase {
 		{name: "access denied by the global default", alert: "BudDaprAccessDenied",
 			bad:  `dapr_runtime_acl_global_policy_action_blocked_total{app_id="intruder",namespace="bud-attacker",trustDomain="cluster.local"} 0x70 1x330`,
 			good: `dapr_runtime_acl_global_policy_action_allowed_total{app_id="budapp",namespace="bud-system",trustDomain="cluster.local"} 0+1x400` + "\n" + `dapr_grpc_io_server_completed_rpcs{app_id="budsim",grpc_server_method="/dapr.proto.internals.v1.ServiceInvocation/CallLocal",grpc_server_status="PermissionDenied"} 0+1x400`},
+		// Dapr exports an ACL counter series from its first refusal, at 1
+		// (TestDaprdEnforcesGeneratedAccessControl, daprd v1.18.0): the first
+		// refusal of a caller is a new series on a sidecar Prometheus was
+		// already scraping; a sidecar first scraped with old refusals is not.
+		{name: "access denied, first refusal of a caller", alert: "BudDaprAccessDenied",
+			bad: `dapr_runtime_acl_global_policy_action_blocked_total{app_id="intruder",instance="10.0.3.7:9090",job="dapr-sidecars",namespace="bud-attacker",trustDomain="cluster.local"} _x40 1x360` + "\n" +
+				`up{instance="10.0.3.7:9090",job="dapr-sidecars"} 1x400`,
+			good: `dapr_runtime_acl_global_policy_action_blocked_total{app_id="intruder",instance="10.0.3.7:9090",job="dapr-sidecars",namespace="bud-attacker",trustDomain="cluster.local"} 3x400` + "\n" +
+				`up{instance="10.0.3.7:9090",job="dapr-sidecars"} 1x400`},
 		{name: "postgres", alert: "BudPostgresUnreachable",
 			bad: `pg_up{instance="postgresql:9187"} 1x20 0x380`, good: `pg_up{instance="postgresql:9187"} 1x400`},
 		{name: "redis", alert: "BudRedisUnreachable",

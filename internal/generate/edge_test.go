@@ -164,6 +164,14 @@ func TestEdgeTraefik(t *testing.T) {
 	if opt := find(objs, "TLSOption", "bud-frontend", "budnet-tls"); spec(t, opt, "spec", "minVersion") != "VersionTLS12" {
 		t.Error("TLSOption minVersion")
 	}
+	// Traefik picks a TLSOption by the SNI a client sends; a client that
+	// sends none, or an unknown name, gets the option named default, so
+	// sniStrict and the version floor must be there too (Traefik refused
+	// nothing without SNI in TestTraefikEnforcesGeneratedEdge before).
+	if opt := find(objs, "TLSOption", "bud-infra", "default"); opt == nil || spec(t, opt, "spec", "sniStrict") != true ||
+		spec(t, opt, "spec", "minVersion") != "VersionTLS12" {
+		t.Errorf("TLSOption default in the ingress controller's namespace: %v", opt)
+	}
 }
 
 func TestEdgeNginx(t *testing.T) {

@@ -49,7 +49,8 @@ const AnnotationRequires = "budnet.io/requires"
 var traefikVersions = map[string]string{"1.2": "VersionTLS12", "1.3": "VersionTLS13"}
 
 // traefikEdge is the Traefik form of the edge: in every backend zone the
-// Middlewares and a TLSOption, and per host an IngressRoute on the web entry
+// Middlewares and a TLSOption (plus the TLSOption named default, for clients
+// without a known SNI), and per host an IngressRoute on the web entry
 // point that only redirects and one on websecure with the TLS Secret, the
 // TLSOption and the middlewares (the Coraza WAF among them when the model's
 // edge.waf is on). IngressRoutes reference Services and
@@ -63,6 +64,19 @@ func traefikEdge(p *platform.Platform, hosts []edgeHost) ([]*unstructured.Unstru
 	for _, z := range hostZones(hosts) {
 		objs = append(objs, traefikTLSOption(p, z))
 	}
+	// Traefik chooses TLS options by the SNI a client sends; a client that
+	// sends none or an unknown name gets the TLSOption named default (one
+	// in the whole cluster), not budnet-tls, so without it sniStrict and
+	// the version floor do not apply to them (a handshake without SNI
+	// succeeded in TestTraefikEnforcesGeneratedEdge). It lives with the
+	// controller, as on the gateway-api edge.
+	gw, err := edgeWorkload(p)
+	if err != nil {
+		return nil, err
+	}
+	def := traefikTLSOption(p, gw.Zone)
+	def.SetName("default")
+	objs = append(objs, def)
 	for _, h := range hosts {
 		objs = append(objs, traefikRoutes(p, h)...)
 	}

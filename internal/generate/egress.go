@@ -9,8 +9,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/budnet/budnet/internal/addrset"
 	"github.com/budnet/budnet/internal/diag"
-	"github.com/budnet/budnet/internal/egress/guard"
 	"github.com/budnet/budnet/internal/platform"
 )
 
@@ -198,7 +198,7 @@ func publicPeers(p *platform.Platform) []any {
 // whose IPv4 destinations meet the IPv4 except list.
 func publicExclusions(p *platform.Platform) []netip.Prefix {
 	var out []netip.Prefix
-	for _, r := range guard.DefaultDenied() {
+	for _, r := range addrset.SpecialPurpose() {
 		if r.Prefix.Addr().Is4In6() {
 			continue
 		}

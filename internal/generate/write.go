@@ -186,7 +186,7 @@ func WriteStream(w io.Writer, files []File) (skipped []string, err error) {
 	}
 	if len(skipped) > 0 {
 		var b strings.Builder
-		b.WriteString("# Not in this stream (not Kubernetes objects; write them with -o DIR):\n")
+		b.WriteString("# Not in this stream (not Kubernetes objects; write them with --output-dir DIR):\n")
 		for _, name := range skipped {
 			fmt.Fprintf(&b, "#   %s\n", name)
 		}

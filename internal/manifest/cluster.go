@@ -240,11 +240,32 @@ func DiscoverResources(disc discovery.DiscoveryInterface) (servedRes []ServedRes
 	return servedRes, missing, warning, nil
 }
 
-func clusterConfig(copts ClusterOptions) (*rest.Config, error) {
+// kubeconfig is the client configuration kubectl would use: the explicit
+// file, else $KUBECONFIG's files merged, else ~/.kube/config.
+func kubeconfig(path, context string) clientcmd.ClientConfig {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = copts.Kubeconfig
-	overrides := &clientcmd.ConfigOverrides{CurrentContext: copts.Context}
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
+	rules.ExplicitPath = path
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: context})
+}
+
+// KubeconfigContexts lists the context names of the kubeconfig --cluster
+// would read (path, or the default files when empty), sorted, for shell
+// completion of --context.
+func KubeconfigContexts(path string) ([]string, error) {
+	raw, err := kubeconfig(path, "").RawConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	names := make([]string, 0, len(raw.Contexts))
+	for name := range raw.Contexts {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+func clusterConfig(copts ClusterOptions) (*rest.Config, error) {
+	cfg, err := kubeconfig(copts.Kubeconfig, copts.Context).ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}

@@ -387,8 +387,13 @@ func (b *builder) adminPorts(ports *[]AdminPolicyPort) (compiledPorts, error) {
 		case p.PortNumber != nil:
 			s, err = portRange(p.PortNumber.Protocol, p.PortNumber.Port, p.PortNumber.Port)
 		case p.PortRange != nil:
-			if p.PortRange.Start >= p.PortRange.End {
-				err = fmt.Errorf("portRange start %d must be less than end %d", p.PortRange.Start, p.PortRange.End)
+			// The v1alpha1 field comment says Start "must be less than End",
+			// but the CRD (network-policy-api v0.1.7) enforces nothing, so
+			// the API server stores start == end, and implementations
+			// (kube-network-policies) match the one port. Only an inverted
+			// range, which matches nothing anywhere, is refused.
+			if p.PortRange.Start > p.PortRange.End {
+				err = fmt.Errorf("portRange start %d is greater than end %d", p.PortRange.Start, p.PortRange.End)
 				break
 			}
 			s, err = portRange(p.PortRange.Protocol, p.PortRange.Start, p.PortRange.End)

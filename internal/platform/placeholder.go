@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/budnet/budnet/internal/egress/guard"
+	"github.com/budnet/budnet/internal/addrset"
 )
 
 // Placeholders are values the reference models carry where a real
@@ -17,10 +17,10 @@ import (
 
 // PlaceholderPrefix says why a CIDR or address is a placeholder: it lies in
 // a documentation range (RFC 5737, RFC 3849, RFC 9637), which the egress
-// gateway's address guard also refuses (guard.DefaultDenied). Empty when it
+// gateway's address guard also refuses (addrset.SpecialPurpose). Empty when it
 // is not one.
 func PlaceholderPrefix(pfx netip.Prefix) string {
-	for _, r := range guard.DefaultDenied() {
+	for _, r := range addrset.SpecialPurpose() {
 		if r.Name == "documentation" && r.Prefix.Bits() <= pfx.Bits() && r.Prefix.Contains(pfx.Addr()) {
 			return fmt.Sprintf("%s is inside %s, a documentation range: no real address is there", pfx, r.Prefix)
 		}

@@ -431,4 +431,8 @@ type Suppression struct {
 	// Object is kind/namespace/name or kind/name; empty means everywhere.
 	Object string `json:"object,omitempty"`
 	Reason string `json:"reason"`
+	// Until is the last day (YYYY-MM-DD, UTC) the suppression holds; after
+	// it the finding fails again and the report says the suppression
+	// expired. Empty means no expiry.
+	Until string `json:"until,omitempty" jsonschema:"format=date"`
 }

@@ -321,6 +321,11 @@ func (v *validator) ignore() {
 		if strings.TrimSpace(s.Reason) == "" {
 			v.add(path+".reason", "missing, expected why the finding is accepted")
 		}
+		if s.Until != "" {
+			if _, err := ParseUntil(s.Until); err != nil {
+				v.add(path+".until", "%v", err)
+			}
+		}
 		if s.Object != "" {
 			parts := strings.Split(s.Object, "/")
 			if len(parts) < 2 || len(parts) > 3 || slices.Contains(parts, "") {

@@ -82,7 +82,8 @@ type BuildOptions struct {
 
 // Build turns an inventory into the engine's input. Each workload becomes one
 // pod of the engine: the pods of one template are alike, and the engine groups
-// alike pods anyway. A Pod with a controller owner is reported as that owner,
+// alike pods anyway; a StatefulSet becomes one per replica, since its
+// controller labels each pod apart (podsOf). A Pod with a controller owner is reported as that owner,
 // so a live cluster's pods and the manifests that made them name the same thing.
 //
 // opts.HostNetworkAsPods chooses the other reading of host-network pods the
@@ -95,26 +96,30 @@ func Build(inv *manifest.Inventory, opts BuildOptions) *Input {
 	}
 	for _, w := range inv.Workloads {
 		name := WorkloadName(w)
-		pod := netpol.Pod{
-			Namespace:   w.Namespace,
-			Name:        w.Name,
-			Workload:    name,
-			Labels:      w.Labels,
-			HostNetwork: w.HostNetwork && !opts.HostNetworkAsPods,
-			IPs:         parseIPs(w.PodIPs),
-		}
+		var ports []netpol.ContainerPort
 		for _, p := range w.Ports() {
-			pod.Ports = append(pod.Ports, netpol.ContainerPort{Name: p.Name, Port: p.ContainerPort, Protocol: p.Protocol})
+			ports = append(ports, netpol.ContainerPort{Name: p.Name, Port: p.ContainerPort, Protocol: p.Protocol})
 		}
-		idx := len(in.Cluster.Pods)
-		in.Cluster.Pods = append(in.Cluster.Pods, pod)
+		var idxs []int
+		for _, po := range podsOf(w) {
+			idxs = append(idxs, len(in.Cluster.Pods))
+			in.Cluster.Pods = append(in.Cluster.Pods, netpol.Pod{
+				Namespace:   w.Namespace,
+				Name:        po.name,
+				Workload:    name,
+				Labels:      po.labels,
+				HostNetwork: w.HostNetwork && !opts.HostNetworkAsPods,
+				IPs:         parseIPs(w.PodIPs),
+				Ports:       ports,
+			})
+		}
 		if i, seen := in.byName[name]; seen {
 			in.Workloads[i].Replicas += replicas(w)
-			in.Workloads[i].Pods = append(in.Workloads[i].Pods, idx)
+			in.Workloads[i].Pods = append(in.Workloads[i].Pods, idxs...)
 			continue
 		}
 		in.byName[name] = len(in.Workloads)
-		in.Workloads = append(in.Workloads, Workload{Name: name, Namespace: w.Namespace, Labels: w.Labels, Pod: idx, Pods: []int{idx}, Replicas: replicas(w)})
+		in.Workloads = append(in.Workloads, Workload{Name: name, Namespace: w.Namespace, Labels: w.Labels, Pod: idxs[0], Pods: idxs, Replicas: replicas(w)})
 	}
 	sort.Slice(in.Workloads, func(i, j int) bool { return in.Workloads[i].Name < in.Workloads[j].Name })
 	for i, w := range in.Workloads {

@@ -8,7 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/budnet/budnet/internal/egress/guard"
+	"github.com/budnet/budnet/internal/addrset"
 	"github.com/budnet/budnet/internal/netpol"
 	"github.com/budnet/budnet/internal/platform"
 )
@@ -108,7 +108,7 @@ func Compare(in *Input, eng *netpol.Engine, m *netpol.Matrix, model *platform.Pl
 // by default since Kubernetes 1.36), so no policy can except them.
 func publicExclusions(model *platform.Platform) []netip.Prefix {
 	var out []netip.Prefix
-	for _, r := range guard.DefaultDenied() {
+	for _, r := range addrset.SpecialPurpose() {
 		if r.Prefix.Addr().Is4In6() {
 			continue
 		}

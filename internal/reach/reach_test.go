@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/budnet/budnet/internal/egress/guard"
+	"github.com/budnet/budnet/internal/addrset"
 	"github.com/budnet/budnet/internal/manifest"
 	"github.com/budnet/budnet/internal/netpol"
 	"github.com/budnet/budnet/internal/platform"
@@ -19,7 +19,7 @@ import (
 // which the API server refuses in an ipBlock (see publicExclusions).
 func publicEgressPolicy() string {
 	var v4, v6 []string
-	for _, r := range guard.DefaultDenied() {
+	for _, r := range addrset.SpecialPurpose() {
 		if r.Prefix.Addr().Is4() {
 			v4 = append(v4, fmt.Sprintf("%q", r.Prefix))
 		} else if r.Prefix.Bits() > 0 && !r.Prefix.Addr().Is4In6() {

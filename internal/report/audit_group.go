@@ -42,6 +42,8 @@ type groupKey struct {
 	message    string
 	suppressed bool
 	reason     string
+	baselined  bool
+	expired    string
 }
 
 // GroupFindings groups findings by check and cause, in the order each
@@ -50,7 +52,7 @@ func GroupFindings(fs []audit.Finding, start int) []FindingGroup {
 	var out []FindingGroup
 	at := map[groupKey]int{}
 	for i, f := range fs {
-		k := groupKey{f.CheckID, f.Status, f.Message, f.Suppressed, f.SuppressionReason}
+		k := groupKey{f.CheckID, f.Status, f.Message, f.Suppressed, f.SuppressionReason, f.Baselined, f.SuppressionExpired}
 		j, ok := at[k]
 		if !ok {
 			j = len(out)

@@ -31,9 +31,10 @@ type auditJSONMeta struct {
 //	 "summary": {"checks", "findings", "pass", "fail", "partial", "notApplicable",
 //	             "suppressed", "failingBySeverity": {"critical": n, ...}},
 //	 "warnings": ["..."],
+//	 "baseline": {"file", "new", "known", "fixed": [finding...]},   (with --baseline)
 //	 "findings": [{"checkId", "title", "section", "severity", "status", "subject",
 //	               "message", "evidence": [...], "remediation", "suppressed",
-//	               "suppressionReason"}]}
+//	               "suppressionReason", "suppressionExpired", "baselined"}]}
 //
 // Findings are streamed one per line, so the output diffs well.
 func WriteAuditJSON(w io.Writer, r *audit.Report) error {
@@ -53,7 +54,15 @@ func WriteAuditJSON(w io.Writer, r *audit.Report) error {
 	if err != nil {
 		return fmt.Errorf("encoding warnings: %w", err)
 	}
-	fmt.Fprintf(bw, "{\"schemaVersion\":%q,\n\"metadata\":%s,\n\"summary\":%s,\n\"warnings\":%s,\n\"findings\":[", AuditSchemaVersion, meta, summary, warnings)
+	fmt.Fprintf(bw, "{\"schemaVersion\":%q,\n\"metadata\":%s,\n\"summary\":%s,\n\"warnings\":%s,\n", AuditSchemaVersion, meta, summary, warnings)
+	if r.Baseline != nil {
+		b, err := json.Marshal(baselineJSONOf(r.Baseline))
+		if err != nil {
+			return fmt.Errorf("encoding the baseline: %w", err)
+		}
+		fmt.Fprintf(bw, "\"baseline\":%s,\n", b)
+	}
+	bw.WriteString("\"findings\":[")
 	for i := range r.Findings {
 		f, err := json.Marshal(&r.Findings[i])
 		if err != nil {
@@ -70,4 +79,20 @@ func WriteAuditJSON(w io.Writer, r *audit.Report) error {
 		return fmt.Errorf("writing audit report: %w", err)
 	}
 	return nil
+}
+
+// baselineJSON is the "baseline" object of a report run with --baseline.
+type baselineJSON struct {
+	File  string          `json:"file"`
+	New   int             `json:"new"`
+	Known int             `json:"known"`
+	Fixed []audit.Finding `json:"fixed"`
+}
+
+func baselineJSONOf(b *audit.BaselineResult) baselineJSON {
+	fixed := b.Fixed
+	if fixed == nil {
+		fixed = []audit.Finding{}
+	}
+	return baselineJSON{File: b.File, New: b.New, Known: b.Known, Fixed: fixed}
 }

@@ -100,6 +100,9 @@ func junitCaseOf(f audit.Finding) junitCase {
 	case f.Suppressed:
 		tc.Skipped = &junitSkipped{Message: "suppressed " + string(f.Status) + ": " + f.SuppressionReason}
 		tc.SystemOut = f.Message
+	case f.Baselined:
+		tc.Skipped = &junitSkipped{Message: "known " + string(f.Status) + ": in the baseline"}
+		tc.SystemOut = f.Message
 	case f.Status.Failing():
 		text := detail
 		if f.Remediation != "" {

@@ -37,6 +37,7 @@ func WriteAuditMarkdown(w io.Writer, r *audit.Report) error {
 	}
 	md.must(". A box is ticked when every check deciding it passes; an accepted (suppressed) gap stays unticked. " +
 		"Findings of a check that share a cause are one line; `-o json` and `-o sarif` list every finding.\n")
+	writeBaselineMarkdown(md, r.Baseline)
 	group := ""
 	for _, st := range audit.EvaluateChecklist(r) {
 		if st.Item.Group != group {
@@ -136,10 +137,7 @@ func writeChecklistLine(md *mdBudget, st audit.ChecklistState) {
 			break
 		}
 		f := g.First()
-		status := string(f.Status)
-		if f.Suppressed {
-			status = "accepted " + status + " (" + mdEscape(f.SuppressionReason) + ")"
-		}
+		status := mdStatus(f, string(f.Status))
 		if len(g.Findings) == 1 {
 			md.group(fmt.Sprintf("  - %s %s `%s`: %s%s\n", f.CheckID, status, f.Subject, mdEscape(f.Message), mdEvidenceLinks(f.Evidence)), 1)
 			continue
@@ -231,10 +229,7 @@ func writeFailingMarkdown(md *mdBudget, r *audit.Report) {
 
 func writeGroupMarkdown(md *mdBudget, g FindingGroup) {
 	f := g.First()
-	status := "**" + string(f.Status) + "**"
-	if f.Suppressed {
-		status = "accepted " + string(f.Status) + " (" + mdEscape(f.SuppressionReason) + ")"
-	}
+	status := mdStatus(f, "**"+string(f.Status)+"**")
 	if len(g.Findings) == 1 {
 		md.group(fmt.Sprintf("- %s `%s`: %s%s\n", status, f.Subject, mdEscape(f.Message), mdEvidenceLinks(f.Evidence)), 1)
 		return

@@ -103,7 +103,10 @@ type sarifResult struct {
 	Locations           []sarifLocation    `json:"locations"`
 	PartialFingerprints map[string]string  `json:"partialFingerprints,omitempty"`
 	Suppressions        []sarifSuppression `json:"suppressions,omitempty"`
-	Properties          map[string]any     `json:"properties,omitempty"`
+	// BaselineState is "new" or "unchanged" against audit --baseline
+	// (SARIF 2.1.0 section 3.27.24).
+	BaselineState string         `json:"baselineState,omitempty"`
+	Properties    map[string]any `json:"properties,omitempty"`
 }
 
 type sarifLocation struct {
@@ -219,6 +222,9 @@ func WriteAuditSARIF(w io.Writer, r *audit.Report, opts SARIFOptions) error {
 		res, err := sarifResultOf(f, i, fallback, opts, lim)
 		if err != nil {
 			return err
+		}
+		if r.Baseline != nil {
+			res.BaselineState = map[bool]string{true: "unchanged", false: "new"}[f.Baselined]
 		}
 		run.Results = append(run.Results, res)
 	}

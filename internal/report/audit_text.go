@@ -96,6 +96,7 @@ func WriteAuditText(w io.Writer, r *audit.Report, opts AuditTextOptions) error {
 	if len(r.Findings) > 0 {
 		bw.WriteString("\n")
 	}
+	writeBaselineText(bw, p, r.Baseline)
 	bw.WriteString(summaryLine(r, p))
 	bw.WriteString("\n")
 	if err := bw.Flush(); err != nil {
@@ -108,11 +109,13 @@ func WriteAuditText(w io.Writer, r *audit.Report, opts AuditTextOptions) error {
 func writeCheckText(bw *bufio.Writer, p painter, fs []audit.Finding, verbose bool) {
 	first := fs[0]
 	var passing, na int
-	failing, accepted := false, false
+	failing, accepted, known := false, false, false
 	for _, f := range fs {
 		switch {
-		case f.Status.Failing() && !f.Suppressed:
+		case f.Counts():
 			failing = true
+		case f.Status.Failing() && f.Baselined:
+			known = true
 		case f.Status.Failing():
 			accepted = true
 		case f.Status == audit.StatusPass:
@@ -123,11 +126,14 @@ func writeCheckText(bw *bufio.Writer, p painter, fs []audit.Finding, verbose boo
 	}
 	// A check none of whose findings was judged (all not applicable) says so:
 	// printing PASS for it would be a pass by default.
-	notJudged := !failing && !accepted && passing == 0 && na > 0
+	notJudged := !failing && !accepted && !known && passing == 0 && na > 0
 	mark := p.paint(ansiGreen, "PASS")
 	switch {
 	case failing:
 		mark = p.paint(ansiRed, "FAIL")
+	case known:
+		// Failing, but already in the baseline (--baseline): not new.
+		mark = p.paint(ansiGrey, "KNOWN")
 	case accepted:
 		mark = p.paint(ansiGrey, "ACCEPTED")
 	case notJudged:
@@ -184,9 +190,7 @@ func writeFailingGroupsText(bw *bufio.Writer, p painter, fs []audit.Finding) {
 		}
 		f := g.First()
 		fmt.Fprintf(bw, "       - %s (%d findings) %s\n", statusText(p, f), len(g.Findings), f.Message)
-		if f.Suppressed {
-			fmt.Fprintf(bw, "         accepted: %s\n", f.SuppressionReason)
-		}
+		writeSuppressionText(bw, f)
 		fmt.Fprintf(bw, "         %s\n", groupSubjectsText(g, func(s string) string { return s }))
 	}
 	if hiddenLines > 0 {
@@ -200,6 +204,8 @@ func statusText(p painter, f audit.Finding) string {
 	switch {
 	case f.Suppressed:
 		status = p.paint(ansiGrey, "suppressed "+status)
+	case f.Baselined:
+		status = p.paint(ansiGrey, "known "+status)
 	case f.Status == audit.StatusFail:
 		status = p.paint(ansiRed, status)
 	case f.Status == audit.StatusPartial:
@@ -210,9 +216,7 @@ func statusText(p painter, f audit.Finding) string {
 
 func writeFindingText(bw *bufio.Writer, p painter, f audit.Finding) {
 	fmt.Fprintf(bw, "       - %s %s: %s\n", statusText(p, f), f.Subject, f.Message)
-	if f.Suppressed {
-		fmt.Fprintf(bw, "         accepted: %s\n", f.SuppressionReason)
-	}
+	writeSuppressionText(bw, f)
 	for _, e := range f.Evidence {
 		// Matrix findings' messages already say their connection and why.
 		if text := EvidenceText(e); !strings.Contains(f.Message, text) {
@@ -269,6 +273,9 @@ func summaryLine(r *audit.Report, p painter) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d checks, %d findings: %d pass, %d fail, %d partial, %d not applicable, %d suppressed",
 		s.Checks, s.Findings, s.Pass, s.Fail, s.Partial, s.NotApplicable, s.Suppressed)
+	if r.Baseline != nil {
+		fmt.Fprintf(&b, ", %d in the baseline", s.Baselined)
+	}
 	var sev []string
 	for i := audit.SeverityCritical; i >= audit.SeverityInfo; i-- {
 		if n := s.FailingBySeverity[i.String()]; n > 0 {

@@ -84,6 +84,21 @@ func (c *Cache) LookupNetIP(ctx context.Context, network, host string) ([]netip.
 	return slices.Clone(e.addrs), nil
 }
 
+// Cached returns the fresh answer for host without blocking, or false when
+// there is none (never asked, expired, failed, or a lookup still in flight).
+// The slice is the cache's own and must not be modified: the gateway calls
+// Cached on every plain-HTTP request, and the copy LookupNetIP makes was one
+// of its allocations.
+func (c *Cache) Cached(network, host string) ([]netip.Addr, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[key{network, host}]
+	if e == nil || !e.isDone() || e.err != nil || len(e.addrs) == 0 || !c.now().Before(e.expires) {
+		return nil, false
+	}
+	return e.addrs, true
+}
+
 func (c *Cache) resolve(ctx context.Context, k key, e *entry) {
 	lctx := context.WithoutCancel(ctx)
 	if d, ok := ctx.Deadline(); ok {

@@ -280,3 +280,55 @@ func BenchmarkLookup(b *testing.B) {
 		}
 	})
 }
+
+// TestCachedAnswersOnlyFreshSuccess: Cached, the gateway's no-context path,
+// answers only what LookupNetIP would answer from memory: never a name not
+// yet looked up, an expired answer, a failure, an empty answer or a lookup
+// still in flight.
+func TestCachedAnswersOnlyFreshSuccess(t *testing.T) {
+	r := &stubResolver{answers: map[string][]netip.Addr{}}
+	r.set("api.openai.com", "162.159.140.245")
+	c, clk := newTestCache(r, 5*time.Second, 100)
+	if got, ok := c.Cached("ip", "api.openai.com"); ok {
+		t.Fatalf("before any lookup Cached answered %v", got)
+	}
+	lookup(t, c, "api.openai.com")
+	if got, ok := c.Cached("ip", "api.openai.com"); !ok || !slices.Equal(got, []netip.Addr{netip.MustParseAddr("162.159.140.245")}) {
+		t.Fatalf("after a lookup Cached = %v, %v", got, ok)
+	}
+	if _, ok := c.Cached("ip4", "api.openai.com"); ok {
+		t.Fatal("Cached answered another network's entry")
+	}
+	clk.advance(5 * time.Second)
+	if got, ok := c.Cached("ip", "api.openai.com"); ok {
+		t.Fatalf("at the TTL Cached still answered %v", got)
+	}
+	r.set("empty.example")
+	lookup(t, c, "empty.example")
+	if _, ok := c.Cached("ip", "empty.example"); ok {
+		t.Fatal("Cached answered an empty lookup")
+	}
+	r.mu.Lock()
+	r.err = errors.New("servfail")
+	r.mu.Unlock()
+	_, _ = c.LookupNetIP(context.Background(), "ip", "fail.example")
+	if _, ok := c.Cached("ip", "fail.example"); ok {
+		t.Fatal("Cached answered a failed lookup")
+	}
+	r.mu.Lock()
+	r.err = nil
+	r.mu.Unlock()
+	r.release, r.started = make(chan struct{}), make(chan struct{}, 1)
+	r.set("slow.example", "192.0.2.1")
+	done := make(chan struct{})
+	go func() { defer close(done); _, _ = c.LookupNetIP(context.Background(), "ip", "slow.example") }()
+	<-r.started
+	if _, ok := c.Cached("ip", "slow.example"); ok {
+		t.Fatal("Cached answered a lookup still in flight")
+	}
+	close(r.release)
+	<-done
+	if _, ok := c.Cached("ip", "slow.example"); !ok {
+		t.Fatal("Cached missed the finished lookup")
+	}
+}

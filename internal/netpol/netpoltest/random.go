@@ -21,6 +21,10 @@ type RandomOptions struct {
 	NotInKeysAlwaysPresent bool
 	// HostNetwork allows host-network pods.
 	HostNetwork bool
+	// NoIPBlocks leaves ipBlock peers out, for oracles that need every
+	// pod's address when policies have them (cyclonus) and cases where the
+	// manifests do not give it.
+	NoIPBlocks bool
 }
 
 // Small pools so that random selectors, names and addresses collide often.
@@ -239,7 +243,11 @@ func (g *rgen) peers() []networkingv1.NetworkPolicyPeer {
 	var out []networkingv1.NetworkPolicyPeer
 	for range 1 + g.r.IntN(3) {
 		var p networkingv1.NetworkPolicyPeer
-		switch g.r.IntN(4) {
+		k := g.r.IntN(4)
+		if g.opts.NoIPBlocks {
+			k = g.r.IntN(3)
+		}
+		switch k {
 		case 0:
 			p.PodSelector = g.selector(true)
 		case 1:

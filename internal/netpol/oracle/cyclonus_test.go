@@ -34,26 +34,11 @@ func TestOracleCyclonus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var defaulted []*networkingv1.NetworkPolicy
-		for _, np := range c.Policies {
-			defaulted = append(defaulted, apiDefaulted(np))
-		}
-		oracle := matcher.BuildNetworkPolicies(r.IntN(2) == 0, defaulted)
-		nsLabels := map[string]map[string]string{}
-		for _, ns := range c.Namespaces {
-			nsLabels[ns.Name] = ns.Labels
-		}
+		oracle := newCyclonusOracle(c, r.IntN(2) == 0)
 		for range 200 {
 			cc := randomConn(r, c)
 			total++
-			tr := &matcher.Traffic{
-				Source:           cyclonusPeer(c, nsLabels, cc.src),
-				Destination:      cyclonusPeer(c, nsLabels, cc.dst),
-				ResolvedPort:     int(cc.port),
-				ResolvedPortName: resolvedPortName(c, cc),
-				Protocol:         cc.proto,
-			}
-			want := oracle.IsTrafficAllowed(tr).IsAllowed()
+			want := oracle.allowed(cc)
 			v := e.Evaluate(cc.src, cc.dst, cc.proto, cc.port)
 			if v.Allowed {
 				allowed++
@@ -71,18 +56,50 @@ func TestOracleCyclonus(t *testing.T) {
 	}
 }
 
-func cyclonusPeer(c netpol.Cluster, nsLabels map[string]map[string]string, p netpol.Peer) *matcher.TrafficPeer {
+// cyclonusOracle is cyclonus's matcher over one cluster's policies.
+type cyclonusOracle struct {
+	c        netpol.Cluster
+	nsLabels map[string]map[string]string
+	policy   *matcher.Policy
+}
+
+// newCyclonusOracle builds the matcher from the API-defaulted policies;
+// simplify is cyclonus's own option to merge equivalent targets.
+func newCyclonusOracle(c netpol.Cluster, simplify bool) *cyclonusOracle {
+	var defaulted []*networkingv1.NetworkPolicy
+	for _, np := range c.Policies {
+		defaulted = append(defaulted, apiDefaulted(np))
+	}
+	o := &cyclonusOracle{c: c, nsLabels: map[string]map[string]string{}, policy: matcher.BuildNetworkPolicies(simplify, defaulted)}
+	for _, ns := range c.Namespaces {
+		o.nsLabels[ns.Name] = ns.Labels
+	}
+	return o
+}
+
+func (o *cyclonusOracle) allowed(cc connCase) bool {
+	tr := &matcher.Traffic{
+		Source:           o.peer(cc.src),
+		Destination:      o.peer(cc.dst),
+		ResolvedPort:     int(cc.port),
+		ResolvedPortName: resolvedPortName(o.c, cc),
+		Protocol:         cc.proto,
+	}
+	return o.policy.IsTrafficAllowed(tr).IsAllowed()
+}
+
+func (o *cyclonusOracle) peer(p netpol.Peer) *matcher.TrafficPeer {
 	i, ok := p.IsPod()
 	if !ok {
 		return &matcher.TrafficPeer{IP: p.Addr().String()}
 	}
-	pod := &c.Pods[i]
+	pod := &o.c.Pods[i]
 	if pod.HostNetwork {
 		return &matcher.TrafficPeer{IP: podIP(pod).String()}
 	}
 	return &matcher.TrafficPeer{
 		IP:       podIP(pod).String(),
-		Internal: &matcher.InternalPeer{PodLabels: pod.Labels, NamespaceLabels: nsLabels[pod.Namespace], Namespace: pod.Namespace},
+		Internal: &matcher.InternalPeer{PodLabels: pod.Labels, NamespaceLabels: o.nsLabels[pod.Namespace], Namespace: pod.Namespace},
 	}
 }
 

@@ -70,10 +70,12 @@ type knpOracle struct {
 	opts     netpol.Options
 	policies []*networkingv1.NetworkPolicy
 	infos    []*api.PodInfo
+	// selected memoises selecting per pod (selectors parse slowly).
+	selected map[*api.PodInfo][]*networkingv1.NetworkPolicy
 }
 
 func newKNPOracle(t *testing.T, c netpol.Cluster, opts netpol.Options) *knpOracle {
-	o := &knpOracle{c: c, opts: opts}
+	o := &knpOracle{c: c, opts: opts, selected: map[*api.PodInfo][]*networkingv1.NetworkPolicy{}}
 	for _, np := range c.Policies {
 		o.policies = append(o.policies, apiDefaulted(np))
 	}
@@ -110,15 +112,24 @@ func (o *knpOracle) end(p netpol.Peer) (*api.PodInfo, net.IP) {
 		return nil, net.IP(p.Addr().AsSlice())
 	}
 	pod := &o.c.Pods[i]
-	ip := net.IP(podIP(pod).AsSlice())
-	if !pod.HostNetwork && !o.opts.IPBlockMatchesPods {
-		ip = nil
+	var ip net.IP // unknown (a pod the manifests give no address) matches no ipBlock
+	if len(pod.IPs) > 0 && (pod.HostNetwork || o.opts.IPBlockMatchesPods) {
+		ip = net.IP(pod.IPs[0].AsSlice())
 	}
 	return o.infos[i], ip
 }
 
 // selecting mirrors the controller's getNetworkPoliciesForPod.
 func (o *knpOracle) selecting(info *api.PodInfo) []*networkingv1.NetworkPolicy {
+	if out, ok := o.selected[info]; ok {
+		return out
+	}
+	out := o.selectingUncached(info)
+	o.selected[info] = out
+	return out
+}
+
+func (o *knpOracle) selectingUncached(info *api.PodInfo) []*networkingv1.NetworkPolicy {
 	var out []*networkingv1.NetworkPolicy
 	for _, np := range o.policies {
 		sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)

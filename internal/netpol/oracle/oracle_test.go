@@ -118,5 +118,13 @@ func peerString(c netpol.Cluster, p netpol.Peer) string {
 	return p.Addr().String()
 }
 
-// podIP is the pod's single generated address.
-func podIP(p *netpol.Pod) netip.Addr { return p.IPs[0] }
+// podIP is the pod's first address. A pod whose address the manifests do
+// not give is handed to oracles that need one (cyclonus parses every peer's
+// address) as 192.0.2.1 (TEST-NET-1), only in cases whose policies have no
+// ipBlock that could tell it apart from any other unknown address.
+func podIP(p *netpol.Pod) netip.Addr {
+	if len(p.IPs) == 0 {
+		return netip.MustParseAddr("192.0.2.1")
+	}
+	return p.IPs[0]
+}

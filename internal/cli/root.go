@@ -130,6 +130,7 @@ deployed, audits the hardening checklist, and enforces the egress allowlist.`,
 		newPlatformCommand(streams),
 		newEgressCommand(streams),
 		newTLSCommand(streams),
+		newControllerCommand(streams),
 		newVersionCommand(streams),
 	)
 	// --version prints what `budnet version` prints. Declared here, without

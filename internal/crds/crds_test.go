@@ -22,6 +22,7 @@ func TestCRDs(t *testing.T) {
 		{name: "cilium", project: "cilium", kinds: []string{"CiliumClusterwideNetworkPolicy", "CiliumEgressGatewayPolicy", "CiliumNetworkPolicy"}},
 		{name: "prometheus-operator", project: "prometheus-operator", kinds: []string{"PodMonitor", "PrometheusRule", "ServiceMonitor"}},
 		{name: "network-policy-api", project: "network-policy-api", kinds: []string{"AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy"}},
+		{name: "wg-policy", project: "wg-policy", kinds: []string{"ClusterPolicyReport", "PolicyReport"}},
 	}
 	var covered []string
 	for _, tt := range tests {
@@ -57,8 +58,8 @@ func TestCRDs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Decode(): %v", err)
 	}
-	if len(all) != 33 {
-		t.Errorf("Decode() returned %d CRDs, want 33", len(all))
+	if len(all) != 35 {
+		t.Errorf("Decode() returned %d CRDs, want 35", len(all))
 	}
 }
 

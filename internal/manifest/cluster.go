@@ -117,8 +117,6 @@ func LoadCluster(ctx context.Context, copts ClusterOptions, opts Options) (*Inve
 	if err != nil {
 		return nil, fmt.Errorf("cluster client: %w", err)
 	}
-	l := newLoader(opts)
-	l.live = true
 	available, discWarn, err := discover(disc)
 	if err != nil {
 		return nil, err
@@ -128,6 +126,7 @@ func LoadCluster(ctx context.Context, copts ClusterOptions, opts Options) (*Inve
 		warnings = append(warnings, Warning{Source: Source{File: ClusterSource}, Msg: discWarn})
 	}
 	var missing, forbidden []string
+	var objs []*unstructured.Unstructured
 	listed := 0
 	for i, gr := range ClusterResources {
 		if err := ctx.Err(); err != nil {
@@ -155,8 +154,8 @@ func LoadCluster(ctx context.Context, copts ClusterOptions, opts Options) (*Inve
 			return nil, fmt.Errorf("listing %s: %w", gr, err)
 		}
 		listed++
-		for _, it := range items {
-			warnings = append(warnings, l.addClusterObject(it)...)
+		for i := range items {
+			objs = append(objs, &items[i])
 		}
 	}
 	scope := "all namespaces"
@@ -167,16 +166,42 @@ func LoadCluster(ctx context.Context, copts ClusterOptions, opts Options) (*Inve
 	if len(forbidden) > 0 {
 		detail += "; forbidden to list " + strings.Join(forbidden, ", ")
 	}
-	l.inputs = append(l.inputs, inputSummary{name: ClusterSource, kind: "live", detail: detail})
-	if copts.Namespace != "" && !opts.AllowEmpty && !slices.ContainsFunc(l.objects, func(o *Object) bool { return o.Namespace == copts.Namespace }) {
+	if copts.Namespace != "" && !opts.AllowEmpty && !slices.ContainsFunc(objs, func(o *unstructured.Unstructured) bool { return o.GetNamespace() == copts.Namespace }) {
 		// Cluster-scoped kinds are listed whole, so the Namespace objects of
 		// other namespaces alone must not make -n WRONG-NAME look audited.
+		l := newLoader(opts)
+		l.inputs = append(l.inputs, inputSummary{name: ClusterSource, kind: "live", detail: detail})
 		return nil, l.emptyError()
 	}
 	if len(missing) > 0 {
 		warnings = append(warnings, Warning{Source: Source{File: ClusterSource},
 			Msg: fmt.Sprintf("not served by the cluster (CRD not installed), read as empty: %s", strings.Join(missing, ", "))})
 	}
+	return liveInventory(objs, detail, warnings, opts)
+}
+
+// InventoryFromObjects builds an inventory from live objects (an informer's
+// cache, a list), decoded exactly as LoadCluster decodes what it lists:
+// controller-owned Pods, ReplicaSets and Jobs left out, managed fields and
+// last-applied annotations dropped, each object through the typed decoding
+// of files. Each object needs its apiVersion and kind set. objs are not
+// modified. detail says where they came from, for the empty-input error;
+// warnings (missing kinds) are added to the inventory's.
+func InventoryFromObjects(objs []*unstructured.Unstructured, detail string, warnings []Warning, opts Options) (*Inventory, error) {
+	return liveInventory(objs, detail, warnings, opts)
+}
+
+// liveInventory is the one decoding of live objects LoadCluster and
+// InventoryFromObjects share.
+func liveInventory(objs []*unstructured.Unstructured, detail string, warnings []Warning, opts Options) (*Inventory, error) {
+	l := newLoader(opts)
+	l.live = true
+	for _, o := range objs {
+		// addClusterObject edits metadata: work on a copy, so a shared
+		// informer cache stays as the server sent it.
+		warnings = append(warnings, l.addClusterObject(*o.DeepCopy())...)
+	}
+	l.inputs = append(l.inputs, inputSummary{name: ClusterSource, kind: "live", detail: detail})
 	inv, err := l.finish()
 	if err != nil {
 		return nil, err
@@ -185,6 +210,34 @@ func LoadCluster(ctx context.Context, copts ClusterOptions, opts Options) (*Inve
 		inv.warn(l.log, w)
 	}
 	return inv, nil
+}
+
+// ServedResource is a resource of ClusterResources the server serves, at
+// the version it prefers.
+type ServedResource struct {
+	GVR        schema.GroupVersionResource
+	Kind       string
+	Namespaced bool
+}
+
+// DiscoverResources returns the resources of ClusterResources the server
+// serves, in ClusterResources order, and the ones it does not serve (CRD not
+// installed). A group whose discovery failed (an aggregated API down) is
+// reported in the warning, not as an error.
+func DiscoverResources(disc discovery.DiscoveryInterface) (servedRes []ServedResource, missing []schema.GroupResource, warning string, err error) {
+	available, warning, err := discover(disc)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	for _, gr := range ClusterResources {
+		s, ok := available[gr]
+		if !ok {
+			missing = append(missing, gr)
+			continue
+		}
+		servedRes = append(servedRes, ServedResource{GVR: s.gvr, Kind: s.kind, Namespaced: s.namespaced})
+	}
+	return servedRes, missing, warning, nil
 }
 
 // kubeconfig is the client configuration kubectl would use: the explicit

@@ -40,18 +40,6 @@ func (o *inputOptions) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.AllowEmpty, "allow-empty", false, "accept an input with no Kubernetes objects (by default an input error, exit 2)")
 }
 
-// validate checks the -f/--example choice of commands that read only
-// manifests, then the reading options.
-func (o *inputOptions) validate() error {
-	switch {
-	case o.Example && len(o.Files) > 0:
-		return errors.New("--example and -f are mutually exclusive")
-	case !o.Example && len(o.Files) == 0:
-		return errors.New("no input: give -f FILE|DIR|- (repeatable) or --example")
-	}
-	return o.complete()
-}
-
 // complete resolves --validate and checks -n as the API server checks a
 // namespace name, for every input source.
 func (o *inputOptions) complete() error {

@@ -54,8 +54,8 @@ func TestReachCluster(t *testing.T) {
 	var files reachJSON
 	unmarshalJSON(t, out, &files)
 
-	if live.Metadata.Workloads != 2 || live.Metadata.Workloads != files.Metadata.Workloads {
-		t.Errorf("workloads: cluster %d, files %d, want 2", live.Metadata.Workloads, files.Metadata.Workloads)
+	if live.Metadata.Workloads != 3 || live.Metadata.Workloads != files.Metadata.Workloads {
+		t.Errorf("workloads: cluster %d, files %d, want 3", live.Metadata.Workloads, files.Metadata.Workloads)
 	}
 	key := func(c connJSON) string { return c.Src + " => " + c.Dst }
 	liveConns := map[string]string{}
@@ -74,9 +74,13 @@ func TestReachCluster(t *testing.T) {
 	for k, ports := range liveConns {
 		t.Errorf("%s: only in the cluster's answer (%s)", k, ports)
 	}
-	want := "reach-cli/budapp[Deployment] => reach-cli/bud-postgresql[StatefulSet]"
-	if !slices.ContainsFunc(live.Connections, func(c connJSON) bool { return key(c) == want }) {
-		t.Errorf("the allowed flow %s is missing from %s", want, out)
+	for _, want := range []string{
+		"reach-cli/budapp[Deployment] => reach-cli/bud-postgresql[StatefulSet]",    // a NetworkPolicy allows it
+		"reach-cli/budnotify[Deployment] => reach-cli/bud-postgresql[StatefulSet]", // only the AdminNetworkPolicy does
+	} {
+		if !slices.ContainsFunc(live.Connections, func(c connJSON) bool { return key(c) == want }) {
+			t.Errorf("the allowed flow %s is missing from the cluster's answer %s", want, out)
+		}
 	}
 }
 

@@ -15,7 +15,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/budnet/budnet/internal/controller/drift"
 	"github.com/budnet/budnet/internal/manifest"
 	"github.com/budnet/budnet/internal/netpol"
 	"github.com/budnet/budnet/internal/platform"
@@ -100,8 +99,8 @@ func (g Guard) Decide(ctx context.Context, current []*unstructured.Unstructured,
 		return Decision{}, fmt.Errorf("evaluating the cluster with the change: %w", err)
 	}
 	d := Decision{Allowed: true,
-		Opened: drift.Added(before.OverPermissive, next.OverPermissive),
-		Broken: drift.Added(before.Broken, next.Broken)}
+		Opened: reach.Added(before.OverPermissive, next.OverPermissive),
+		Broken: reach.Added(before.Broken, next.Broken)}
 	if len(d.Opened)+len(d.Broken) == 0 {
 		return d, nil
 	}

@@ -9,7 +9,6 @@ import (
 	"k8s.io/client-go/tools/events"
 
 	"github.com/budnet/budnet/internal/audit"
-	"github.com/budnet/budnet/internal/controller/drift"
 	"github.com/budnet/budnet/internal/reach"
 )
 
@@ -38,10 +37,10 @@ func (d *DriftEvents) Record(prev, cur *State) {
 	if prev == nil || prev.Diff == nil || cur.Diff == nil {
 		return
 	}
-	for _, x := range drift.Added(prev.Diff.OverPermissive, cur.Diff.OverPermissive) {
+	for _, x := range reach.Added(prev.Diff.OverPermissive, cur.Diff.OverPermissive) {
 		d.emit(x, ReasonOverPermissive, "now allowed but not intended by the platform model")
 	}
-	for _, x := range drift.Added(prev.Diff.Broken, cur.Diff.Broken) {
+	for _, x := range reach.Added(prev.Diff.Broken, cur.Diff.Broken) {
 		d.emit(x, ReasonFlowBroken, "intended by the platform model but now blocked")
 	}
 }

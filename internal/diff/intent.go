@@ -45,8 +45,8 @@ func newIntentIndex(base, head *reach.Diff) *intentIndex {
 		broken: map[pairKey]portsOf{}, repaired: map[pairKey]portsOf{},
 		brokenBySide: map[sideKey]portsOf{}, repairedBySide: map[sideKey]portsOf{},
 	}
-	ix.newlyBroken = subtract(head.Broken, base.Broken)
-	ix.repairedList = subtract(base.Broken, head.Broken)
+	ix.newlyBroken = reach.Added(base.Broken, head.Broken)
+	ix.repairedList = reach.Added(head.Broken, base.Broken)
 	index(ix.newlyBroken, ix.broken, ix.brokenBySide)
 	index(ix.repairedList, ix.repaired, ix.repairedBySide)
 	return ix
@@ -62,26 +62,6 @@ func overIndex(ds []reach.Discrepancy) map[pairKey]portsOf {
 		}
 		p.ports = p.ports.Union(d.Ports)
 		out[k] = p
-	}
-	return out
-}
-
-// subtract returns the discrepancies of a, each keeping only the ports that
-// b does not list for the same flow between the same sides.
-func subtract(a, b []reach.Discrepancy) []reach.Discrepancy {
-	have := map[flowKey]netpol.PortSet{}
-	for _, d := range b {
-		k := flowKey{d.Src, d.Dst, d.Flow}
-		have[k] = have[k].Union(d.Ports)
-	}
-	var out []reach.Discrepancy
-	for _, d := range a {
-		extra := d.Ports.Minus(have[flowKey{d.Src, d.Dst, d.Flow}])
-		if extra.IsEmpty() {
-			continue
-		}
-		d.Ports = extra
-		out = append(out, d)
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package drift
+package reach_test
 
 import (
 	"testing"
@@ -16,7 +16,7 @@ func ports(t *testing.T, ps ...int32) netpol.PortSet {
 	return s
 }
 
-func TestAdded(t *testing.T) {
+func TestAddedDiscrepancies(t *testing.T) {
 	d := func(src, dst string, ps netpol.PortSet) reach.Discrepancy {
 		return reach.Discrepancy{Src: src, Dst: dst, Ports: ps, Flow: "f"}
 	}
@@ -32,7 +32,7 @@ func TestAdded(t *testing.T) {
 		{name: "another pair", before: []reach.Discrepancy{d("a", "b", ports(t, 1))}, after: []reach.Discrepancy{d("a", "c", ports(t, 1))}, want: []string{"a c TCP/1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Added(tc.before, tc.after)
+			got := reach.Added(tc.before, tc.after)
 			if len(got) != len(tc.want) {
 				t.Fatalf("got %v, want %v", got, tc.want)
 			}

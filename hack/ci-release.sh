@@ -24,7 +24,7 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-export VERSION=${VERSION:-$(git -C "$root" describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)}
+export VERSION=${VERSION:-$(git -C "$root" describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || echo "v0.0.0-dev.$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)")}
 start=$SECONDS
 DIST=$tmp/dist bash "$root/hack/release.sh" >/dev/null
 log "release built in $((SECONDS - start))s"

@@ -11,7 +11,8 @@
 #   krew/budnet.yaml                    the krew plugin manifest, sha256s filled in
 #   SHA256SUMS                          sha256sum of every file above (image/ excepted)
 #
-# VERSION defaults to `git describe --tags --always --dirty`; the binaries print
+# VERSION defaults to `git describe --tags --match v[0-9]* --dirty`, or
+# v0.0.0-dev.<short commit> without a release tag (krew wants a v-version); the binaries print
 # it (-X .../internal/cli.version) whatever the go command could stamp.
 # SOURCE_DATE_EPOCH defaults to the commit time, so rebuilding a commit gives
 # the same archives and image digests.
@@ -24,7 +25,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 dist=${DIST:-$root/dist}
-VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)}
+VERSION=${VERSION:-$(git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || echo "v0.0.0-dev.$(git rev-parse --short HEAD 2>/dev/null || echo unknown)")}
 REVISION=${REVISION:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 export SOURCE_DATE_EPOCH

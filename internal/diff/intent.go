@@ -35,10 +35,6 @@ type sideKey struct {
 	egress   bool
 }
 
-// flowKey identifies a broken flow between the two sides: the model names
-// its external side the same way in both.
-type flowKey struct{ src, dst, flow string }
-
 func newIntentIndex(base, head *reach.Diff) *intentIndex {
 	ix := &intentIndex{
 		baseOver: overIndex(base.OverPermissive), headOver: overIndex(head.OverPermissive),

@@ -279,41 +279,31 @@ func (e *Engine) ambiguous(t int, dir Direction, act Action, pod *Pod, other, ds
 	return out
 }
 
-func (e *Engine) ciliumRuleMatches(r *compiledCiliumRule, other, dst Peer, proto corev1.Protocol, port int32) bool {
-	if !e.portMatches(&r.ports, dst, proto, port) {
-		return false
-	}
-	if r.allPeers {
-		return true
-	}
-	for _, p := range r.peers {
-		if e.peerMatches(&e.peers[p], other) {
-			return true
-		}
-	}
-	return false
-}
-
-func (e *Engine) tierRuleMatches(r *compiledTierRule, other, dst Peer, proto corev1.Protocol, port int32) bool {
-	if !e.portMatches(&r.ports, dst, proto, port) {
-		return false
-	}
-	for _, p := range r.peers {
-		if e.peerMatches(&e.peers[p], other) {
-			return true
-		}
-	}
-	return false
-}
-
+// ruleMatches, ciliumRuleMatches and tierRuleMatches ask the same question of
+// the three rule forms: does the rule cover this port and this peer?
 func (e *Engine) ruleMatches(r *compiledRule, other, dst Peer, proto corev1.Protocol, port int32) bool {
-	if !e.portMatches(&r.ports, dst, proto, port) {
+	return e.covers(&r.ports, r.allPeers, r.peers, other, dst, proto, port)
+}
+
+func (e *Engine) ciliumRuleMatches(r *compiledCiliumRule, other, dst Peer, proto corev1.Protocol, port int32) bool {
+	return e.covers(&r.ports, r.allPeers, r.peers, other, dst, proto, port)
+}
+
+// tierRuleMatches: an Admin or Baseline rule always names its peers.
+func (e *Engine) tierRuleMatches(r *compiledTierRule, other, dst Peer, proto corev1.Protocol, port int32) bool {
+	return e.covers(&r.ports, false, r.peers, other, dst, proto, port)
+}
+
+// covers reports whether ports hold the connection's port and other is one
+// of peers (every peer when allPeers).
+func (e *Engine) covers(ports *compiledPorts, allPeers bool, peers []int, other, dst Peer, proto corev1.Protocol, port int32) bool {
+	if !e.portMatches(ports, dst, proto, port) {
 		return false
 	}
-	if r.allPeers {
+	if allPeers {
 		return true
 	}
-	for _, p := range r.peers {
+	for _, p := range peers {
 		if e.peerMatches(&e.peers[p], other) {
 			return true
 		}

@@ -171,11 +171,14 @@ func writeAdminCase(t *testing.T, file string, c netpol.Cluster, admin netpoltes
 	}
 }
 
-// adminOracle chains kube-network-policies' evaluators.
+// adminOracle chains kube-network-policies' evaluators: the Admin tier's,
+// the NetworkPolicy step, the Baseline tier's (npa-v1alpha1's
+// AdminNetworkPolicy and BaselineAdminNetworkPolicy, or npa-v1alpha2's
+// ClusterNetworkPolicy of each tier).
 type adminOracle struct {
 	np   *knpOracle
-	anp  *npav1alpha1.AdminNetworkPolicy
-	banp *npav1alpha1.BaselineAdminNetworkPolicy
+	anp  api.PolicyEvaluator
+	banp api.PolicyEvaluator
 }
 
 func newAdminOracle(t *testing.T, c netpol.Cluster, admin netpoltest.AdminPolicies, opts netpol.Options) *adminOracle {

@@ -428,8 +428,11 @@ func (b *builder) ciliumPeers(ref PolicyRef, ns, at string, dir Direction, deny 
 	if len(l3.requires) > 0 {
 		b.unjudged(ref, fmt.Sprintf("%s.%sRequires", at, p), "requirements (deprecated) constrain every rule of the endpoint; not evaluated")
 	}
-	if len(l3.nodes) > 0 {
-		b.unjudged(ref, fmt.Sprintf("%s.%sNodes", at, p), "node selectors: the engine has no Node objects; they match nothing here")
+	if len(l3.nodes) > 0 && b.hasNodes() {
+		// Node selectors select node identities (host, remote-node) by
+		// their labels: with no host-network pods the engine has no node
+		// among its peers and they match nothing, as they do here.
+		b.unjudged(ref, fmt.Sprintf("%s.%sNodes", at, p), "node selectors: the engine has no Node labels for its host-network pods; they match nothing here")
 	}
 	if len(l3.groups) > 0 {
 		b.unjudged(ref, fmt.Sprintf("%s.%sGroups", at, p), "cloud-provider groups are not evaluated; they match nothing here")
@@ -624,7 +627,7 @@ func (b *builder) ciliumEntity(ref PolicyRef, field, ent string, add func(int), 
 	case "none":
 	case "host", "remote-node":
 		add(b.internPeer("nodes", peerMatcher{kind: peerNodes}))
-		if slices.ContainsFunc(b.e.pods, func(p Pod) bool { return p.HostNetwork }) {
+		if b.hasNodes() {
 			b.unjudged(ref, field, ent+": the engine does not tell the endpoint's own node from the others; it matches every node (host-network pod)")
 		}
 	case "kube-apiserver":

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	npacnp "sigs.k8s.io/kube-network-policies/plugins/npa-v1alpha2"
 	npav1alpha2 "sigs.k8s.io/network-policy-api/apis/v1alpha2"
@@ -43,16 +45,18 @@ func cnpCells() int {
 // followed there). Within a tier both sort policies by priority, then by
 // name, and take the first matching rule; Pass, and no match, hand on.
 //
-// The clusters have no host-network pods, so the generator's node peers
-// (an empty selector: every node) select none of the pods compared, in
-// both; kube-network-policies gets a Node lister over no nodes.
+// Host-network pods are the engine's nodes; kube-network-policies gets a
+// Node per host-network pod, its InternalIP the pod's address, so that the
+// generator's node peers (an empty selector: every node) select them in
+// both (its nodes peers match a Node's InternalIP or ExternalIP against the
+// destination address).
 func TestOracleClusterNetworkPolicies(t *testing.T) {
 	r := rand.New(rand.NewPCG(20261207, 19))
 	dir := t.TempDir()
 	var unjudged string
 	cells, decided, allowed, compared, skipped, failures := 0, 0, 0, 0, 0, 0
 	for i := 0; compared < cnpCells() && cells < 3*cnpCells() && failures == 0; i++ {
-		c := netpoltest.RandomCluster(r, netpoltest.RandomOptions{})
+		c := netpoltest.RandomCluster(r, netpoltest.RandomOptions{HostNetwork: true})
 		cnps := netpoltest.RandomClusterNetworkPolicies(r)
 		opts := netpol.Options{IPBlockMatchesPods: r.IntN(2) == 0}
 		o := newCNPOracle(t, c, cnps, opts)
@@ -142,7 +146,20 @@ func newCNPOracle(t *testing.T, c netpol.Cluster, cnps []*netpol.ClusterNetworkP
 			t.Fatal(err)
 		}
 	}
-	nodes := informers.NewSharedInformerFactory(nil, 0).Core().V1().Nodes().Lister()
+	nodeInf := informers.NewSharedInformerFactory(nil, 0).Core().V1().Nodes()
+	for _, p := range c.Pods {
+		if !p.HostNetwork {
+			continue
+		}
+		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-" + p.Name}}
+		for _, a := range p.IPs {
+			n.Status.Addresses = append(n.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: a.String()})
+		}
+		if err := nodeInf.Informer().GetIndexer().Add(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nodes := nodeInf.Lister()
 	return &adminOracle{
 		np:   newKNPOracle(t, c, opts),
 		anp:  npacnp.NewClusterNetworkPolicy(npav1alpha2.AdminTier, cnpInf, noDomains{}, nodes),

@@ -12,7 +12,7 @@ import (
 const ciliumNamespaceLabel = "k8s:io.kubernetes.pod.namespace"
 
 // RandomCiliumPolicies draws 1-4 CiliumNetworkPolicies (cilium.io/v2), and
-// sometimes a CiliumClusterwideNetworkPolicy, over RandomCluster's label,
+// in two of three draws a CiliumClusterwideNetworkPolicy, over RandomCluster's label,
 // namespace, port and CIDR pools, as objects ready to encode (JSON or
 // YAML): endpointSelector (empty, by labels, by namespace for the
 // clusterwide kind); fromEndpoints/toEndpoints with Cilium's namespace
@@ -34,7 +34,7 @@ func RandomCiliumPolicies(r *rand.Rand, namespaces []string) []map[string]any {
 			"spec":     g.ciliumManifestRule(namespaces, false),
 		})
 	}
-	if r.IntN(3) == 0 {
+	if r.IntN(3) > 0 {
 		out = append(out, map[string]any{
 			"apiVersion": "cilium.io/v2", "kind": "CiliumClusterwideNetworkPolicy",
 			"metadata": map[string]any{"name": "ccnp"},

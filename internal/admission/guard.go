@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/budnet/budnet/internal/manifest"
@@ -86,6 +87,7 @@ func (g Guard) Decide(ctx context.Context, current []*unstructured.Unstructured,
 	if g.Platform == nil {
 		return Decision{}, fmt.Errorf("admission: no platform model")
 	}
+	current, ch = podItself(current, ch)
 	after, err := applyChange(current, ch)
 	if err != nil {
 		return Decision{}, err
@@ -161,6 +163,48 @@ func compare(ctx context.Context, objs []*unstructured.Unstructured, model *plat
 		return nil, err
 	}
 	return reach.Compare(in, eng, eng.Matrix(), model)
+}
+
+// podItself makes a Pod update judged by the Pod's own labels. The
+// inventory reads a controller-owned Pod through its owner's template (so a
+// workload is not counted once per replica), which would make relabelling
+// the Pod itself (kubectl label pod db-0 role=x) invisible: the labels the
+// NetworkPolicies select on change, the template does not. So for an
+// UPDATE of a Pod that a controller owns before or after, both the old and
+// the new Pod are judged as standalone Pods (controller reference dropped
+// from copies): before holds the old Pod beside its owner, after the new
+// one, and what the relabel adds is what the Pod gains. A change that only
+// adopts or orphans the Pod changes nothing it can reach, and is judged so.
+func podItself(current []*unstructured.Unstructured, ch Change) ([]*unstructured.Unstructured, Change) {
+	if ch.Operation != Update || ch.Object == nil || ch.OldObject == nil || !isPod(ch.Object) || !isPod(ch.OldObject) {
+		return current, ch
+	}
+	if metav1.GetControllerOf(ch.Object) == nil && metav1.GetControllerOf(ch.OldObject) == nil {
+		return current, ch
+	}
+	old, nu := standalone(ch.OldObject), standalone(ch.Object)
+	out := slices.Clone(current)
+	if i := slices.IndexFunc(out, func(o *unstructured.Unstructured) bool { return sameObject(o, old) }); i >= 0 {
+		out[i] = old
+	} else {
+		// Not in the caches yet (a watch event behind): the request says what it was.
+		out = append(out, old)
+	}
+	return out, Change{Operation: Update, Object: nu, OldObject: old}
+}
+
+func isPod(u *unstructured.Unstructured) bool {
+	return u.GetKind() == "Pod" && u.GroupVersionKind().Group == ""
+}
+
+// standalone returns a copy of a Pod without its controller reference.
+func standalone(pod *unstructured.Unstructured) *unstructured.Unstructured {
+	cp := pod.DeepCopy()
+	refs := slices.DeleteFunc(cp.GetOwnerReferences(), func(r metav1.OwnerReference) bool {
+		return r.Controller != nil && *r.Controller
+	})
+	cp.SetOwnerReferences(refs)
+	return cp
 }
 
 func sameObject(a, b *unstructured.Unstructured) bool {

@@ -101,9 +101,16 @@ func (g Guard) Decide(ctx context.Context, current []*unstructured.Unstructured,
 		return Decision{}, fmt.Errorf("evaluating the cluster with the change: %w", err)
 	}
 	d := Decision{Allowed: true,
-		Opened: reach.Added(before.OverPermissive, next.OverPermissive),
-		Broken: reach.Added(before.Broken, next.Broken)}
+		Opened: reach.Added(before.diff.OverPermissive, next.diff.OverPermissive),
+		Broken: reach.Added(before.diff.Broken, next.diff.Broken)}
+	unjudged := addedUnjudged(before.unjudged, next.unjudged)
 	if len(d.Opened)+len(d.Broken) == 0 {
+		if len(unjudged) > 0 {
+			// What the engine cannot judge (a Cilium fromNodes, an ANP node
+			// selector) it reads as matching nothing: admitting the change
+			// as harmless would pass it by default.
+			return Decision{}, &NotJudgedError{Parts: unjudged}
+		}
 		return d, nil
 	}
 	lines := describe(d)
@@ -140,9 +147,39 @@ func flowText(x reach.Discrepancy) string {
 	return s
 }
 
+// NotJudgedError says a change adds policy parts the engine does not judge
+// (reach's "unjudged" list), so the guard cannot call it harmless. The
+// handler answers it as undecided, per --on-timeout.
+type NotJudgedError struct {
+	// Parts name each part: "Kind ns/name field: why".
+	Parts []string
+}
+
+func (e *NotJudgedError) Error() string {
+	return "the change adds policy parts the engine does not judge: " + strings.Join(e.Parts, "; ")
+}
+
+// addedUnjudged returns the parts of after that before lacks.
+func addedUnjudged(before, after []string) []string {
+	var out []string
+	for _, u := range after {
+		if !slices.Contains(before, u) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// comparison is one state's comparison with the model and what of its
+// policies the engine did not judge.
+type comparison struct {
+	diff     *reach.Diff
+	unjudged []string
+}
+
 // compare computes the comparison of objs with the model, through the
 // same decoding and engine as reach --cluster --intended.
-func compare(ctx context.Context, objs []*unstructured.Unstructured, model *platform.Platform) (*reach.Diff, error) {
+func compare(ctx context.Context, objs []*unstructured.Unstructured, model *platform.Platform) (*comparison, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -162,7 +199,19 @@ func compare(ctx context.Context, objs []*unstructured.Unstructured, model *plat
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return reach.Compare(in, eng, eng.Matrix(), model)
+	diff, err := reach.Compare(in, eng, eng.Matrix(), model)
+	if err != nil {
+		return nil, err
+	}
+	c := &comparison{diff: diff}
+	for _, u := range append(slices.Clip(in.Unjudged), in.EngineUnjudged(eng.Unjudged())...) {
+		s := u.Kind + " " + u.Object
+		if u.Field != "" {
+			s += " " + u.Field
+		}
+		c.unjudged = append(c.unjudged, s+": "+u.Why)
+	}
+	return c, nil
 }
 
 // podItself makes a Pod update judged by the Pod's own labels. The

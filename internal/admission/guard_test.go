@@ -1,9 +1,11 @@
 package admission
 
 import (
+	"errors"
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -282,5 +284,40 @@ func TestGuardRejectsBadInput(t *testing.T) {
 				t.Error("decided")
 			}
 		})
+	}
+}
+
+// fromNodes is a CiliumNetworkPolicy that lets every node (and host-network
+// Pods) reach db on 5432: Cilium enforces it, while the engine, which has
+// no Node objects, reads fromNodes as matching nothing.
+const fromNodes = `
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: db-from-nodes, namespace: data}
+spec:
+  endpointSelector: {matchLabels: {app: db}}
+  ingress:
+    - fromNodes: [{matchLabels: {}}]
+      toPorts: [{ports: [{port: "5432", protocol: TCP}]}]`
+
+// TestGuardNotJudged: a change that adds a policy part the engine does not
+// judge is not called harmless: Decide says it cannot judge it, naming the
+// field. An unjudged part already there does not taint later changes.
+func TestGuardNotJudged(t *testing.T) {
+	objs, model := fixture(t)
+	g := Guard{Mode: ModeEnforce, Platform: model}
+	cnp := obj(t, fromNodes)
+	_, err := g.Decide(t.Context(), objs, Change{Operation: Create, Object: cnp})
+	var nj *NotJudgedError
+	if !errors.As(err, &nj) || !strings.Contains(err.Error(), "CiliumNetworkPolicy data/db-from-nodes spec.ingress[0].fromNodes") {
+		t.Fatalf("attack: a fromNodes allow for db: %v, want not judged naming the field", err)
+	}
+	d, err := g.Decide(t.Context(), append(slices.Clone(objs), cnp), Change{Operation: Create, Object: obj(t, `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: lab}
+spec: {podSelector: {}, policyTypes: [Ingress, Egress]}`)})
+	if err != nil || !d.Allowed {
+		t.Errorf("a harmless change beside an unjudged policy: %+v, %v", d, err)
 	}
 }

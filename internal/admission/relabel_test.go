@@ -100,11 +100,12 @@ func createOwned(ctx context.Context, t *testing.T, env *kubetest.Env, objs []*u
 // label pod` on Pods a StatefulSet and a ReplicaSet own by the Pods' own
 // labels: opting db-0 into an allow, or a toolbox Pod out of its sandbox
 // deny, is denied in enforce mode and admitted with the warning in warn
-// mode; a label nothing selects on passes.
+// mode; a label nothing selects on passes. The same configuration judges
+// an AdminNetworkPolicy (cluster-scoped, outside any namespaceSelector).
 func TestWebhookOwnedPodRelabel(t *testing.T) {
 	// A control plane of its own: the shared one's namespaces belong to
 	// TestWebhookThroughAPIServer, and its webhook outlives the test.
-	env := kubetest.ForTest(t, kubetest.Options{Projects: []string{"wg-policy"}})
+	env := kubetest.ForTest(t, kubetest.Options{Projects: []string{"wg-policy", "network-policy-api"}})
 	ctx := t.Context()
 	objs, _ := fixture(t)
 	for _, o := range objs {
@@ -202,5 +203,27 @@ func TestWebhookOwnedPodRelabel(t *testing.T) {
 	got, err = client.CoreV1().Pods("data").Get(ctx, "db-0", metav1.GetOptions{})
 	if err != nil || got.Labels["metrics"] != "scrape" {
 		t.Errorf("db-0 after the warned relabel: labels %v, %v", got.GetLabels(), err)
+	}
+
+	// The same configuration guards the network-policy-api tiers, which
+	// are cluster-scoped (no namespaceSelector applies): an
+	// AdminNetworkPolicy Allow for lab overrides db's NetworkPolicies.
+	h.SetMode(ModeEnforce)
+	anp := obj(t, `
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: lab-scrapes-db}
+spec:
+  priority: 10
+  subject: {pods: {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: data}}, podSelector: {matchLabels: {app: db}}}}
+  ingress:
+    - name: lab-scrapes
+      action: Allow
+      from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: lab}}}]
+      ports: [{portNumber: {protocol: TCP, port: 9187}}]`)
+	anps := env.Dynamic.Resource(schema.GroupVersionResource{Group: "policy.networking.k8s.io", Version: "v1alpha1", Resource: "adminnetworkpolicies"})
+	_, err = anps.Create(ctx, anp, metav1.CreateOptions{})
+	if want := "opens lab/scratch[Deployment] => data/db[StatefulSet] : TCP/9187"; !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), want) {
+		t.Errorf("an AdminNetworkPolicy opening db to lab: %v, want denied naming %q", err, want)
 	}
 }

@@ -114,6 +114,9 @@ func (g Guard) Decide(ctx context.Context, current []*unstructured.Unstructured,
 		return d, nil
 	}
 	lines := describe(d)
+	for _, u := range unjudged {
+		lines = append(lines, "adds what the engine does not judge: "+u)
+	}
 	if g.Mode == ModeWarn {
 		d.Warnings = lines
 		return d, nil
@@ -161,9 +164,13 @@ func (e *NotJudgedError) Error() string {
 
 // addedUnjudged returns the parts of after that before lacks.
 func addedUnjudged(before, after []string) []string {
+	had := make(map[string]bool, len(before))
+	for _, u := range before {
+		had[u] = true
+	}
 	var out []string
 	for _, u := range after {
-		if !slices.Contains(before, u) {
+		if !had[u] {
 			out = append(out, u)
 		}
 	}

@@ -125,8 +125,11 @@ func TestWebhookOwnedPodRelabel(t *testing.T) {
 		t.Fatal(err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() { _ = c.Run(cctx) }()
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); _ = c.Run(cctx) }()
+	// Stop the controller before the control plane (cleanups run last
+	// registered first).
+	t.Cleanup(func() { cancel(); <-stopped })
 	waitFor(t, "the owned Pods in the controller's cache", func() bool {
 		cur, _, err := c.Current()
 		n := 0

@@ -126,7 +126,20 @@ func readHeader(br *bufio.Reader, h http.Header) (http.Header, error) {
 // connection times out or closes mid-line: that must be a timeout or EOF, not
 // a short request line.
 func readLine(br *bufio.Reader) (string, error) {
-	var acc []byte
+	// The usual line fits the buffer: convert it straight from bufio's
+	// slice, one allocation (none for the empty line that ends a head)
+	// instead of an accumulating copy and then the string.
+	frag, err := br.ReadSlice('\n')
+	if err == nil {
+		return string(trimEOL(frag)), nil
+	}
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		if err == io.EOF && len(frag) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return "", err
+	}
+	acc := append([]byte(nil), frag...)
 	for {
 		frag, err := br.ReadSlice('\n')
 		if err == nil {
@@ -141,11 +154,16 @@ func readLine(br *bufio.Reader) (string, error) {
 		}
 		acc = append(acc, frag...)
 	}
-	acc = acc[:len(acc)-1]
-	if n := len(acc); n > 0 && acc[n-1] == '\r' {
-		acc = acc[:n-1]
+	return string(trimEOL(acc)), nil
+}
+
+// trimEOL drops the line's final LF and a CR before it.
+func trimEOL(line []byte) []byte {
+	line = line[:len(line)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
 	}
-	return string(acc), nil
+	return line
 }
 
 // parseRequestLine splits "METHOD target HTTP/1.x" strictly: single spaces,

@@ -65,8 +65,11 @@ const (
 var errReclaimed = errors.New("closed while waiting for a request head: the gateway is at its connection limit")
 
 // beginWait marks c reclaimable. Call it after setting the read deadline.
-func (c *trackedConn) beginWait() {
-	c.since.Store(time.Now().UnixNano())
+func (c *trackedConn) beginWait() { c.beginWaitAt(time.Now()) }
+
+// beginWaitAt is beginWait for a caller that has just read the clock.
+func (c *trackedConn) beginWaitAt(now time.Time) {
+	c.since.Store(now.UnixNano())
 	c.state.Store(connWaiting)
 }
 
@@ -405,11 +408,12 @@ func (s *Server) serveRequests(ctx context.Context, c *trackedConn, peer peerInf
 			if s.draining.Load() {
 				return nil
 			}
-			if now := time.Now(); idleUntil.IsZero() || now.Add(s.cfg.IdleTimeout).Sub(idleUntil) > s.cfg.IdleTimeout/16 {
+			now := time.Now()
+			if idleUntil.IsZero() || now.Add(s.cfg.IdleTimeout).Sub(idleUntil) > s.cfg.IdleTimeout/16 {
 				idleUntil = now.Add(s.cfg.IdleTimeout)
 				_ = c.SetReadDeadline(idleUntil)
 			}
-			c.beginWait()
+			c.beginWaitAt(now)
 			if _, err := br.Peek(1); err != nil {
 				if c.reclaimed() {
 					s.headError(c.Conn, &record{start: time.Now(), srcAddr: peer.addrPort, id: id}, errReclaimed)

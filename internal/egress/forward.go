@@ -36,9 +36,30 @@ type forwarder struct {
 	upBW   *bufio.Writer
 	upAddr netip.AddrPort
 	upHost string
+	// upUntil is the upstream deadline last set (zero for a fresh
+	// connection); exchange renews it once it has aged by a sixteenth of
+	// IdleTimeout rather than moving a timer on every request.
+	upUntil time.Time
 
 	memo hostMemo
 	out  http.Request // the upstream request, reused (with its Header map and URL) by buildOutgoingInto
+
+	// target, targetURL and authority: the last absolute-form target
+	// parsed, its URL (read only once parsed) and authority. Requests on a
+	// keep-alive connection often repeat it, and parsing allocated a URL
+	// each time.
+	target    string
+	targetURL *url.URL
+	authority string
+
+	// cu and cc count the bytes written upstream and to the client. Kept
+	// here because net/http is handed them as an io.Writer, which would
+	// otherwise put two new counters on the heap per request.
+	cu, cc countWriter
+
+	// reqHead and reqKeys: appendRequestHead's buffer and scratch, reused.
+	reqHead []byte
+	reqKeys []string
 }
 
 // hostMemo is the forwarder's last host decision: a keep-alive connection's
@@ -108,7 +129,7 @@ func notForwarded(key string) bool {
 // connection may carry another.
 func (f *forwarder) forward(ctx context.Context, head *requestHead, pol *Policy, rec *record) bool {
 	s := f.s
-	u, authority, reason := parseAbsoluteTarget(head)
+	u, authority, reason := f.parseTarget(head)
 	if reason != verdict.ReasonNone {
 		rec.requested, rec.decision, rec.reason = truncate(head.Target), verdict.Deny, reason
 		s.reject(f.client, rec)
@@ -194,7 +215,7 @@ func (f *forwarder) connect(ctx context.Context, addr netip.AddrPort, target str
 	if err != nil {
 		return false, err
 	}
-	f.up, f.upAddr, f.upHost = c, addr, target
+	f.up, f.upAddr, f.upHost, f.upUntil = c, addr, target, time.Time{}
 	if f.upBR == nil {
 		f.upBR, f.upBW = bufio.NewReaderSize(c, 4096), bufio.NewWriterSize(c, 4096)
 	} else {
@@ -212,11 +233,26 @@ var errUnsolicitedSwitch = errors.New("upstream switched protocols without an Up
 // exchange sends out upstream and relays the response. It returns whether both
 // sides may stay open.
 func (f *forwarder) exchange(out *http.Request, rec *record) (bool, error) {
-	cu := &countWriter{w: f.upBW}
+	cu := &f.cu
+	*cu = countWriter{w: f.upBW}
 	// No reset afterwards: nothing reads or writes the upstream between
-	// exchanges, and each exchange sets its own deadline first.
-	_ = f.up.SetDeadline(time.Now().Add(f.s.cfg.IdleTimeout))
-	if err := out.Write(cu); err != nil {
+	// exchanges, and each exchange renews the deadline first when it has
+	// aged (so each exchange has between 15/16 and all of IdleTimeout).
+	// rec.start (the request's head was read microseconds ago) stands for
+	// now: one clock read fewer per request.
+	idle := f.s.cfg.IdleTimeout
+	if now := rec.start; f.upUntil.IsZero() || now.Add(idle).Sub(f.upUntil) > idle/16 {
+		f.upUntil = now.Add(idle)
+		_ = f.up.SetDeadline(f.upUntil)
+	}
+	var err error
+	if head, keys, ok := appendRequestHead(f.reqHead[:0], out, f.reqKeys); ok {
+		f.reqHead, f.reqKeys = head, keys
+		_, err = cu.Write(head)
+	} else {
+		err = out.Write(cu)
+	}
+	if err != nil {
 		return false, fmt.Errorf("write request upstream: %w", err)
 	}
 	if err := f.upBW.Flush(); err != nil {
@@ -226,7 +262,8 @@ func (f *forwarder) exchange(out *http.Request, rec *record) (bool, error) {
 	if f.cw == nil {
 		f.cw = bufio.NewWriterSize(f.client, 4096)
 	}
-	cc := &countWriter{w: f.cw}
+	cc := &f.cc
+	*cc = countWriter{w: f.cw}
 	for {
 		resp, err := http.ReadResponse(f.upBR, out)
 		if err != nil {
@@ -253,6 +290,24 @@ func (f *forwarder) exchange(out *http.Request, rec *record) (bool, error) {
 			return !resp.Close && !out.Close, nil
 		}
 	}
+}
+
+// noUserAgent is the User-Agent value that makes Request.Write send none.
+// Shared by every outgoing request: net/http only reads header values.
+var noUserAgent = []string{""}
+
+// parseTarget is parseAbsoluteTarget, reusing the last result while the
+// target string is the same (the result depends on nothing else, and the
+// URL is never modified: buildOutgoingInto copies what it needs).
+func (f *forwarder) parseTarget(head *requestHead) (*url.URL, string, verdict.Reason) {
+	if f.targetURL != nil && head.Target == f.target {
+		return f.targetURL, f.authority, verdict.ReasonNone
+	}
+	u, authority, reason := parseAbsoluteTarget(head)
+	if reason == verdict.ReasonNone {
+		f.target, f.targetURL, f.authority = head.Target, u, authority
+	}
+	return u, authority, reason
 }
 
 // parseAbsoluteTarget accepts only http:// absolute-form targets (RFC 9112
@@ -320,7 +375,7 @@ func buildOutgoingInto(out *http.Request, head *requestHead, u *url.URL, br *buf
 		}
 	}
 	if _, ok := out.Header["User-Agent"]; !ok {
-		out.Header["User-Agent"] = []string{""} // stop Request.Write adding Go's default
+		out.Header["User-Agent"] = noUserAgent // stop Request.Write adding Go's default
 	}
 	switch {
 	case len(te) > 0 && len(cls) > 0:

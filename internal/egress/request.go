@@ -51,6 +51,10 @@ type requestHead struct {
 	Header     http.Header
 	Host       string // the Host header; empty if absent
 	HostHeader bool
+
+	// vals backs the Header map's value slices, reused like the map by
+	// readRequestHeadInto (one allocation per header field before).
+	vals []string
 }
 
 // readRequestHead reads one request head from br. A malformed head returns an
@@ -67,11 +71,11 @@ func readRequestHeadInto(br *bufio.Reader, h *requestHead) (*requestHead, error)
 	if err != nil {
 		return nil, err
 	}
-	hdr := h.Header
+	hdr, vals := h.Header, h.vals
 	if err := parseRequestLine(line, h); err != nil {
 		return nil, err
 	}
-	if h.Header, err = readHeader(br, hdr); err != nil {
+	if h.Header, h.vals, err = readHeader(br, hdr, vals[:0]); err != nil {
 		return nil, err
 	}
 	if hosts := h.Header["Host"]; len(hosts) > 0 {
@@ -90,7 +94,11 @@ var errBadRequest = errors.New("malformed request")
 // spaces in field names: both are request-smuggling vectors between a proxy
 // and an origin that parse differently (RFC 9112 sections 5.1 and 5.2), so
 // both are refused here.
-func readHeader(br *bufio.Reader, h http.Header) (http.Header, error) {
+//
+// A field's first value is appended to vals and the map holds a one-element,
+// full-capacity slice of it, so a repeated field's append copies rather than
+// overwriting the next field's value.
+func readHeader(br *bufio.Reader, h http.Header, vals []string) (http.Header, []string, error) {
 	if h == nil {
 		h = make(http.Header, 8)
 	}
@@ -98,26 +106,32 @@ func readHeader(br *bufio.Reader, h http.Header) (http.Header, error) {
 	for {
 		line, err := readLine(br)
 		if err != nil {
-			return nil, err
+			return nil, vals, err
 		}
 		if line == "" {
-			return h, nil
+			return h, vals, nil
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			return nil, fmt.Errorf("%w: obsolete header line folding", errBadRequest)
+			return nil, vals, fmt.Errorf("%w: obsolete header line folding", errBadRequest)
 		}
 		name, value, ok := strings.Cut(line, ":")
 		if !ok || name == "" || !validMethod(name) {
-			return nil, fmt.Errorf("%w: header field %q", errBadRequest, truncate(line))
+			return nil, vals, fmt.Errorf("%w: header field %q", errBadRequest, truncate(line))
 		}
 		value = strings.Trim(value, " \t")
 		for i := 0; i < len(value); i++ {
 			if c := value[i]; c == '\r' || c == 0 || c == '\n' {
-				return nil, fmt.Errorf("%w: control character in header %q", errBadRequest, name)
+				return nil, vals, fmt.Errorf("%w: control character in header %q", errBadRequest, name)
 			}
 		}
 		key := textproto.CanonicalMIMEHeaderKey(name)
-		h[key] = append(h[key], value)
+		if prev, ok := h[key]; ok {
+			h[key] = append(prev, value)
+			continue
+		}
+		i := len(vals)
+		vals = append(vals, value)
+		h[key] = vals[i : i+1 : i+1]
 	}
 }
 
@@ -126,7 +140,20 @@ func readHeader(br *bufio.Reader, h http.Header) (http.Header, error) {
 // connection times out or closes mid-line: that must be a timeout or EOF, not
 // a short request line.
 func readLine(br *bufio.Reader) (string, error) {
-	var acc []byte
+	// The usual line fits the buffer: convert it straight from bufio's
+	// slice, one allocation (none for the empty line that ends a head)
+	// instead of an accumulating copy and then the string.
+	frag, err := br.ReadSlice('\n')
+	if err == nil {
+		return string(trimEOL(frag)), nil
+	}
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		if err == io.EOF && len(frag) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return "", err
+	}
+	acc := append([]byte(nil), frag...)
 	for {
 		frag, err := br.ReadSlice('\n')
 		if err == nil {
@@ -141,11 +168,16 @@ func readLine(br *bufio.Reader) (string, error) {
 		}
 		acc = append(acc, frag...)
 	}
-	acc = acc[:len(acc)-1]
-	if n := len(acc); n > 0 && acc[n-1] == '\r' {
-		acc = acc[:n-1]
+	return string(trimEOL(acc)), nil
+}
+
+// trimEOL drops the line's final LF and a CR before it.
+func trimEOL(line []byte) []byte {
+	line = line[:len(line)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
 	}
-	return string(acc), nil
+	return line
 }
 
 // parseRequestLine splits "METHOD target HTTP/1.x" strictly: single spaces,

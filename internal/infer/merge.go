@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/budnet/budnet/internal/egress/allowlist"
 	"github.com/budnet/budnet/internal/platform"
 )
 
@@ -201,27 +200,34 @@ func rangesText(rs []platform.PortRange) string {
 
 // coverage answers whether the base model's flows already allow a connection.
 type coverage struct {
-	flows  []platform.ResolvedFlow
-	egress *allowlist.Policy
+	flows []platform.ResolvedFlow
+	// egress holds, per source workload, the host patterns of its egress
+	// flows with their ports.
+	egress map[string][]egressRule
+}
+
+type egressRule struct {
+	host  platform.HostPattern
+	ports []platform.PortRange
 }
 
 func newCoverage(flows []platform.ResolvedFlow) *coverage {
-	c := &coverage{flows: flows}
-	var rules []allowlist.Rule
+	c := &coverage{flows: flows, egress: map[string][]egressRule{}}
 	for _, f := range flows {
-		if f.Kind != platform.FlowEgress || len(f.Hosts) == 0 {
+		if f.Kind != platform.FlowEgress {
 			continue
 		}
-		var ports []allowlist.PortRange
-		for _, p := range f.Ports {
-			ports = append(ports, allowlist.PortRange{From: uint16(p.Port), To: uint16(p.EndPort)})
-		}
-		for _, w := range f.From {
-			rules = append(rules, allowlist.Rule{Name: f.Name, Source: w.Name, Hosts: f.Hosts, Ports: ports})
+		for _, h := range f.Hosts {
+			// A validated model's hosts parse; one that does not covers nothing.
+			hp, err := platform.ParseHostPattern(h)
+			if err != nil {
+				continue
+			}
+			for _, w := range f.From {
+				c.egress[w.Name] = append(c.egress[w.Name], egressRule{host: hp, ports: f.Ports})
+			}
 		}
 	}
-	// A validated model's hosts compile; if not, nothing counts as covered.
-	c.egress, _ = allowlist.Compile(rules)
 	return c
 }
 
@@ -269,18 +275,24 @@ func (c *coverage) missingIngress(to string, ports []platform.PortRange) []platf
 	return missing
 }
 
-// missingEgress returns the hosts the base allowlist does not let from reach
-// on every port, matched as the egress gateway matches them.
+// missingEgress returns the hosts the base model's egress flows do not let
+// from reach on every port: the host as the model's host pattern matches
+// it (the egress gateway's allowlist agrees), the port within a flow's
+// range.
 func (c *coverage) missingEgress(from string, hosts []string, ports []platform.PortRange) []string {
 	var missing []string
 	for _, h := range hosts {
-		host, err := allowlist.NormalizeHost(h)
+		host, err := platform.ReadHostPattern(h)
 		if err != nil {
 			missing = append(missing, h)
 			continue
 		}
 		for _, p := range ports {
-			if c.egress == nil || !c.egress.Check(from, host, uint16(p.Port)).Allowed() {
+			if !slices.ContainsFunc(c.egress[from], func(r egressRule) bool {
+				return r.host.Covers(host) && slices.ContainsFunc(r.ports, func(have platform.PortRange) bool {
+					return have.Port <= p.Port && p.Port <= have.EndPort
+				})
+			}) {
 				missing = append(missing, h)
 				break
 			}

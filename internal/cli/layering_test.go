@@ -23,6 +23,9 @@ import (
 //   - the model (platform) and the bottom packages sit below every
 //     component: platform imports no egress, netpol, reach, audit,
 //     generate, controller, admission or tlsprobe package;
+//   - the metric names budnet's alerts and audit's alert check read are
+//     leaf packages that import nothing: internal/alertmetrics (the
+//     exporters') and internal/egress/metricnames (the gateway's);
 //   - the address sets several layers share live in internal/addrset, a
 //     bottom package: only the gateway itself imports its guard.
 func TestLayering(t *testing.T) {
@@ -78,6 +81,11 @@ func TestLayering(t *testing.T) {
 				if imp == "github.com/budnet/budnet/internal/egress/guard" {
 					t.Errorf("internal/%s imports the gateway's guard: the address sets live in internal/addrset", dir)
 				}
+			}
+		}
+		if dir == "alertmetrics" || dir == "egress/metricnames" {
+			if len(imps) > 0 {
+				t.Errorf("internal/%s imports %v: the metric names alerts and audit read are a leaf package", dir, imps)
 			}
 		}
 		if top == "platform" {

@@ -332,3 +332,40 @@ func TestDomainNameCRD(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReadHostPattern: reading never panics, the normal form reads back as
+// itself, a name matches itself and a wildcard matches a name one label
+// below its domain but never the domain; what ParseHostPattern accepts,
+// ReadHostPattern reads the same.
+func FuzzReadHostPattern(f *testing.F) {
+	for _, s := range []string{"api.openai.com", "API.OpenAI.com.", "*.openai.azure.com", "*.Bücher.example.", "xn--bcher-kva.example",
+		"ａｐｉ.openai.com", "**.example.com", "*", "*.", ".", "a..b", "2130706433", "foo.0x7f", "[::1]", "a.example:443", "xn--zz.example",
+		strings.Repeat("a.", 126) + "com", "a\u200db.example", "ß.example", "*.co.uk"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		h, err := ReadHostPattern(s)
+		if p, perr := ParseHostPattern(s); perr == nil && (err != nil || p != h) {
+			t.Fatalf("ParseHostPattern(%q) = %v but ReadHostPattern = %v, %v", s, p, h, err)
+		}
+		if err != nil {
+			return
+		}
+		again, err := ReadHostPattern(h.String())
+		if err != nil || again != h {
+			t.Fatalf("%q reads as %q, which reads as %q, %v", s, h, again, err)
+		}
+		if !h.Wildcard() {
+			if !h.Matches(h.Domain()) || !h.Covers(h) {
+				t.Fatalf("%q does not match itself", h)
+			}
+			return
+		}
+		if h.Matches(h.Domain()) {
+			t.Fatalf("%q matches its apex", h)
+		}
+		if len(h.Domain()) < 250 && !h.Matches("a."+h.Domain()) {
+			t.Fatalf("%q does not match a name below it", h)
+		}
+	})
+}

@@ -147,9 +147,10 @@ func (h HostPattern) Covers(o HostPattern) bool {
 
 // DomainName is the pattern as a ClusterNetworkPolicy egress domainNames
 // entry (policy.networking.k8s.io v1alpha2, network-policy-api v0.3.1,
-// internal/crds): an exact name matches only itself and "*.domain" one or
-// more whole labels below domain, never domain itself ("'*' may only be
-// specified as a prefix"; the CRD's pattern is
+// internal/crds; type DomainName in apis/v1alpha2/clusternetworkpolicy_types.go
+// of sigs.k8s.io/network-policy-api): an exact name matches only itself and
+// "*.domain" one or more whole labels below domain, never domain itself
+// ("'*' may only be specified as a prefix"; the CRD's pattern is
 // ^(\*\.)?([a-zA-Z0-9]([-a-zA-Z0-9_]*[a-zA-Z0-9])?\.)+[a-zA-Z0-9]([-a-zA-Z0-9_]*[a-zA-Z0-9])?\.?$),
 // which is the model's meaning, so the normal form is the entry. The CRD
 // refuses single labels, which ParseHostPattern refuses too.

@@ -201,34 +201,10 @@ func rangesText(rs []platform.PortRange) string {
 // coverage answers whether the base model's flows already allow a connection.
 type coverage struct {
 	flows []platform.ResolvedFlow
-	// egress holds, per source workload, the host patterns of its egress
-	// flows with their ports.
-	egress map[string][]egressRule
-}
-
-type egressRule struct {
-	host  platform.HostPattern
-	ports []platform.PortRange
 }
 
 func newCoverage(flows []platform.ResolvedFlow) *coverage {
-	c := &coverage{flows: flows, egress: map[string][]egressRule{}}
-	for _, f := range flows {
-		if f.Kind != platform.FlowEgress {
-			continue
-		}
-		for _, h := range f.Hosts {
-			// A validated model's hosts parse; one that does not covers nothing.
-			hp, err := platform.ParseHostPattern(h)
-			if err != nil {
-				continue
-			}
-			for _, w := range f.From {
-				c.egress[w.Name] = append(c.egress[w.Name], egressRule{host: hp, ports: f.Ports})
-			}
-		}
-	}
-	return c
+	return &coverage{flows: flows}
 }
 
 func covers(have []platform.PortRange, want platform.PortRange) bool {
@@ -276,9 +252,8 @@ func (c *coverage) missingIngress(to string, ports []platform.PortRange) []platf
 }
 
 // missingEgress returns the hosts the base model's egress flows do not let
-// from reach on every port: the host as the model's host pattern matches
-// it (the egress gateway's allowlist agrees), the port within a flow's
-// range.
+// from reach on every port, as the model decides it
+// (platform.EgressVerdictOf, which the egress gateway agrees with).
 func (c *coverage) missingEgress(from string, hosts []string, ports []platform.PortRange) []string {
 	var missing []string
 	for _, h := range hosts {
@@ -288,11 +263,7 @@ func (c *coverage) missingEgress(from string, hosts []string, ports []platform.P
 			continue
 		}
 		for _, p := range ports {
-			if !slices.ContainsFunc(c.egress[from], func(r egressRule) bool {
-				return r.host.Covers(host) && slices.ContainsFunc(r.ports, func(have platform.PortRange) bool {
-					return have.Port <= p.Port && p.Port <= have.EndPort
-				})
-			}) {
+			if platform.EgressVerdictOf(c.flows, from, host, p) != platform.EgressAllowed {
 				missing = append(missing, h)
 				break
 			}

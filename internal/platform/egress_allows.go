@@ -40,14 +40,15 @@ func (v EgressVerdict) String() string {
 const defaultEgressPort = 443
 
 // AllowsEgress says whether the model's egress flows let workload source
-// reach the DNS name host on TCP port: a flow from source one of whose
-// host patterns matches host (HostPattern.Matches) and one of whose TCP
-// port ranges holds port. It is the decision the egress gateway makes from
-// the model before any lookup (egress.SpecFromPlatform compiles these flows
+// reach the DNS name host on TCP port (EgressVerdictOf over the model's
+// resolved flows). It is the decision the egress gateway makes from the
+// model before any lookup (egress.SpecFromPlatform compiles these flows
 // into its allowlist, whose matcher agrees with HostPattern:
 // allowlist.TestAgreesWithPlatform), without importing the gateway;
-// generate's TestAllowsEgressAgreesWithGateway holds the two equal. It
-// fails only when the flows do not resolve (an unvalidated model).
+// generate's TestAllowsEgressAgreesWithGateway holds the two equal. A host
+// that is no DNS name (a wildcard, an address) is EgressInvalidHost, as the
+// gateway refuses it. It fails only when the flows do not resolve (an
+// unvalidated model).
 func (p *Platform) AllowsEgress(source, host string, port int) (EgressVerdict, error) {
 	h, err := ReadHostPattern(host)
 	if err != nil || h.wildcard {
@@ -57,28 +58,46 @@ func (p *Platform) AllowsEgress(source, host string, port int) (EgressVerdict, e
 	if err != nil {
 		return EgressInvalidHost, fmt.Errorf("egress flows: %w", err)
 	}
+	return EgressVerdictOf(flows, source, h, PortRange{Protocol: DefaultProtocol, Port: int32(port), EndPort: int32(port)}), nil
+}
+
+// EgressVerdictOf says whether resolved flows let workload source reach
+// every name host stands for on every port of want (its Protocol empty
+// meaning TCP): an egress flow from source one of whose host patterns
+// covers host (HostPattern.Covers) and one of whose port ranges of that
+// protocol holds want. A flow with ports but none of that protocol is
+// skipped, as the egress gateway (TCP only) skips a UDP-only flow.
+func EgressVerdictOf(flows []ResolvedFlow, source string, host HostPattern, want PortRange) EgressVerdict {
+	proto := want.Protocol
+	if proto == "" {
+		proto = DefaultProtocol
+	}
 	v := EgressHostNotAllowed
 	for _, f := range flows {
-		if f.Kind != FlowEgress || !fromWorkload(f.From, source) || !matchesAny(f.Hosts, h.domain) {
+		if f.Kind != FlowEgress || !fromWorkload(f.From, source) || !coversAny(f.Hosts, host) {
 			continue
 		}
-		tcp, held := 0, len(f.Ports) == 0 && port == defaultEgressPort
+		same, held := 0, len(f.Ports) == 0 && strings.EqualFold(proto, DefaultProtocol) && want.Port == defaultEgressPort && want.EndPort <= want.Port
 		for _, r := range f.Ports {
-			if r.Protocol != "" && !strings.EqualFold(r.Protocol, "TCP") {
+			rp := r.Protocol
+			if rp == "" {
+				rp = DefaultProtocol
+			}
+			if !strings.EqualFold(rp, proto) {
 				continue
 			}
-			tcp++
-			held = held || r.Port <= int32(port) && int32(port) <= r.EndPort
+			same++
+			held = held || r.Port <= want.Port && max(want.EndPort, want.Port) <= r.EndPort
 		}
-		if tcp == 0 && len(f.Ports) > 0 {
-			continue // a UDP-only flow is not the gateway's business
+		if same == 0 && len(f.Ports) > 0 {
+			continue
 		}
 		if held {
-			return EgressAllowed, nil
+			return EgressAllowed
 		}
 		v = EgressPortNotAllowed
 	}
-	return v, nil
+	return v
 }
 
 func fromWorkload(ws []*Workload, name string) bool {
@@ -90,11 +109,11 @@ func fromWorkload(ws []*Workload, name string) bool {
 	return false
 }
 
-// matchesAny reports whether one of the patterns matches the normalised
-// name; a pattern that does not parse matches nothing.
-func matchesAny(patterns []string, name string) bool {
+// coversAny reports whether one of the patterns covers host; a pattern
+// that does not parse covers nothing.
+func coversAny(patterns []string, host HostPattern) bool {
 	for _, s := range patterns {
-		if h, err := ParseHostPattern(s); err == nil && h.matches(name) {
+		if p, err := ParseHostPattern(s); err == nil && p.Covers(host) {
 			return true
 		}
 	}

@@ -369,3 +369,47 @@ func FuzzReadHostPattern(f *testing.F) {
 		}
 	})
 }
+
+// TestEgressVerdictOf: what resolved egress flows say about a workload, a
+// host and a port, refusals named as the egress gateway names them.
+func TestEgressVerdictOf(t *testing.T) {
+	api, job := &Workload{Name: "api"}, &Workload{Name: "job"}
+	tcp := func(from, to int32) PortRange { return PortRange{Protocol: "TCP", Port: from, EndPort: to} }
+	flows := []ResolvedFlow{
+		{Kind: FlowEgress, Name: "llm", From: []*Workload{api}, Hosts: []string{"api.openai.com", "*.openai.azure.com"}, Ports: []PortRange{tcp(443, 443)}},
+		{Kind: FlowEgress, Name: "ntp", From: []*Workload{api}, Hosts: []string{"pool.ntp.org"}, Ports: []PortRange{{Protocol: "UDP", Port: 123, EndPort: 123}}},
+		{Kind: FlowEgress, Name: "range", From: []*Workload{job}, Hosts: []string{"*.example.io"}, Ports: []PortRange{tcp(8000, 8100)}},
+		{Kind: FlowEgress, Name: "no ports", From: []*Workload{job}, Hosts: []string{"legacy.example.net"}},
+		{Kind: FlowInternal, Name: "not egress", From: []*Workload{job}, Hosts: []string{"api.openai.com"}, Ports: []PortRange{tcp(443, 443)}},
+	}
+	tests := []struct {
+		name, source, host string
+		port               PortRange
+		want               EgressVerdict
+	}{
+		{name: "exact", source: "api", host: "API.OpenAI.com.", port: tcp(443, 443), want: EgressAllowed},
+		{name: "under a wildcard", source: "api", host: "x.eastus.openai.azure.com", port: tcp(443, 443), want: EgressAllowed},
+		{name: "a wildcard under a wildcard", source: "api", host: "*.eastus.openai.azure.com", port: tcp(443, 443), want: EgressAllowed},
+		{name: "wildcard apex", source: "api", host: "openai.azure.com", port: tcp(443, 443), want: EgressHostNotAllowed},
+		{name: "look-alike", source: "api", host: "api.openai.com.evil.io", port: tcp(443, 443), want: EgressHostNotAllowed},
+		{name: "other port", source: "api", host: "api.openai.com", port: tcp(80, 80), want: EgressPortNotAllowed},
+		{name: "other source", source: "job", host: "api.openai.com", port: tcp(443, 443), want: EgressHostNotAllowed},
+		{name: "udp flow for udp", source: "api", host: "pool.ntp.org", port: PortRange{Protocol: "UDP", Port: 123, EndPort: 123}, want: EgressAllowed},
+		{name: "a udp-only flow allows no tcp", source: "api", host: "pool.ntp.org", port: tcp(123, 123), want: EgressHostNotAllowed},
+		{name: "inside a range", source: "job", host: "a.example.io", port: tcp(8050, 8060), want: EgressAllowed},
+		{name: "across a range's end", source: "job", host: "a.example.io", port: tcp(8090, 8200), want: EgressPortNotAllowed},
+		{name: "a flow without ports is 443", source: "job", host: "legacy.example.net", port: PortRange{Port: 443, EndPort: 443}, want: EgressAllowed},
+		{name: "a flow without ports is only 443", source: "job", host: "legacy.example.net", port: tcp(80, 80), want: EgressPortNotAllowed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := ReadHostPattern(tt.host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := EgressVerdictOf(flows, tt.source, h, tt.port); got != tt.want {
+				t.Fatalf("EgressVerdictOf(%s, %s, %v) = %s, want %s", tt.source, h, tt.port, got, tt.want)
+			}
+		})
+	}
+}

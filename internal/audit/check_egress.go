@@ -8,6 +8,7 @@ import (
 
 	"github.com/budnet/budnet/internal/manifest"
 	"github.com/budnet/budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/platform"
 	"github.com/budnet/budnet/internal/reach"
 )
 
@@ -165,12 +166,12 @@ func runEgressAllowlist(c *Context) []Result {
 	if len(dnsRule) == 0 {
 		return []Result{res(StatusPartial, subject, "toFQDNs policies exist but no rule sends DNS through Cilium's DNS proxy (toPorts rules.dns), so the names never resolve to allowed addresses", ev)}
 	}
-	// Model hosts are allowlist patterns ("*.example.com": any depth), which
-	// generate writes as Cilium's "**." (reach.FQDNSet reads both).
+	// Model hosts are host patterns ("*.example.com": any depth), which
+	// generate writes as Cilium's "**." (platform.FQDNSelectors reads both).
 	names := reach.ReadFQDNs(selectors)
 	var missing []string
 	for _, h := range hosts {
-		if !names.Admits(h) {
+		if hp, err := platform.ReadHostPattern(h); err != nil || !names.Admits(hp) {
 			missing = append(missing, h)
 		}
 	}

@@ -30,10 +30,11 @@ func checkBroken() Check {
 			"Model drift (the model intends a port that no workload implementing it serves): serve the port, or correct the model's ports and flows in your platform file.",
 		Doc: docOf("BUD-4.2-02"),
 		Run: func(c *Context) []Result {
+			// Host flows that Cilium toFQDNs or network-policy-api
+			// domainNames rules open are judged by reach alone (the engine's
+			// host rules, reach.Diff.OpenedByFQDN): they are not broken, so
+			// they are not here, and audit adds no verdict of its own.
 			out := discrepancies(c, func(d *reach.Diff) []reach.Discrepancy { return d.Broken }, "intended but blocked")
-			if rv := c.Reach(); rv.Err == nil && rv.Diff != nil {
-				out = append(out, openedByFQDN(c, rv.Diff)...)
-			}
 			if d := drift(c); len(d) > 0 {
 				// Drift is blocked connections too: the matrix does not pass.
 				out = slices.DeleteFunc(out, func(r Result) bool { return r.Subject == "matrix" && r.Status == StatusPass })

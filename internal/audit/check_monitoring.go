@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
+	"github.com/budnet/budnet/internal/alertmetrics"
 	"github.com/budnet/budnet/internal/egress/metricnames"
 	"github.com/budnet/budnet/internal/manifest"
 )
@@ -61,28 +62,28 @@ func codeFilter(prefix ...string) func(*labels.Matcher) bool {
 // cAdvisor's per-pod network counters.
 var alertFamilies = []alertFamily{
 	{name: "ingress-error-rate", what: "ingress error rate (5xx) above the threshold",
-		metrics: []string{"traefik_service_requests_total", "traefik_entrypoint_requests_total", "traefik_router_requests_total",
-			"nginx_ingress_controller_requests", "envoy_cluster_upstream_rq", "envoy_http_downstream_rq_xx", "envoy_cluster_upstream_rq_xx"},
+		metrics: []string{alertmetrics.TraefikServiceRequests, alertmetrics.TraefikEntrypointRequests, alertmetrics.TraefikRouterRequests,
+			alertmetrics.NginxRequests, alertmetrics.EnvoyUpstreamRequests, alertmetrics.EnvoyDownstreamRequestsXX, alertmetrics.EnvoyUpstreamRequestsXX},
 		matcher: codeFilter("5"), words: []string{"ingress", "5xx", "error"}},
 	{name: "dapr-mtls-failure", what: "Dapr mTLS failures",
-		metrics: []string{"dapr_runtime_mtls_init_fail_total", "dapr_runtime_mtls_workload_cert_rotated_fail_total",
-			"dapr_sentry_cert_sign_failure_total", "dapr_sentry_servercert_issue_failed_total"},
+		metrics: []string{alertmetrics.DaprMTLSInitFail, alertmetrics.DaprMTLSCertRotatedFail,
+			alertmetrics.DaprSentryCertSignFailure, alertmetrics.DaprSentryServerCertIssueFail},
 		words: []string{"mtls", "sentry", "cert"}, dapr: true},
 	{name: "dapr-policy-violation", what: "Dapr access-policy violations (HTTP 403, gRPC PermissionDenied)",
-		metrics: []string{"dapr_http_server_request_count", "dapr_grpc_io_server_completed_rpcs",
-			"dapr_runtime_service_invocation_res_sent_total", "dapr_runtime_service_invocation_res_recv_total"},
+		metrics: []string{alertmetrics.DaprHTTPServerRequests, alertmetrics.DaprGRPCServerCompletedRPCs,
+			alertmetrics.DaprInvocationResponsesSent, alertmetrics.DaprInvocationResponsesRecv},
 		matcher: codeFilter("403", "PermissionDenied", "PERMISSION_DENIED"),
 		// Dapr's access-control counters (dapr v1.18.0 pkg/acl/acl.go
 		// emitACLMetrics) count every refusal, CallLocalStream included,
 		// which the gRPC server metric does not see.
-		denials: []string{"dapr_runtime_acl_app_policy_action_blocked_total", "dapr_runtime_acl_global_policy_action_blocked_total"},
+		denials: []string{alertmetrics.DaprACLAppPolicyBlocked, alertmetrics.DaprACLGlobalPolicyBlocked},
 		words:   []string{"policy", "acl", "access", "denied"}, dapr: true},
 	{name: "database-connection", what: "database connections refused or failing TLS",
-		metrics: []string{"pg_up", "redis_up", "mongodb_up", "mysql_up", "kafka_brokers", "probe_success", "probe_ssl_earliest_cert_expiry",
-			"redis_rejected_connections_total", "pg_stat_database_numbackends"},
+		metrics: []string{alertmetrics.PostgresUp, alertmetrics.RedisUp, alertmetrics.MongoDBUp, alertmetrics.MySQLUp, alertmetrics.KafkaBrokers, alertmetrics.ProbeSuccess, alertmetrics.ProbeSSLEarliestCertExpiry,
+			alertmetrics.RedisRejectedConnections, alertmetrics.PostgresBackends},
 		words: []string{"database", "postgres", "redis", "valkey", "db", "connection"}},
 	{name: "egress-volume", what: "unusual egress volume",
-		metrics: []string{metricnames.Bytes, metricnames.Requests, "container_network_transmit_bytes_total", "hubble_flows_processed_total"},
+		metrics: []string{metricnames.Bytes, metricnames.Requests, alertmetrics.PodTransmitBytes, alertmetrics.HubbleFlowsProcessed},
 		words:   []string{"egress", "outbound", "exfil"}},
 }
 

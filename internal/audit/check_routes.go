@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/budnet/budnet/internal/manifest"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // The edge as the checks of sections 4.1, 6 and 7 see it: every route
@@ -445,14 +446,15 @@ type mwUse struct {
 	field string
 }
 
-// hostMatches reports whether a route host serves name (exact or *.domain).
+// hostMatches reports whether a route host serves every name the host
+// name stands for (exact or *.domain, as the model's host pattern reads
+// them: platform.HostPattern.Covers). Hosts that are no host pattern serve
+// only a host spelled the same.
 func hostMatches(pattern, name string) bool {
-	pattern, name = strings.ToLower(pattern), strings.ToLower(name)
-	if pattern == name {
-		return true
+	p, errP := platform.ReadHostPattern(pattern)
+	n, errN := platform.ReadHostPattern(name)
+	if errP != nil || errN != nil {
+		return strings.EqualFold(pattern, name)
 	}
-	if rest, ok := strings.CutPrefix(pattern, "*."); ok {
-		return strings.HasSuffix(name, "."+rest)
-	}
-	return false
+	return p.Covers(n)
 }

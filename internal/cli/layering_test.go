@@ -14,8 +14,18 @@ import (
 //   - no package below cli imports cli;
 //   - the engines (netpol, reach, infer, audit, report, diff) do no I/O of their
 //     own: no os, os/exec, net/http or syscall;
-//   - audit judges objects without the runtime gateway: it imports no egress
-//     package but the leaf ones (allowlist, verdict, metricnames);
+//   - audit and generate import no runtime package, directly or through
+//     another budnet package: not the egress gateway's serving code (any
+//     egress package but the leaf ones: allowlist, verdict, metricnames),
+//     the controller, the admission webhook or the TLS prober. What they
+//     need of the model's meaning (host patterns, what the egress flows
+//     allow) lives in internal/platform, and the gateway builds from it;
+//   - the model (platform) and the bottom packages sit below every
+//     component: platform imports no egress, netpol, reach, audit,
+//     generate, controller, admission or tlsprobe package;
+//   - the metric names budnet's alerts and audit's alert check read are
+//     leaf packages that import nothing: internal/alertmetrics (the
+//     exporters') and internal/egress/metricnames (the gateway's);
 //   - the address sets several layers share live in internal/addrset, a
 //     bottom package: only the gateway itself imports its guard.
 func TestLayering(t *testing.T) {
@@ -73,12 +83,60 @@ func TestLayering(t *testing.T) {
 				}
 			}
 		}
-		if top == "audit" {
+		if dir == "alertmetrics" || dir == "egress/metricnames" {
+			if len(imps) > 0 {
+				t.Errorf("internal/%s imports %v: the metric names alerts and audit read are a leaf package", dir, imps)
+			}
+		}
+		if top == "platform" {
 			for _, imp := range imps {
-				if strings.HasPrefix(imp, "github.com/budnet/budnet/internal/egress") && !slices.Contains(runtimeEgressOK, imp) {
-					t.Errorf("internal/%s imports the runtime gateway package %s", dir, imp)
+				for _, above := range []string{"egress", "netpol", "reach", "audit", "generate", "controller", "admission", "tlsprobe", "manifest", "infer"} {
+					if imp == budnet+above || strings.HasPrefix(imp, budnet+above+"/") {
+						t.Errorf("internal/%s imports %s: the model sits below the components that read it", dir, imp)
+					}
 				}
 			}
 		}
 	}
+	runtime := func(imp string) bool {
+		if strings.HasPrefix(imp, budnet+"egress") {
+			return !slices.Contains(runtimeEgressOK, imp)
+		}
+		for _, r := range []string{"controller", "admission", "tlsprobe"} {
+			if imp == budnet+r || strings.HasPrefix(imp, budnet+r+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	for _, judge := range []string{"audit", "generate"} {
+		if _, ok := imports[judge]; !ok {
+			t.Fatalf("no package internal/%s: the walk is broken", judge)
+		}
+		// Walk the budnet imports from the package, so a runtime package
+		// reached through another one counts too; path says how.
+		path := map[string]string{budnet + judge: "internal/" + judge}
+		queue := []string{budnet + judge}
+		for len(queue) > 0 {
+			pkg := queue[0]
+			queue = queue[1:]
+			for _, imp := range imports[strings.TrimPrefix(pkg, budnet)] {
+				if !strings.HasPrefix(imp, budnet) {
+					continue
+				}
+				if _, seen := path[imp]; seen {
+					continue
+				}
+				path[imp] = path[pkg] + " -> " + strings.TrimPrefix(imp, "github.com/budnet/budnet/")
+				if runtime(imp) {
+					t.Errorf("%s: %s imports a runtime package", path[imp], judge)
+					continue
+				}
+				queue = append(queue, imp)
+			}
+		}
+	}
 }
+
+// budnet is the import path prefix of budnet's internal packages.
+const budnet = "github.com/budnet/budnet/internal/"

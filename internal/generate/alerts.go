@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/budnet/budnet/internal/alertmetrics"
 	"github.com/budnet/budnet/internal/egress/metricnames"
 	"github.com/budnet/budnet/internal/platform"
 )
@@ -25,52 +26,9 @@ const (
 	AlertGroupName = "budnet-security.rules"
 )
 
-// Metric names of the exporters the alerts read, as the exporters publish
-// them:
-//   - Traefik (also as Gateway API implementation): traefik_service_requests_total
-//     with labels code, method, protocol, service
-//     (https://doc.traefik.io/traefik/observability/metrics/overview/);
-//   - ingress-nginx: nginx_ingress_controller_requests with label status
-//     (https://kubernetes.github.io/ingress-nginx/user-guide/monitoring/);
-//   - Dapr (dapr/dapr docs/development/dapr-metrics.md): the sidecar's
-//     dapr_runtime_mtls_init_fail_total and
-//     dapr_runtime_mtls_workload_cert_rotated_fail_total, sentry's
-//     dapr_sentry_cert_sign_failure_total, and the callee sidecar's
-//     access-control counters dapr_runtime_acl_app_policy_action_blocked_total
-//     and dapr_runtime_acl_global_policy_action_blocked_total (dapr v1.18.0
-//     pkg/diagnostics/service_monitoring.go, views tagged app_id,
-//     trustDomain and namespace of the CALLER). pkg/acl/acl.go
-//     ApplyAccessControlPolicies counts every refusal in one of them, and
-//     pkg/api/grpc/daprinternal.go callLocalValidateACL runs it for
-//     CallLocal and CallLocalStream alike. The gRPC server metric
-//     (dapr_grpc_io_server_completed_rpcs) does not see CallLocalStream,
-//     the method HTTP service invocation uses: on the internal server the
-//     stream interceptor (pkg/diagnostics/grpc_monitoring.go
-//     StreamingClientInterceptor) records only proxied gRPC calls carrying
-//     dapr-app-id metadata. TestDaprAccessDeniedAlertReadsDaprSeries feeds
-//     the alert the series Dapr's own code produced (hack/dapr-check);
-//   - postgres_exporter pg_up and redis_exporter redis_up, 0 when the
-//     exporter cannot connect (refused, or a failed TLS handshake, since the
-//     exporter connects with the clients' sslmode);
-//   - cert-manager certmanager_certificate_ready_status and
-//     certmanager_certificate_expiration_timestamp_seconds
-//     (https://cert-manager.io/docs/devops-tips/prometheus-metrics/);
-//   - budnet's egress gateway (docs/egress.md).
-const (
-	metricTraefik       = "traefik_service_requests_total"
-	metricNginx         = "nginx_ingress_controller_requests"
-	metricMTLSInitFail  = "dapr_runtime_mtls_init_fail_total"
-	metricCertRotFail   = "dapr_runtime_mtls_workload_cert_rotated_fail_total"
-	metricSentrySignErr = "dapr_sentry_cert_sign_failure_total"
-	metricACLAppBlocked = "dapr_runtime_acl_app_policy_action_blocked_total"
-	metricACLAllBlocked = "dapr_runtime_acl_global_policy_action_blocked_total"
-	metricPgUp          = "pg_up"
-	metricRedisUp       = "redis_up"
-	metricCertReady     = "certmanager_certificate_ready_status"
-	metricCertExpiry    = "certmanager_certificate_expiration_timestamp_seconds"
-	// cAdvisor, exported by the kubelet.
-	metricPodTransmit = "container_network_transmit_bytes_total"
-)
+// The alerts read the metrics of the exporters by the names in
+// internal/alertmetrics (sources there), which audit's alert check reads
+// too, and the egress gateway's by those in internal/egress/metricnames.
 
 // Rule is one alerting rule of the PrometheusRule, in rulefmt's shape.
 type Rule struct {
@@ -175,7 +133,7 @@ func podEgressVolumeRule(p *platform.Platform) (Rule, bool) {
 	}
 	return Rule{Alert: "BudPodEgressVolumeHigh", Severity: "warning", For: "10m",
 		Expr: fmt.Sprintf(`sum by (namespace, pod) (rate(%s{namespace=~"%s"}[5m])) > %d`,
-			metricPodTransmit, strings.Join(zones, "|"), limit),
+			alertmetrics.PodTransmitBytes, strings.Join(zones, "|"), limit),
 		Summary: "Unusual egress volume",
 		Description: fmt.Sprintf("{{ $labels.namespace }}/{{ $labels.pod }} sends {{ $value | humanize }}B/s, above the expected %d B/s: a possible exfiltration. "+
 			"Without the egress gateway this counts all traffic the pod sends.", limit)}, true
@@ -184,9 +142,9 @@ func podEgressVolumeRule(p *platform.Platform) (Rule, bool) {
 // ingressErrorRule fires when the edge's share of 5xx responses stays above
 // the model's threshold for 5 minutes.
 func ingressErrorRule(p *platform.Platform, o Options) Rule {
-	metric, codeLabel, who := metricTraefik, "code", "Traefik"
+	metric, codeLabel, who := alertmetrics.TraefikServiceRequests, "code", "Traefik"
 	if edgeKind(p, o) == platform.EdgeNginx {
-		metric, codeLabel, who = metricNginx, "status", "ingress-nginx"
+		metric, codeLabel, who = alertmetrics.NginxRequests, "status", "ingress-nginx"
 	}
 	threshold := p.Spec.Monitoring.IngressErrorRate
 	if threshold == 0 {
@@ -213,15 +171,15 @@ func percent(f float64) string {
 func daprRules() []Rule {
 	return []Rule{
 		{Alert: "BudDaprMTLSInitFailure", Severity: "critical", For: "0s",
-			Expr:        fmt.Sprintf(`sum by (app_id) (increase(%s[5m])) > 0`, metricMTLSInitFail),
+			Expr:        fmt.Sprintf(`sum by (app_id) (increase(%s[5m])) > 0`, alertmetrics.DaprMTLSInitFail),
 			Summary:     "Dapr sidecar could not set up mTLS",
 			Description: "The Dapr sidecar of {{ $labels.app_id }} failed to initialise its mTLS authenticator; service invocation to and from it fails."},
 		{Alert: "BudDaprCertRotationFailure", Severity: "critical", For: "0s",
-			Expr:        fmt.Sprintf(`sum by (app_id) (increase(%s[5m])) > 0`, metricCertRotFail),
+			Expr:        fmt.Sprintf(`sum by (app_id) (increase(%s[5m])) > 0`, alertmetrics.DaprMTLSCertRotatedFail),
 			Summary:     "Dapr workload certificate rotation failed",
 			Description: "The Dapr sidecar of {{ $labels.app_id }} could not rotate its workload certificate; it stops talking once the certificate expires."},
 		{Alert: "BudDaprSentrySignFailure", Severity: "critical", For: "0s",
-			Expr:        fmt.Sprintf(`sum(increase(%s[5m])) > 0`, metricSentrySignErr),
+			Expr:        fmt.Sprintf(`sum(increase(%s[5m])) > 0`, alertmetrics.DaprSentryCertSignFailure),
 			Summary:     "Dapr sentry refused or failed to sign certificates",
 			Description: "dapr-sentry failed {{ $value }} certificate signing requests in 5 minutes: sidecars without certificates cannot use mTLS."},
 		// Refused by an app policy (a known caller, an operation or verb it
@@ -229,7 +187,7 @@ func daprRules() []Rule {
 		// namespace or trust domain, or no certificate). app_id is the
 		// caller's; pod, when the scrape config adds it, is the callee's.
 		{Alert: "BudDaprAccessDenied", Severity: "warning", For: "0s",
-			Expr:        aclBlockedExpr(metricACLAppBlocked) + " or " + aclBlockedExpr(metricACLAllBlocked),
+			Expr:        aclBlockedExpr(alertmetrics.DaprACLAppPolicyBlocked) + " or " + aclBlockedExpr(alertmetrics.DaprACLGlobalPolicyBlocked),
 			Summary:     "Dapr access control refused a service invocation",
 			Description: "Dapr accessControl refused {{ $value }} service invocations from app id \"{{ $labels.app_id }}\" (empty: no workload certificate) in 5 minutes: a caller outside the intended flows, or a policy missing a flow."},
 	}
@@ -268,24 +226,24 @@ func databaseRules(p *platform.Platform) []Rule {
 	var rules []Rule
 	if slices.Contains(protos, "postgresql") {
 		rules = append(rules, Rule{Alert: "BudPostgresUnreachable", Severity: "critical", For: "2m",
-			Expr:        metricPgUp + " == 0",
+			Expr:        alertmetrics.PostgresUp + " == 0",
 			Summary:     "PostgreSQL refuses connections or the TLS handshake",
 			Description: "postgres_exporter ({{ $labels.instance }}) cannot connect: the server refuses connections or TLS (certificate or sslmode mismatch)."})
 	}
 	if slices.Contains(protos, "redis") {
 		rules = append(rules, Rule{Alert: "BudRedisUnreachable", Severity: "critical", For: "2m",
-			Expr:        metricRedisUp + " == 0",
+			Expr:        alertmetrics.RedisUp + " == 0",
 			Summary:     "Redis/Valkey refuses connections or the TLS handshake",
 			Description: "redis_exporter ({{ $labels.instance }}) cannot connect: the server refuses connections or TLS (rediss:// certificate mismatch)."})
 	}
 	if tls {
 		rules = append(rules,
 			Rule{Alert: "BudCertificateNotReady", Severity: "critical", For: "10m",
-				Expr:        metricCertReady + `{condition="False"} == 1`,
+				Expr:        alertmetrics.CertManagerCertificateReady + `{condition="False"} == 1`,
 				Summary:     "A TLS certificate is not ready",
 				Description: "cert-manager cannot issue {{ $labels.namespace }}/{{ $labels.name }}: TLS to the service fails once the old certificate expires."},
 			Rule{Alert: "BudCertificateExpiringSoon", Severity: "warning", For: "1h",
-				Expr:        metricCertExpiry + " - time() < 7 * 86400",
+				Expr:        alertmetrics.CertManagerCertificateExpiry + " - time() < 7 * 86400",
 				Summary:     "A TLS certificate expires within 7 days",
 				Description: "{{ $labels.namespace }}/{{ $labels.name }} expires in less than a week and has not been renewed."})
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // DefaultCiliumVersion is the Cilium release generate targets unless
@@ -18,17 +20,6 @@ const DefaultCiliumVersion = "v1.20.2"
 // prove the patterns with matchpattern from v1.18.6 and v1.20.2.
 const (
 	ciliumMinMinor = 18
-	// ciliumAnyDepthMinor is the first minor release whose matchPattern
-	// reads a leading "**." as one or more labels (pkg/fqdn/matchpattern
-	// subdomainWildcardSpecifierPrefix, new in v1.19.0). Before it, "*"
-	// and "**" alike match characters within one label.
-	ciliumAnyDepthMinor = 19
-	// ciliumWildcardDepth is how many labels below the domain a "*.domain"
-	// host reaches on Cilium before v1.19, which can only say one label per
-	// "*": generate writes "*.domain" up to "*.*.*.*.domain". Deeper names
-	// (rare: bucket.s3.dualstack.us-east-1.amazonaws.com is four) are refused
-	// there; docs/generate.md says so.
-	ciliumWildcardDepth = 4
 )
 
 // ciliumMinor reads a Cilium version ("v1.20.2", "1.18", "1.19.0-rc.1"),
@@ -65,25 +56,23 @@ func CheckCiliumVersion(v string) error {
 	return err
 }
 
-// fqdnSelectors are the toFQDNs selectors for a flow's hosts: an exact
-// name is matchName; "*.example.com" (any depth below the domain, as the
-// egress gateway and the model read it) is matchPattern "**.example.com"
-// from Cilium v1.19, and before it one pattern per depth up to
-// ciliumWildcardDepth, since there "*" stays within one label.
-func fqdnSelectors(hosts []string, minor int) []any {
+// fqdnSelectors are the toFQDNs selectors for a flow's hosts on Cilium
+// 1.minor, as the model's host pattern converts itself
+// (platform.HostPattern.CiliumSelectors).
+func fqdnSelectors(hosts []string, minor int) ([]any, error) {
 	out := make([]any, 0, len(hosts))
 	for _, h := range hosts {
-		rest, wildcard := strings.CutPrefix(h, "*.")
-		switch {
-		case !wildcard:
-			out = append(out, map[string]any{"matchName": h})
-		case minor >= ciliumAnyDepthMinor:
-			out = append(out, map[string]any{"matchPattern": "**." + rest})
-		default:
-			for d := 1; d <= ciliumWildcardDepth; d++ {
-				out = append(out, map[string]any{"matchPattern": strings.Repeat("*.", d) + rest})
+		hp, err := platform.ParseHostPattern(h)
+		if err != nil {
+			return nil, err
+		}
+		for _, sel := range hp.CiliumSelectors(minor) {
+			if sel.MatchName != "" {
+				out = append(out, map[string]any{"matchName": sel.MatchName})
+			} else {
+				out = append(out, map[string]any{"matchPattern": sel.MatchPattern})
 			}
 		}
 	}
-	return out
+	return out, nil
 }

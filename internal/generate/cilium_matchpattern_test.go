@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/budnet/budnet/internal/generate"
+	"github.com/budnet/budnet/internal/platform"
 	"github.com/budnet/budnet/internal/testenv"
 )
 
@@ -252,4 +253,72 @@ func FuzzCiliumVersion(f *testing.F) {
 			t.Fatalf("accepted %q, minor %q", s, minor)
 		}
 	})
+}
+
+// TestHostPatternCiliumSelectors: platform.HostPattern's conversion to
+// toFQDNs, read by Cilium's own matchpattern at the version it targets, on
+// hosts beyond the Bud model's (Unicode and upper-case spellings, a name
+// under a private public suffix's registrable domain): every name the host
+// means is matched, look-alikes are not, and before v1.19 names deeper than
+// the per-depth patterns reach stay unmatched.
+func TestHostPatternCiliumSelectors(t *testing.T) {
+	hosts := []string{"api.openai.com", "API.OpenAI.com.", "*.openai.azure.com", "*.Bücher.example", "xn--bcher-kva.example", "*.bucket.s3.amazonaws.com", "1password.com"}
+	for _, tt := range []struct {
+		name, cilium string
+		minor        int
+	}{
+		{name: "v1.20", cilium: "v1.20.2", minor: 20},
+		{name: "v1.18", cilium: "v1.18.6", minor: 18},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			bin := matchpatternBinary(t, tt.cilium)
+			for _, in := range hosts {
+				h, err := platform.ParseHostPattern(in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var sels []mpSelector
+				for _, s := range h.CiliumSelectors(tt.minor) {
+					sels = append(sels, mpSelector{MatchName: s.MatchName, MatchPattern: s.MatchPattern})
+				}
+				allow, deny := hostNames(h.String())
+				got := ciliumMatches(t, bin, sels, append(slices.Clone(allow), deny...))
+				for _, n := range append(allow, deny...) {
+					if want := intended(h.String(), n, tt.minor < platform.CiliumAnyDepthMinor); got[n] != want {
+						t.Errorf("%s as %+v: Cilium %s matches %s: %v, want %v", in, sels, tt.cilium, n, got[n], want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestFQDNSelectorsReadAsCilium: reach and audit read a cluster's toFQDNs
+// selectors through platform.FQDNSelectors; for every selector of the
+// table and every exact name, that reading admits the name exactly when
+// Cilium's own matchpattern (the pinned v1.20.2) matches it.
+func TestFQDNSelectorsReadAsCilium(t *testing.T) {
+	bin := matchpatternBinary(t, "v1.20.2")
+	selectors := []mpSelector{
+		{MatchName: "api.stripe.com"}, {MatchName: "api.stripe.com."}, {MatchName: "a_b.example.com"},
+		{MatchPattern: "**.amazonaws.com"}, {MatchPattern: "*.amazonaws.com"}, {MatchPattern: "***.amazonaws.com"},
+		{MatchPattern: "api-*.stripe.com"}, {MatchPattern: "*.*.example.com"}, {MatchPattern: "a.*.example.com"},
+		{MatchPattern: "**.com"}, {MatchPattern: "*"}, {MatchPattern: "**.xn--bcher-kva.example"}, {MatchPattern: "*stripe.com"},
+	}
+	names := []string{"api.stripe.com", "api-eu.stripe.com", "api.stripe.com.evil.io", "evilapi.stripe.com", "stripe.com",
+		"amazonaws.com", "s3.amazonaws.com", "s3.us-east-1.amazonaws.com", "evilamazonaws.com", "a.example.com", "a.b.example.com",
+		"a.b.c.example.com", "example.com", "www.xn--bcher-kva.example", "xn--bcher-kva.example", "evilstripe.com", "localhost"}
+	for _, sel := range selectors {
+		got := ciliumMatches(t, bin, []mpSelector{sel}, names)
+		for _, n := range names {
+			h, err := platform.ReadHostPattern(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			read := platform.FQDNSelectors{{MatchName: sel.MatchName, MatchPattern: sel.MatchPattern}}.Admits(h)
+			if read != got[n] {
+				t.Errorf("%+v on %s: budnet reads %v, Cilium matches %v", sel, n, read, got[n])
+			}
+		}
+	}
 }

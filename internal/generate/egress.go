@@ -79,7 +79,11 @@ func egressFlowPolicies(set *policySet, p *platform.Platform, o Options, f *plat
 				return err
 			}
 			name := objectName("allow", c.Name, "to", target, portsName(f.Ports), "fqdn")
-			set.add(FileEgress, fqdnPolicy(p, c, f, minor, name, row, guide), f.Name)
+			u, err := fqdnPolicy(p, c, f, minor, name, row, guide)
+			if err != nil {
+				return err
+			}
+			set.add(FileEgress, u, f.Name)
 			continue
 		}
 		name := objectName("allow", c.Name, "to", target, portsName(f.Ports), "egress")
@@ -234,9 +238,12 @@ func reduce(ps []netip.Prefix) []netip.Prefix {
 // seen in DNS answers the proxy intercepted
 // (https://docs.cilium.io/en/stable/security/policy/language/#dns-based).
 // The selectors depend on the target Cilium version (fqdnSelectors).
-func fqdnPolicy(p *platform.Platform, c *platform.Workload, f *platform.ResolvedFlow, minor int, name, row, guide string) *unstructured.Unstructured {
+func fqdnPolicy(p *platform.Platform, c *platform.Workload, f *platform.ResolvedFlow, minor int, name, row, guide string) (*unstructured.Unstructured, error) {
 	hosts := slices.Compact(slices.Sorted(slices.Values(f.Hosts)))
-	fqdns := fqdnSelectors(hosts, minor)
+	fqdns, err := fqdnSelectors(hosts, minor)
+	if err != nil {
+		return nil, fmt.Errorf("flow %s: %w", f.Name, err)
+	}
 	dns := p.Spec.Cluster.DNS
 	dnsLabels := map[string]any{ciliumNSLabel: dns.Namespace}
 	for k, v := range dns.PodLabels {
@@ -257,7 +264,7 @@ func fqdnPolicy(p *platform.Platform, c *platform.Workload, f *platform.Resolved
 	}
 	u := Object(apiCilium, kindCiliumNP, c.Zone, name, row, guide, map[string]any{"spec": spec})
 	setAnnotation(u, AnnotationHosts, strings.Join(f.Hosts, ","))
-	return u
+	return u, nil
 }
 
 // ciliumPorts renders port ranges as Cilium PortProtocols: the port is a

@@ -1,15 +1,11 @@
 package generate
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
 
-	"github.com/budnet/budnet/internal/egress"
-	"github.com/budnet/budnet/internal/egress/identity"
-	"github.com/budnet/budnet/internal/egress/verdict"
 	"github.com/budnet/budnet/internal/platform"
 )
 
@@ -127,8 +123,9 @@ func groupConsequence(p *platform.Platform, group string) string {
 // validate an HTTP-01 challenge it GETs http://HOST/.well-known/acme-challenge/TOKEN
 // itself (pkg/issuer/acme/http testReachability, through HTTP_PROXY when
 // set) and retries until that works. Each edge host must therefore be an
-// allowed egress destination of cert-manager on port 80, decided as the
-// egress gateway decides (`budnet egress check --source cert-manager`).
+// allowed egress destination of cert-manager on port 80, decided from the
+// model as the egress gateway decides it (platform.AllowsEgress; `budnet
+// egress check --source cert-manager` asks the gateway itself).
 func acmeSelfCheckWarnings(p *platform.Platform) []Warning {
 	field := "spec.tls.issuer"
 	w := func(format string, args ...any) Warning {
@@ -138,15 +135,14 @@ func acmeSelfCheckWarnings(p *platform.Platform) []Warning {
 	if !ok {
 		return []Warning{w("acme issuer, but no workload named cert-manager: its HTTP-01 self-check egress (http://HOST/.well-known/acme-challenge/..., port 80) cannot be checked")}
 	}
-	pol, err := egress.FromPlatform(p)
-	if err != nil {
-		return []Warning{w("acme issuer: the egress allowlist does not compile, so cert-manager's HTTP-01 self-check cannot be checked: %v", err)}
-	}
 	var missing []string
 	for _, h := range p.Spec.Edge.Hosts {
-		d := egress.Decide(context.Background(), pol, nil, 0, identity.Identity{Workload: cm.Name}, h.Name+":80")
-		if d.Decision != verdict.Allow {
-			missing = append(missing, fmt.Sprintf("%s (%s)", h.Name, d.Reason))
+		v, err := p.AllowsEgress(cm.Name, h.Name, 80)
+		if err != nil {
+			return []Warning{w("acme issuer: the egress allowlist does not compile, so cert-manager's HTTP-01 self-check cannot be checked: %v", err)}
+		}
+		if v != platform.EgressAllowed {
+			missing = append(missing, fmt.Sprintf("%s (%s)", h.Name, v))
 		}
 	}
 	if len(missing) == 0 {

@@ -1,11 +1,16 @@
 package generate_test
 
 import (
+	"context"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/budnet/budnet/internal/egress"
+	"github.com/budnet/budnet/internal/egress/identity"
+	"github.com/budnet/budnet/internal/egress/verdict"
 	"github.com/budnet/budnet/internal/generate"
 	"github.com/budnet/budnet/internal/platform"
 )
@@ -105,5 +110,58 @@ func TestACMESelfCheckWarning(t *testing.T) {
 	w := warningsOf(t, p)["spec.tls.issuer"]
 	if !strings.Contains(w, "admin.bud.example.com (host_not_allowed)") || strings.Contains(w, "app.bud.example.com") {
 		t.Errorf("self-check warning %q, want admin.bud.example.com alone", w)
+	}
+}
+
+// TestAllowsEgressAgreesWithGateway: the decision generate's ACME warning
+// takes from the model (platform.AllowsEgress) is the egress gateway's own
+// (egress.Decide on the policy it compiles from the same model), allowed or
+// refused and for the same reason, for every workload of every example
+// model, on the model's hosts, names under and beside its wildcards, other
+// spellings, and ports in and out of its flows.
+func TestAllowsEgressAgreesWithGateway(t *testing.T) {
+	for _, file := range []string{"", "../../examples/platforms/minimal.yaml", "../../examples/platforms/egress-gateway.yaml", "../../examples/platforms/wildcard-egress.yaml"} {
+		p := loadModel(t, file)
+		pol, err := egress.FromPlatform(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hosts := []string{"unlisted.example.net"}
+		for _, h := range p.Spec.Edge.Hosts {
+			hosts = append(hosts, h.Name)
+		}
+		for _, f := range p.Spec.Flows.Egress {
+			for _, h := range f.Hosts {
+				if rest, ok := strings.CutPrefix(h, "*."); ok {
+					hosts = append(hosts, "a."+rest, "a.b.c."+rest, rest, "evil"+rest, "a."+rest+".evil.io", strings.ToUpper("x."+rest)+".")
+					continue
+				}
+				hosts = append(hosts, h, strings.ToUpper(h), h+".", "x."+h, h+".evil.io")
+			}
+		}
+		checked, allowed := 0, 0
+		for _, w := range p.Spec.Workloads {
+			for _, h := range hosts {
+				for _, port := range []int{80, 443, 8443, 5432} {
+					v, err := p.AllowsEgress(w.Name, h, port)
+					if err != nil {
+						t.Fatal(err)
+					}
+					d := egress.Decide(context.Background(), pol, nil, 0, identity.Identity{Workload: w.Name}, net.JoinHostPort(h, strconv.Itoa(port)))
+					want := d.Reason.String()
+					if d.Decision == verdict.Allow {
+						want = platform.EgressAllowed.String()
+						allowed++
+					}
+					if v.String() != want {
+						t.Errorf("%s: %s to %s:%d: the model says %s, the gateway %s (%s)", p.Source.File, w.Name, h, port, v, want, d.Detail)
+					}
+					checked++
+				}
+			}
+		}
+		if allowed == 0 || allowed == checked {
+			t.Errorf("%s: %d of %d cases allowed: the table does not tell allowed from refused", p.Source.File, allowed, checked)
+		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/budnet/budnet/internal/egress/allowlist"
 	"github.com/budnet/budnet/internal/platform"
 )
 
@@ -201,28 +200,11 @@ func rangesText(rs []platform.PortRange) string {
 
 // coverage answers whether the base model's flows already allow a connection.
 type coverage struct {
-	flows  []platform.ResolvedFlow
-	egress *allowlist.Policy
+	flows []platform.ResolvedFlow
 }
 
 func newCoverage(flows []platform.ResolvedFlow) *coverage {
-	c := &coverage{flows: flows}
-	var rules []allowlist.Rule
-	for _, f := range flows {
-		if f.Kind != platform.FlowEgress || len(f.Hosts) == 0 {
-			continue
-		}
-		var ports []allowlist.PortRange
-		for _, p := range f.Ports {
-			ports = append(ports, allowlist.PortRange{From: uint16(p.Port), To: uint16(p.EndPort)})
-		}
-		for _, w := range f.From {
-			rules = append(rules, allowlist.Rule{Name: f.Name, Source: w.Name, Hosts: f.Hosts, Ports: ports})
-		}
-	}
-	// A validated model's hosts compile; if not, nothing counts as covered.
-	c.egress, _ = allowlist.Compile(rules)
-	return c
+	return &coverage{flows: flows}
 }
 
 func covers(have []platform.PortRange, want platform.PortRange) bool {
@@ -269,18 +251,19 @@ func (c *coverage) missingIngress(to string, ports []platform.PortRange) []platf
 	return missing
 }
 
-// missingEgress returns the hosts the base allowlist does not let from reach
-// on every port, matched as the egress gateway matches them.
+// missingEgress returns the hosts the base model's egress flows do not let
+// from reach on every port, as the model decides it
+// (platform.EgressVerdictOf, which the egress gateway agrees with).
 func (c *coverage) missingEgress(from string, hosts []string, ports []platform.PortRange) []string {
 	var missing []string
 	for _, h := range hosts {
-		host, err := allowlist.NormalizeHost(h)
+		host, err := platform.ReadHostPattern(h)
 		if err != nil {
 			missing = append(missing, h)
 			continue
 		}
 		for _, p := range ports {
-			if c.egress == nil || !c.egress.Check(from, host, uint16(p.Port)).Allowed() {
+			if platform.EgressVerdictOf(c.flows, from, host, p) != platform.EgressAllowed {
 				missing = append(missing, h)
 				break
 			}

@@ -71,7 +71,7 @@ func ParseEgressLog(name string, r io.Reader) ([]Observation, error) {
 			return fmt.Errorf("%s:%d: requested: %q is not host:port", name, n, req)
 		}
 		o := Observation{How: "egress gateway audit log", Evidence: fmt.Sprintf("%s:%d", name, n),
-			DestHost: strings.ToLower(host), Port: atoiPort(port), Protocol: "TCP"}
+			DestHost: observedHost(host), Port: atoiPort(port), Protocol: "TCP"}
 		o.SourceWorkload, _ = rec["source"].(string)
 		if by, _ := rec["source_id_by"].(string); by == "pod" {
 			if id, _ := rec["source_id"].(string); strings.Contains(id, "/") {
@@ -121,8 +121,8 @@ func ParseHubble(name string, r io.Reader) ([]Observation, error) {
 		o.SourceNamespace, o.SourcePod, o.SourceLabels = endpointOf(src)
 		o.DestNamespace, o.DestPod, o.DestLabels = endpointOf(dst)
 		if names, _ := get(flow, "destination_names", "destinationNames").([]any); len(names) > 0 {
-			o.DestHost, _ = names[0].(string)
-			o.DestHost = strings.TrimSuffix(strings.ToLower(o.DestHost), ".")
+			name, _ := names[0].(string)
+			o.DestHost = observedHost(name)
 		}
 		if ip, ok := flow["IP"].(map[string]any); ok {
 			o.DestAddr, _ = ip["destination"].(string)
@@ -291,4 +291,15 @@ func (e *engine) observedWorkload(name, ns, pod string, labels map[string]string
 		return best
 	}
 	return nil
+}
+
+// observedHost is a host name seen in a log or flow record in the form the
+// model compares (platform.ReadHostPattern: case, trailing dot, IDNA), so
+// every spelling of one host counts as one destination. What is no host
+// name is kept as seen, lower-cased, for external to report.
+func observedHost(h string) string {
+	if hp, err := platform.ReadHostPattern(h); err == nil && !hp.Wildcard() {
+		return hp.Domain()
+	}
+	return strings.TrimSuffix(strings.ToLower(h), ".")
 }

@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/budnet/budnet/internal/egress/allowlist"
 	"github.com/budnet/budnet/internal/manifest"
 	"github.com/budnet/budnet/internal/platform"
 )
@@ -240,19 +239,22 @@ func targetPort(dm *modelWorkload, sp corev1.ServicePort) (platform.Port, bool) 
 
 // external records an egress flow to a host outside the cluster.
 func (e *engine) external(m *modelWorkload, host string, ep endpoint, ev string) {
-	h, err := allowlist.NormalizeHost(host)
-	if err != nil || h.IsIP() || !strings.Contains(h.Name, ".") || platform.HostError(h.Name) != "" {
+	// An external host is a name the model could hold as an egress host:
+	// one fully qualified name, no address, no wildcard.
+	hp, err := platform.ParseHostPattern(host)
+	if err != nil || hp.Wildcard() {
 		e.unresolve(m.model.Name, ev, redact(ep.text), "neither a Service of the input nor an external host name")
 		return
 	}
 	// A name under no known top-level domain (bud-postgresql.bud-data, where
 	// bud-data is no namespace of the input) is an in-cluster name gone
 	// wrong, not a host on the internet.
-	if suffix, icann := publicsuffix.PublicSuffix(h.Name); !icann && !strings.Contains(suffix, ".") {
+	name := hp.Domain()
+	if suffix, icann := publicsuffix.PublicSuffix(name); !icann && !strings.Contains(suffix, ".") {
 		e.unresolve(m.model.Name, ev, redact(ep.text), "neither a Service of the input (no namespace "+suffix+") nor a name under a public top-level domain")
 		return
 	}
-	if strings.HasSuffix(h.Name, ".local") || strings.HasSuffix(h.Name, ".internal") || strings.HasSuffix(h.Name, ".svc") {
+	if strings.HasSuffix(name, ".local") || strings.HasSuffix(name, ".internal") || strings.HasSuffix(name, ".svc") {
 		e.unresolve(m.model.Name, ev, redact(ep.text), "looks like an in-cluster or private name but matches no Service of the input")
 		return
 	}
@@ -260,5 +262,5 @@ func (e *engine) external(m *modelWorkload, host string, ep endpoint, ev string)
 		e.unresolve(m.model.Name, ev, redact(ep.text), "external host without a port: no egress flow inferred")
 		return
 	}
-	e.addEgress(m, h.Name, ep.port, ev)
+	e.addEgress(m, name, ep.port, ev)
 }

@@ -156,8 +156,14 @@ func defaultPorts(ports []Port) {
 	}
 }
 
-// NormalizeHost lower-cases a host name or wildcard and drops a trailing
-// dot, since DNS names compare case-insensitively (RFC 4343).
+// NormalizeHost writes a model host in its normal form (HostPattern's:
+// lower case, since DNS names compare case-insensitively (RFC 4343), no
+// trailing dot, A-labels for Unicode names, as the egress gateway compares
+// them). A host that is no pattern is only trimmed, lower-cased and
+// stripped of a trailing dot, for validation to name what is wrong with it.
 func NormalizeHost(h string) string {
+	if p, err := ReadHostPattern(h); err == nil {
+		return p.String()
+	}
 	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".")
 }

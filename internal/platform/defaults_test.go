@@ -110,6 +110,10 @@ func TestHostError(t *testing.T) {
 		{name: "port", host: "api.example.com:443", hint: "ports go in ports"},
 		{name: "url", host: "https://api.example.com", hint: "not a bare host"},
 		{name: "upper case", host: "API.example.com", hint: "lower case"},
+		{name: "unicode", host: "bücher.example", hint: `normal form, expected "xn--bcher-kva.example"`},
+		{name: "trailing dot", host: "api.example.com.", hint: `normal form, expected "api.example.com"`},
+		{name: "punycode", host: "xn--bcher-kva.example", valid: true},
+		{name: "numeric last label", host: "api.example.0x7f", hint: "numeric label"},
 		{name: "single label", host: "localhost", hint: "single label"},
 		{name: "underscore", host: "my_host.example.com", hint: "invalid label"},
 		{name: "empty label", host: "api..example.com", hint: "invalid label"},
@@ -134,9 +138,18 @@ func TestHostError(t *testing.T) {
 }
 
 func TestNormalizeHost(t *testing.T) {
-	for in, want := range map[string]string{"API.OpenAI.com.": "api.openai.com", " *.Example.COM ": "*.example.com", "ok.example.com": "ok.example.com"} {
+	for in, want := range map[string]string{"API.OpenAI.com.": "api.openai.com", " *.Example.COM ": "*.example.com", "ok.example.com": "ok.example.com",
+		"*.Bücher.example.": "*.xn--bcher-kva.example", "ａｐｉ.openai.com": "api.openai.com"} {
 		if got := NormalizeHost(in); got != want {
 			t.Errorf("NormalizeHost(%q) = %q, want %q", in, got, want)
 		}
+		if msg := HostError(NormalizeHost(in)); msg != "" {
+			t.Errorf("HostError(NormalizeHost(%q)) = %q, want valid", in, msg)
+		}
+	}
+	// What is no host pattern keeps its spelling, lower-cased, for
+	// validation to say what is wrong with it.
+	if got, want := NormalizeHost("API..Example.com."), "api..example.com"; got != want {
+		t.Errorf("NormalizeHost of a broken name = %q, want %q", got, want)
 	}
 }

@@ -1,14 +1,13 @@
 package platform
 
 import (
+	"errors"
 	"fmt"
 	"math/big"
 	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
-
-	"golang.org/x/net/publicsuffix"
 )
 
 func (v *validator) flows() {
@@ -275,47 +274,24 @@ func addressCoverage(ps []netip.Prefix, v4 bool) (*big.Int, int) {
 	return total, width
 }
 
-var dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-
-// HostError says what is wrong with an egress or edge host pattern, or ""
-// when it is valid. Valid patterns are lower-case DNS names
-// (api.openai.com) and wildcards whose "*." prefix matches subdomains only
-// (*.openai.azure.com). A wildcard must sit below a registrable domain:
-// "*.com" or "*.co.uk" (public suffixes, per golang.org/x/net/publicsuffix)
-// would allow anyone's site.
+// HostError says what is wrong with an egress or edge host pattern as
+// written in the model, or "" when it is valid: ParseHostPattern's rules,
+// and the pattern already in its normal form (lower case, no trailing dot,
+// A-labels), which the model's defaults write (NormalizeHost).
 func HostError(h string) string {
-	if h == "" {
-		return "is empty, expected a DNS name"
-	}
-	if _, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
-		return "is an IP address, expected a DNS name (put addresses in cidrs)"
-	}
-	if strings.Contains(h, ":") || strings.Contains(h, "/") {
-		return "is not a bare host name (ports go in ports, and schemes or paths have no place here)"
-	}
-	if h != strings.ToLower(h) {
-		return "is not lower case"
-	}
-	name, wildcard := strings.CutPrefix(h, "*.")
-	if h == "*" || strings.Contains(name, "*") {
-		return "has a wildcard other than a leading \"*.\", expected a name like api.example.com or *.example.com"
-	}
-	if len(name) > 253 {
-		return "is longer than 253 characters"
-	}
-	labels := strings.Split(name, ".")
-	for _, l := range labels {
-		if !dnsLabel.MatchString(l) {
-			return fmt.Sprintf("has the invalid label %q, expected letters, digits and hyphens", l)
+	p, err := ParseHostPattern(h)
+	if err != nil {
+		var pe *HostPatternError
+		if errors.As(err, &pe) {
+			return pe.Msg
 		}
+		return err.Error()
 	}
-	if wildcard {
-		if suffix, _ := publicsuffix.PublicSuffix(name); suffix == name {
-			return fmt.Sprintf("matches every domain under the public suffix %q, expected a wildcard below a registrable domain", name)
+	if p.String() != h {
+		if strings.ToLower(h) != h {
+			return "is not lower case"
 		}
-	}
-	if len(labels) < 2 {
-		return "is a single label, expected a fully qualified name such as api.example.com"
+		return fmt.Sprintf("is not in normal form, expected %q", p.String())
 	}
 	return ""
 }

@@ -14,22 +14,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"golang.org/x/net/idna"
-
 	"github.com/budnet/budnet/internal/egress/verdict"
-)
-
-// hostProfile is the UTS #46 lookup profile (non-transitional, STD3 rules, Bidi
-// rule, DNS length limits): what browsers and resolvers apply to a name before it
-// goes on the wire. See https://pkg.go.dev/golang.org/x/net/idna. It is never
-// mutated after initialisation.
-var hostProfile = idna.New(
-	idna.MapForLookup(),
-	idna.Transitional(false),
-	idna.BidiRule(),
-	idna.VerifyDNSLength(true),
-	idna.CheckHyphens(true),
-	idna.CheckJoiners(true),
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // Host is a normalised destination: either a DNS name in lower-case ASCII (A-label)
@@ -149,21 +135,10 @@ func NormalizeHost(s string) (Host, error) {
 			return Host{Addr: a}, nil
 		}
 	}
-	name := strings.TrimSuffix(s, ".")
-	var err error
-	if !plainASCIIName(name) {
-		name, err = hostProfile.ToASCII(name)
-		if err != nil {
-			return Host{}, &HostError{Input: s, Reason: verdict.ReasonInvalidHost, Err: err}
-		}
-		name = strings.TrimSuffix(name, ".")
-		// The A-label form must itself be stable, or a pattern and a request
-		// could normalise to different strings for the same wire name.
-		if again, err := hostProfile.ToASCII(name); err != nil || again != name {
-			return Host{}, &HostError{Input: s, Reason: verdict.ReasonInvalidHost, Err: errors.New("unstable IDNA form")}
-		}
-	}
-	if err := checkLabels(name); err != nil {
+	// The model's host patterns are normalised by the same function, so a
+	// pattern and a request naming one DNS host are one string.
+	name, err := platform.NormalizeName(s)
+	if err != nil {
 		return Host{}, &HostError{Input: s, Reason: verdict.ReasonInvalidHost, Err: err}
 	}
 	if a, numeric := parseLooseIPv4(name); numeric {
@@ -172,43 +147,6 @@ func NormalizeHost(s string) (Host, error) {
 		return Host{}, &HostError{Input: s, Reason: verdict.ReasonNonCanonicalIP, Addr: a}
 	}
 	return Host{Name: name}, nil
-}
-
-// plainASCIIName reports whether s is already lower-case LDH ASCII with no
-// punycode label, for which IDNA mapping is the identity and can be skipped.
-func plainASCIIName(s string) bool {
-	if len(s) == 0 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return !strings.HasPrefix(s, "xn--") && !strings.Contains(s, ".xn--")
-}
-
-// checkLabels enforces DNS length limits and LDH label syntax on a normalised name.
-func checkLabels(name string) error {
-	if name == "" || len(name) > 253 {
-		return errors.New("name length out of range")
-	}
-	for label := range strings.SplitSeq(name, ".") {
-		if label == "" || len(label) > 63 {
-			return fmt.Errorf("bad label length in %q", name)
-		}
-		if label[0] == '-' || label[len(label)-1] == '-' {
-			return fmt.Errorf("label %q starts or ends with a hyphen", label)
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-				return fmt.Errorf("label %q has character %q", label, c)
-			}
-		}
-	}
-	return nil
 }
 
 // parseLooseIPv4 applies the WHATWG URL rule: a name whose last label is numeric

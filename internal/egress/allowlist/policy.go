@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/budnet/budnet/internal/egress/verdict"
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // PortRange is an inclusive range of TCP ports; From == To for a single port.
@@ -104,30 +105,20 @@ func Compile(rules []Rule) (*Policy, error) {
 	return p, nil
 }
 
+// addHost files pattern under the exact names or the wildcards: what it
+// means, and which patterns are refused, is the model's host pattern's
+// (platform.ParseHostPattern), so the gateway allows exactly the names the
+// model's pattern matches (TestAgreesWithPlatform).
 func (sr *sourceRules) addHost(pattern string, r *Rule) error {
-	if rest, ok := strings.CutPrefix(pattern, "*."); ok {
-		h, err := NormalizeHost(rest)
-		if err != nil || h.IsIP() {
-			return fmt.Errorf("bad wildcard %q", pattern)
-		}
-		if !strings.Contains(h.Name, ".") {
-			// "*.com" would open a whole top-level domain.
-			return fmt.Errorf("wildcard %q covers a top-level domain", pattern)
-		}
-		sr.wildcard[h.Name] = append(sr.wildcard[h.Name], r)
-		return nil
-	}
-	if strings.Contains(pattern, "*") {
-		return fmt.Errorf("host %q: only a leading \"*.\" wildcard is supported", pattern)
-	}
-	h, err := NormalizeHost(pattern)
+	h, err := platform.ParseHostPattern(pattern)
 	if err != nil {
-		return fmt.Errorf("host %q: %w", pattern, err)
+		return err
 	}
-	if h.IsIP() {
-		return fmt.Errorf("host %q is an IP address: list it under CIDRs", pattern)
+	if h.Wildcard() {
+		sr.wildcard[h.Domain()] = append(sr.wildcard[h.Domain()], r)
+	} else {
+		sr.exact[h.Domain()] = append(sr.exact[h.Domain()], r)
 	}
-	sr.exact[h.Name] = append(sr.exact[h.Name], r)
 	return nil
 }
 

@@ -14,7 +14,7 @@ import (
 // (issue 11 §3: on two cores shared with other sessions at a load of 10 to
 // 20, the floor's own CONNECT p99 ranged from 0.3 to 10.8 ms, so a p99 target
 // could not be judged). BUDNET_EGRESS_BENCH_RT=PRIO (1 to 99) runs the test
-// binary under SCHED_FIFO at PRIO, and with it everything it starts: the
+// binary under SCHED_RR (real-time, round robin) at PRIO, and with it everything it starts: the
 // clients and origins in this process, the gateway and floor children, and
 // the peer proxies (a policy is inherited across fork and exec). Only the
 // test binary: `go test` and the compiler stay ordinary.
@@ -33,14 +33,22 @@ import (
 // priority would then hold a core from everyone.
 const benchRTEnv = "BUDNET_EGRESS_BENCH_RT"
 
-// schedFIFO is SCHED_FIFO in <linux/sched.h>.
-const schedFIFO = 1
+// schedRR is SCHED_RR in <linux/sched.h>. Not SCHED_FIFO: a FIFO thread
+// runs until it blocks, and a Go thread can loop in user space waiting for
+// another thread of its process (the background sweeper yields with
+// runtime.Gosched while the other P's thread holds that P). With both cores
+// taken by such loops (the benchmark's and smokescreen's, 2026-12-07 21:40)
+// the threads they waited for, queued behind them at the same priority, never
+// ran: a livelock that held both cores for minutes. Round robin rotates
+// same-priority threads every sched_rr_timeslice_ms (100 ms), so such a
+// wait ends.
+const schedRR = 2
 
-// shieldFromLoad puts this process under SCHED_FIFO when benchRTEnv asks for
+// shieldFromLoad puts this process under SCHED_RR when benchRTEnv asks for
 // it, by re-executing the test binary from a thread that holds the policy: a
 // policy set on a running Go process reaches only the threads it names, while
 // the threads an exec'd process creates inherit its first thread's. It
-// returns (without exec) when the process already runs under SCHED_FIFO at
+// returns (without exec) when the process already runs under SCHED_RR at
 // that priority, and an error when it cannot be shielded.
 func shieldFromLoad() error {
 	v := os.Getenv(benchRTEnv)
@@ -49,16 +57,16 @@ func shieldFromLoad() error {
 	}
 	prio, err := strconv.Atoi(v)
 	if err != nil || prio < 1 || prio > 99 {
-		return fmt.Errorf("%s=%q: want a SCHED_FIFO priority from 1 to 99", benchRTEnv, v)
+		return fmt.Errorf("%s=%q: want a SCHED_RR priority from 1 to 99", benchRTEnv, v)
 	}
 	if runtime.GOOS != "linux" {
-		return fmt.Errorf("%s: SCHED_FIFO is set through Linux system calls", benchRTEnv)
+		return fmt.Errorf("%s: SCHED_RR is set through Linux system calls", benchRTEnv)
 	}
 	policy, cur, err := schedPolicy(0)
 	if err != nil {
 		return fmt.Errorf("%s: %w", benchRTEnv, err)
 	}
-	if policy == schedFIFO && cur == prio {
+	if policy == schedRR && cur == prio {
 		return nil // the re-executed binary
 	}
 	if _, err := rtThrottle(); err != nil {
@@ -71,11 +79,11 @@ func shieldFromLoad() error {
 	// The policy is per thread: set it on this one and exec from it.
 	runtime.LockOSThread()
 	param := struct{ prio int32 }{int32(prio)}
-	if _, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_SETSCHEDULER, 0, schedFIFO, uintptr(unsafe.Pointer(&param))); errno != 0 {
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_SETSCHEDULER, 0, schedRR, uintptr(unsafe.Pointer(&param))); errno != 0 {
 		runtime.UnlockOSThread()
-		return fmt.Errorf("%s: sched_setscheduler(SCHED_FIFO, %d): %w (needs root or CAP_SYS_NICE)", benchRTEnv, prio, errno)
+		return fmt.Errorf("%s: sched_setscheduler(SCHED_RR, %d): %w (needs root or CAP_SYS_NICE)", benchRTEnv, prio, errno)
 	}
-	return fmt.Errorf("%s: re-exec under SCHED_FIFO: %w", benchRTEnv, syscall.Exec(exe, os.Args, os.Environ()))
+	return fmt.Errorf("%s: re-exec under SCHED_RR: %w", benchRTEnv, syscall.Exec(exe, os.Args, os.Environ()))
 }
 
 // schedPolicy returns a thread's or process's scheduling policy and
@@ -132,8 +140,8 @@ func checkShielded(pid int, what string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if policy != schedFIFO || prio != want {
-		return fmt.Errorf("%s (pid %d) runs under policy %d priority %d, not SCHED_FIFO %d", what, pid, policy, prio, want)
+	if policy != schedRR || prio != want {
+		return fmt.Errorf("%s (pid %d) runs under policy %d priority %d, not SCHED_RR %d", what, pid, policy, prio, want)
 	}
 	return nil
 }

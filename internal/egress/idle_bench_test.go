@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 		// A configuration line benchstat keeps apart: shielded figures are
 		// not to be pooled with ordinary ones.
 		throttle, _ := rtThrottle()
-		fmt.Printf("egress-bench-sched: SCHED_FIFO %s (%s)\n", os.Getenv(benchRTEnv), throttle)
+		fmt.Printf("egress-bench-sched: SCHED_RR %s (%s)\n", os.Getenv(benchRTEnv), throttle)
 	}
 	os.Exit(m.Run())
 }

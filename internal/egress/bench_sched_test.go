@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"unsafe"
 )
 
@@ -144,4 +145,35 @@ func checkShielded(pid int, what string) error {
 		return fmt.Errorf("%s (pid %d) runs under policy %d priority %d, not SCHED_RR %d", what, pid, policy, prio, want)
 	}
 	return nil
+}
+
+// TestShieldFromLoadRefusesBadPriority: a priority the kernel would refuse
+// or that is not a number stops the run with an error naming the variable,
+// before any change of policy; unset leaves the run ordinary.
+func TestShieldFromLoadRefusesBadPriority(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		wantErr     bool
+	}{
+		{name: "unset", value: "", wantErr: false},
+		{name: "zero", value: "0", wantErr: true},
+		{name: "negative", value: "-1", wantErr: true},
+		{name: "above 99", value: "100", wantErr: true},
+		{name: "not a number", value: "high", wantErr: true},
+		{name: "policy name", value: "fifo:10", wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(benchRTEnv, tc.value)
+			err := shieldFromLoad()
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("%s=%q: err %v, want error %v", benchRTEnv, tc.value, err, tc.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), benchRTEnv) {
+				t.Errorf("error %q does not name %s", err, benchRTEnv)
+			}
+			if policy, _, _ := schedPolicy(0); policy == schedRR {
+				t.Errorf("policy changed to SCHED_RR by a refused value")
+			}
+		})
+	}
 }

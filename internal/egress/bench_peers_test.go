@@ -203,6 +203,10 @@ func waitListening(b *testing.B, p *peerProc) {
 		c, err := net.Dial("tcp", p.addr)
 		if err == nil {
 			c.Close()
+			// Listening: past any wrapper's exec and the peer's own start-up.
+			if err := checkShielded(p.cmd.Process.Pid, p.name); err != nil {
+				b.Fatal(err)
+			}
 			return
 		}
 		if p.cmd.ProcessState != nil || time.Now().After(deadline) {

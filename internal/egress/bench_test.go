@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -138,7 +139,13 @@ func benchProxy(b *testing.B, placement string, ports ...uint16) (string, *bench
 // measureProxyCPU runs f and, for a gateway in its own process, reports the
 // gateway's CPU time per operation (user and system, and user alone): unlike rates and
 // latencies on a shared two-core machine, it hardly depends on what else runs.
+//
+// Every row also reports the machine's 1-minute load average as it starts
+// ("load1"), so a table carries the load it was measured under.
 func measureProxyCPU(b *testing.B, m cpuMeter, f func()) {
+	if l, ok := loadAvg1(); ok {
+		b.ReportMetric(l, "load1")
+	}
 	before, userBefore := int64(-1), int64(-1)
 	if m != nil {
 		before, userBefore = m.cpuMicros(b)
@@ -372,6 +379,21 @@ func BenchmarkPlainHTTP(b *testing.B) {
 }
 
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+
+// loadAvg1 is the 1-minute load average (/proc/loadavg): runnable and
+// uninterruptible tasks, including those a shielded run keeps waiting.
+func loadAvg1() (float64, bool) {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(raw))
+	if len(f) == 0 {
+		return 0, false
+	}
+	l, err := strconv.ParseFloat(f[0], 64)
+	return l, err == nil
+}
 
 // readHead reads a response head (up to its blank line) into buf.
 func readHead(c net.Conn, buf []byte) (int, error) {

@@ -1,0 +1,1081 @@
+package netpol
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// DeltaOp is what a Delta does to its object.
+type DeltaOp uint8
+
+// Upsert adds the object or replaces the one of the same identity; Delete
+// removes it (only its identity is read).
+const (
+	Upsert DeltaOp = iota
+	Delete
+)
+
+// String is "upsert" or "delete".
+func (o DeltaOp) String() string {
+	if o == Delete {
+		return "delete"
+	}
+	return "upsert"
+}
+
+// Delta is one change of the cluster. Object is a *Namespace, *Pod,
+// *networkingv1.NetworkPolicy, *AdminNetworkPolicy,
+// *BaselineAdminNetworkPolicy, *ClusterNetworkPolicy or *CiliumNetworkPolicy;
+// anything else is an error. A Namespace's labels are taken as given (the
+// caller adds kubernetes.io/metadata.name, as for Cluster); deleting a
+// Namespace leaves its pods, which then see only that automatic label, as
+// a Cluster without the Namespace does.
+type Delta struct {
+	Op     DeltaOp
+	Object any
+}
+
+// ConnChange is one ordered pair of the matrix whose allowed ports changed:
+// traffic from Src to Dst (workload or address entity names). Before or
+// After is empty when the pair allowed nothing (or one side did not exist).
+type ConnChange struct {
+	Src, Dst      string
+	Before, After PortSet
+}
+
+// Opened is the ports the change allows that were denied before.
+func (c ConnChange) Opened() PortSet { return c.After.Minus(c.Before) }
+
+// Closed is the ports the change denies that were allowed before.
+func (c ConnChange) Closed() PortSet { return c.Before.Minus(c.After) }
+
+// String is "src -> dst: before => after".
+func (c ConnChange) String() string {
+	return fmt.Sprintf("%s -> %s: %s => %s", c.Src, c.Dst, c.Before, c.After)
+}
+
+// IncrementalStats counts the incremental engine's state and how deltas
+// were applied.
+type IncrementalStats struct {
+	Pods, Classes, Nodes int
+	// SrcKeys and DstKeys are the behaviours interned so far (dead ones
+	// included); Memo the behaviour pairs whose ports were computed.
+	SrcKeys, DstKeys, Memo int
+	// Deltas counts applied deltas; Rebuilds those that took the rebuild
+	// path (tier policies, address peers), which compiles the policies anew
+	// and compares every pair (see Incremental).
+	Deltas, Rebuilds int
+}
+
+// Incremental keeps the connectivity matrix of a changing cluster. It holds
+// the objects, the pod classes of matrixbuild.go with their behaviours, and
+// the ports of each pair of behaviours computed so far (a memo). A delta
+// recomputes the behaviour of only the classes it can change: a pod joins
+// or leaves a class (a new class costs one behaviour); a NetworkPolicy or
+// Cilium policy re-derives the classes of its namespace that its old or new
+// selector picks (and sets the bits of its new peers on the classes they
+// select); a namespace relabel re-derives the classes of that namespace.
+// Policies are compiled into slots that never change (a changed policy is a
+// new slot, the old one leaves the namespace's list), so a behaviour key
+// means the same ports for as long as the engine lives and the memo stays
+// valid. The changed connections are the pairs of the touched workloads with
+// every node, before and after.
+//
+// Tier policies (AdminNetworkPolicy, BaselineAdminNetworkPolicy,
+// ClusterNetworkPolicy) are ordered by priority, and address peers (ipBlock,
+// networks, nodes, Cilium CIDRs and entities) cut the address entities; a
+// delta of either rebuilds the engine from its objects and compares every
+// pair, in O(nodes²). Not safe for concurrent use.
+type Incremental struct {
+	opts Options
+
+	namespaces map[string]Namespace
+	pods       map[objKey]*Pod
+	nps        map[objKey]*networkingv1.NetworkPolicy
+	anps       map[string]*AdminNetworkPolicy
+	banps      map[string]*BaselineAdminNetworkPolicy
+	cnps       map[string]*ClusterNetworkPolicy
+	cils       map[objKey]*CiliumNetworkPolicy
+
+	g                *igen
+	deltas, rebuilds int
+}
+
+type objKey struct{ kind, ns, name string }
+
+// igen is the derived state, built from the objects and kept by deltas
+// until a rebuild replaces it.
+type igen struct {
+	e  *Engine
+	b  *builder
+	mb *matrixBuilder
+
+	npSlot  map[objKey]int   // NetworkPolicy -> index in e.policies
+	cilSlot map[objKey][]int // Cilium policy -> indices in e.cilium
+
+	classes   []iclass
+	classByID map[string]int32
+	nsClasses map[string]map[int32]struct{} // live classes per namespace
+	podClass  map[objKey]int32
+
+	nodes  []*inode // workloads and address entities, in no order
+	byName map[string]*inode
+
+	srcIDs  map[[2]int32]int32
+	dstIDs  map[[3]int32]int32
+	srcKeys [][2]int32
+	dstKeys [][3]int32
+	memo    map[uint64]int32
+	si      *setInterner
+	named   int // len(e.named) the live classes were derived with
+	keyBuf  []byte
+}
+
+type iclass struct {
+	key      string
+	ns       string
+	rep      int // index in e.pods
+	entities []int
+	n        int32 // pods
+	src, dst int32 // behaviour keys
+	nodes    map[*inode]int32
+}
+
+type inode struct {
+	name     string
+	external bool
+	idx      int             // in igen.nodes
+	classes  map[int32]int32 // class -> pods (workloads)
+	src, dst []int32         // distinct behaviour keys, sorted
+	srcN     []int32         // pods per src key
+	dstN     []int32         // pods per dst key
+	dirty    bool
+}
+
+// NewIncremental builds the incremental engine of a cluster. It rejects what
+// New rejects, and two objects of one kind with the same identity.
+func NewIncremental(c Cluster, opts Options) (*Incremental, error) {
+	x := &Incremental{
+		opts:       opts,
+		namespaces: map[string]Namespace{},
+		pods:       map[objKey]*Pod{},
+		nps:        map[objKey]*networkingv1.NetworkPolicy{},
+		anps:       map[string]*AdminNetworkPolicy{},
+		banps:      map[string]*BaselineAdminNetworkPolicy{},
+		cnps:       map[string]*ClusterNetworkPolicy{},
+		cils:       map[objKey]*CiliumNetworkPolicy{},
+	}
+	var errs []error
+	dup := func(what string, seen bool) {
+		if seen {
+			errs = append(errs, fmt.Errorf("%s: listed twice", what))
+		}
+	}
+	for i := range c.Namespaces {
+		_, seen := x.namespaces[c.Namespaces[i].Name]
+		dup("namespace "+c.Namespaces[i].Name, seen)
+		x.namespaces[c.Namespaces[i].Name] = c.Namespaces[i]
+	}
+	for i := range c.Pods {
+		p := c.Pods[i]
+		k := podKey(&p)
+		_, seen := x.pods[k]
+		dup("pod "+k.ns+"/"+k.name, seen)
+		x.pods[k] = &p
+	}
+	for _, p := range c.Policies {
+		if p != nil {
+			_, seen := x.nps[npKey(p)]
+			dup("networkpolicy "+npKey(p).ns+"/"+p.Name, seen)
+			x.nps[npKey(p)] = p
+		}
+	}
+	for _, p := range c.AdminNetworkPolicies {
+		if p != nil {
+			_, seen := x.anps[p.Name]
+			dup("adminnetworkpolicy "+p.Name, seen)
+			x.anps[p.Name] = p
+		}
+	}
+	for _, p := range c.BaselineAdminNetworkPolicies {
+		if p != nil {
+			_, seen := x.banps[p.Name]
+			dup("baselineadminnetworkpolicy "+p.Name, seen)
+			x.banps[p.Name] = p
+		}
+	}
+	for _, p := range c.ClusterNetworkPolicies {
+		if p != nil {
+			_, seen := x.cnps[p.Name]
+			dup("clusternetworkpolicy "+p.Name, seen)
+			x.cnps[p.Name] = p
+		}
+	}
+	for _, p := range c.CiliumNetworkPolicies {
+		if p != nil {
+			_, seen := x.cils[cilKey(p)]
+			dup(p.Kind+" "+cilKey(p).ns+"/"+p.Name, seen)
+			x.cils[cilKey(p)] = p
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	g, err := x.build()
+	if err != nil {
+		return nil, err
+	}
+	x.g = g
+	return x, nil
+}
+
+func podKey(p *Pod) objKey { return objKey{kind: "Pod", ns: p.Namespace, name: p.Name} }
+
+func npKey(p *networkingv1.NetworkPolicy) objKey {
+	ns := p.Namespace
+	if ns == "" {
+		ns = metav1.NamespaceDefault
+	}
+	return objKey{kind: "NetworkPolicy", ns: ns, name: p.Name}
+}
+
+func cilKey(p *CiliumNetworkPolicy) objKey {
+	if p.Clusterwide() {
+		return objKey{kind: KindCiliumClusterwideNetworkPolicy, name: p.Name}
+	}
+	ns := p.Namespace
+	if ns == "" {
+		ns = metav1.NamespaceDefault
+	}
+	return objKey{kind: KindCiliumNetworkPolicy, ns: ns, name: p.Name}
+}
+
+// Cluster is the objects as a Cluster, each kind sorted by namespace and
+// name: New on it computes what the incremental engine holds.
+func (x *Incremental) Cluster() Cluster {
+	var c Cluster
+	for _, k := range slices.Sorted(maps.Keys(x.namespaces)) {
+		c.Namespaces = append(c.Namespaces, x.namespaces[k])
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(x.pods), cmpKey) {
+		c.Pods = append(c.Pods, *x.pods[k])
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(x.nps), cmpKey) {
+		c.Policies = append(c.Policies, x.nps[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(x.anps)) {
+		c.AdminNetworkPolicies = append(c.AdminNetworkPolicies, x.anps[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(x.banps)) {
+		c.BaselineAdminNetworkPolicies = append(c.BaselineAdminNetworkPolicies, x.banps[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(x.cnps)) {
+		c.ClusterNetworkPolicies = append(c.ClusterNetworkPolicies, x.cnps[k])
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(x.cils), cmpKey) {
+		c.CiliumNetworkPolicies = append(c.CiliumNetworkPolicies, x.cils[k])
+	}
+	return c
+}
+
+func cmpKey(a, b objKey) int {
+	return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.ns, b.ns), cmp.Compare(a.name, b.name))
+}
+
+// build derives the state from the objects: New's compilation, then the
+// classes and nodes (behaviour pairs are computed on demand).
+func (x *Incremental) build() (*igen, error) {
+	c := x.Cluster()
+	pods := c.Pods
+	c.Pods = nil
+	e, b, err := newEngine(c, x.opts)
+	if err != nil {
+		return nil, err
+	}
+	g := &igen{
+		e: e, b: b,
+		npSlot:    map[objKey]int{},
+		cilSlot:   map[objKey][]int{},
+		classByID: map[string]int32{},
+		nsClasses: map[string]map[int32]struct{}{},
+		podClass:  map[objKey]int32{},
+		byName:    map[string]*inode{},
+		srcIDs:    map[[2]int32]int32{},
+		dstIDs:    map[[3]int32]int32{},
+		memo:      map[uint64]int32{},
+		si:        newSetInterner(),
+	}
+	// New compiles the policies in the order of c, skipping none (it fails
+	// on any error), so the slots follow that order.
+	for i, p := range c.Policies {
+		g.npSlot[npKey(p)] = i
+	}
+	slot := 0
+	for _, p := range c.CiliumNetworkPolicies {
+		n := 0
+		if p.Spec != nil {
+			n++
+		}
+		n += len(p.Specs)
+		for range n {
+			g.cilSlot[cilKey(p)] = append(g.cilSlot[cilKey(p)], slot)
+			slot++
+		}
+	}
+	if slot != len(e.cilium) {
+		return nil, fmt.Errorf("internal: %d Cilium rules compiled, %d expected", len(e.cilium), slot)
+	}
+	// Pods' namespaces without a Namespace object get the automatic label,
+	// as New gives them.
+	for i := range pods {
+		if _, ok := e.nsLabels[pods[i].Namespace]; !ok {
+			e.nsLabels[pods[i].Namespace] = labels.Set{namespaceNameLabel: pods[i].Namespace}
+		}
+	}
+	g.mb = e.newMatrixBuilder()
+	g.named = len(e.named)
+	for xi := range g.mb.ents {
+		bh := g.mb.entityBehaviour(xi)
+		n := &inode{name: g.mb.ents[xi].name, external: true, src: []int32{g.srcKey(bh)}, dst: []int32{g.dstKey(bh)}, srcN: []int32{1}, dstN: []int32{1}}
+		g.addNode(n)
+	}
+	for i := range pods {
+		g.addPod(&pods[i])
+	}
+	return g, nil
+}
+
+func (g *igen) addNode(n *inode) {
+	n.idx = len(g.nodes)
+	g.nodes = append(g.nodes, n)
+	g.byName[n.name] = n
+}
+
+func (g *igen) removeNode(n *inode) {
+	last := g.nodes[len(g.nodes)-1]
+	g.nodes[n.idx], last.idx = last, n.idx
+	g.nodes = g.nodes[:len(g.nodes)-1]
+	delete(g.byName, n.name)
+}
+
+func (g *igen) srcKey(bh behaviour) int32 {
+	k := [2]int32{bh.egProf, bh.bits}
+	id, ok := g.srcIDs[k]
+	if !ok {
+		id = int32(len(g.srcKeys))
+		g.srcIDs[k] = id
+		g.srcKeys = append(g.srcKeys, k)
+	}
+	return id
+}
+
+func (g *igen) dstKey(bh behaviour) int32 {
+	k := [3]int32{bh.inProf, bh.bits, bh.named}
+	id, ok := g.dstIDs[k]
+	if !ok {
+		id = int32(len(g.dstKeys))
+		g.dstIDs[k] = id
+		g.dstKeys = append(g.dstKeys, k)
+	}
+	return id
+}
+
+// rederive computes a class's behaviour with the engine as it is now.
+func (g *igen) rederive(ci int32) {
+	c := &g.classes[ci]
+	bh := g.mb.classBehaviour(&podClass{rep: c.rep, entities: c.entities})
+	s, d := g.srcKey(bh), g.dstKey(bh)
+	if s == c.src && d == c.dst {
+		return
+	}
+	c.src, c.dst = s, d
+	for n := range c.nodes {
+		n.dirty = true
+	}
+}
+
+// addPod puts a pod into its class (made when new) and its workload node.
+func (g *igen) addPod(p *Pod) {
+	if _, ok := g.e.nsLabels[p.Namespace]; !ok {
+		g.e.nsLabels[p.Namespace] = labels.Set{namespaceNameLabel: p.Namespace}
+		g.refreshNSPeers(p.Namespace)
+	}
+	var ents []int
+	g.keyBuf, ents = g.mb.classKey(g.keyBuf[:0], p)
+	ci, ok := g.classByID[string(g.keyBuf)]
+	if !ok {
+		ci = int32(len(g.classes))
+		g.e.pods = append(g.e.pods, *p)
+		g.classes = append(g.classes, iclass{key: string(g.keyBuf), ns: p.Namespace, rep: len(g.e.pods) - 1, entities: ents, src: -1, dst: -1, nodes: map[*inode]int32{}})
+		g.classByID[string(g.keyBuf)] = ci
+		if g.nsClasses[p.Namespace] == nil {
+			g.nsClasses[p.Namespace] = map[int32]struct{}{}
+		}
+		g.nsClasses[p.Namespace][ci] = struct{}{}
+		g.rederive(ci)
+	}
+	c := &g.classes[ci]
+	c.n++
+	g.podClass[podKey(p)] = ci
+	w := p.WorkloadName()
+	n := g.byName[w]
+	if n == nil {
+		n = &inode{name: w, classes: map[int32]int32{}}
+		g.addNode(n)
+	}
+	n.classes[ci]++
+	c.nodes[n]++
+	n.dirty = true
+}
+
+// removePod takes a pod out of its class and node, dropping them when empty.
+func (g *igen) removePod(p *Pod) {
+	k := podKey(p)
+	ci := g.podClass[k]
+	delete(g.podClass, k)
+	c := &g.classes[ci]
+	n := g.byName[p.WorkloadName()]
+	n.dirty = true
+	if n.classes[ci]--; n.classes[ci] == 0 {
+		delete(n.classes, ci)
+	}
+	if c.nodes[n]--; c.nodes[n] == 0 {
+		delete(c.nodes, n)
+	}
+	if len(n.classes) == 0 {
+		g.removeNode(n)
+	}
+	if c.n--; c.n == 0 {
+		delete(g.classByID, c.key)
+		delete(g.nsClasses[c.ns], ci)
+		c.nodes = nil
+	}
+}
+
+// keys brings a node's distinct behaviour keys up to date.
+func (g *igen) keys(n *inode) *inode {
+	if !n.dirty || n.external {
+		return n
+	}
+	n.dirty = false
+	n.src, n.dst, n.srcN, n.dstN = n.src[:0], n.dst[:0], n.srcN[:0], n.dstN[:0]
+	for ci, cnt := range n.classes {
+		c := &g.classes[ci]
+		n.src, n.srcN = addCount(n.src, n.srcN, c.src, cnt)
+		n.dst, n.dstN = addCount(n.dst, n.dstN, c.dst, cnt)
+	}
+	return n
+}
+
+// addCount adds cnt of key k to the sorted keys and their counts.
+func addCount(keys, counts []int32, k, cnt int32) ([]int32, []int32) {
+	i, found := slices.BinarySearch(keys, k)
+	if found {
+		counts[i] += cnt
+		return keys, counts
+	}
+	return slices.Insert(keys, i, k), slices.Insert(counts, i, cnt)
+}
+
+// pairSet is the port set id of a pair of behaviour keys, computed once.
+func (g *igen) pairSet(s, d int32) int32 {
+	mk := uint64(uint32(s))<<32 | uint64(uint32(d))
+	if id, ok := g.memo[mk]; ok {
+		return id
+	}
+	sk, dk := g.srcKeys[s], g.dstKeys[d]
+	mb := g.mb
+	named := mb.nameds[dk[2]]
+	id := setNone
+	if eg := g.si.id(mb.sideSet(sk[0], Egress, mb.bitsets[dk[1]], named)); eg != setNone {
+		in := g.si.id(mb.sideSet(dk[0], Ingress, mb.bitsets[sk[1]], named))
+		id = g.si.intersect(eg, in)
+	}
+	g.memo[mk] = id
+	return id
+}
+
+// ports is what sources with keys src allow towards destinations with
+// keys dst: the union, as Matrix.pair has it.
+func (g *igen) ports(src, dst []int32) PortSet {
+	if len(src) == 1 && len(dst) == 1 {
+		return g.si.sets[g.pairSet(src[0], dst[0])]
+	}
+	var out PortSet
+	for _, s := range src {
+		for _, d := range dst {
+			out = out.Union(g.si.sets[g.pairSet(s, d)])
+		}
+	}
+	return out
+}
+
+// snap is a node's keys at one moment; absent nodes have none.
+type snap struct {
+	src, dst []int32
+	external bool
+}
+
+func (g *igen) snapshot(name string) snap {
+	n := g.byName[name]
+	if n == nil {
+		return snap{}
+	}
+	g.keys(n)
+	return snap{src: slices.Clone(n.src), dst: slices.Clone(n.dst), external: n.external}
+}
+
+// diff compares the pairs of the named nodes, whose keys before the delta
+// are given, with every node, before and after.
+func (g *igen) diff(before map[string]snap) []ConnChange {
+	after := make(map[string]snap, len(before))
+	var touched []string
+	for name, b := range before {
+		a := g.snapshot(name)
+		if slices.Equal(a.src, b.src) && slices.Equal(a.dst, b.dst) {
+			continue // the same behaviours: no pair of it changed
+		}
+		after[name] = a
+		touched = append(touched, name)
+	}
+	slices.Sort(touched)
+	var out []ConnChange
+	compare := func(src, dst string, bs, bd, as, ad snap) {
+		if (bs.external || as.external) && (bd.external || ad.external) {
+			return
+		}
+		old, now := g.ports(bs.src, bd.dst), g.ports(as.src, ad.dst)
+		if !old.Equal(now) {
+			out = append(out, ConnChange{Src: src, Dst: dst, Before: old, After: now})
+		}
+	}
+	for ti, name := range touched {
+		b, a := before[name], after[name]
+		// Touched pairs, once each: both sides take their before and after.
+		for _, other := range touched[ti+1:] {
+			ob, oa := before[other], after[other]
+			compare(name, other, b, ob, a, oa)
+			compare(other, name, ob, b, oa, a)
+		}
+		for _, n := range g.nodes {
+			if _, ok := after[n.name]; ok {
+				continue
+			}
+			g.keys(n)
+			o := snap{src: n.src, dst: n.dst, external: n.external}
+			compare(name, n.name, b, o, a, o)
+			compare(n.name, name, o, b, o, a)
+		}
+	}
+	slices.SortFunc(out, func(a, b ConnChange) int { return cmp.Or(cmp.Compare(a.Src, b.Src), cmp.Compare(a.Dst, b.Dst)) })
+	return out
+}
+
+// Apply applies one delta and returns the pairs whose ports changed, sorted
+// by source and destination. An invalid object (one New would reject, or of
+// an unknown type) is an error and changes nothing.
+func (x *Incremental) Apply(d Delta) ([]ConnChange, error) {
+	if d.Op != Upsert && d.Op != Delete {
+		return nil, fmt.Errorf("delta: unknown op %d", d.Op)
+	}
+	var out []ConnChange
+	var err error
+	switch o := d.Object.(type) {
+	case *Namespace:
+		if o == nil {
+			return nil, errors.New("delta: nil Namespace")
+		}
+		out = x.applyNamespace(d.Op, o)
+	case *Pod:
+		if o == nil {
+			return nil, errors.New("delta: nil Pod")
+		}
+		out = x.applyPod(d.Op, o)
+	case *networkingv1.NetworkPolicy:
+		if o == nil {
+			return nil, errors.New("delta: nil NetworkPolicy")
+		}
+		out, err = x.applyNetworkPolicy(d.Op, o)
+	case *CiliumNetworkPolicy:
+		if o == nil {
+			return nil, errors.New("delta: nil CiliumNetworkPolicy")
+		}
+		if o.Kind != KindCiliumNetworkPolicy && o.Kind != KindCiliumClusterwideNetworkPolicy {
+			return nil, fmt.Errorf("delta: %s %s: kind %q is not %s or %s", "Cilium policy", o.Name, o.Kind, KindCiliumNetworkPolicy, KindCiliumClusterwideNetworkPolicy)
+		}
+		out, err = x.applyCilium(d.Op, o)
+	case *AdminNetworkPolicy:
+		if o == nil {
+			return nil, errors.New("delta: nil AdminNetworkPolicy")
+		}
+		out, err = x.rebuild(func() func() { return swap(x.anps, o.Name, o, d.Op) })
+	case *BaselineAdminNetworkPolicy:
+		if o == nil {
+			return nil, errors.New("delta: nil BaselineAdminNetworkPolicy")
+		}
+		out, err = x.rebuild(func() func() { return swap(x.banps, o.Name, o, d.Op) })
+	case *ClusterNetworkPolicy:
+		if o == nil {
+			return nil, errors.New("delta: nil ClusterNetworkPolicy")
+		}
+		out, err = x.rebuild(func() func() { return swap(x.cnps, o.Name, o, d.Op) })
+	default:
+		return nil, fmt.Errorf("delta: unsupported object type %T", d.Object)
+	}
+	if err != nil {
+		return nil, err
+	}
+	x.deltas++
+	return out, nil
+}
+
+// swap applies an upsert or delete to a store and returns its undo.
+func swap[K comparable, V any](m map[K]V, k K, v V, op DeltaOp) func() {
+	old, had := m[k]
+	if op == Delete {
+		delete(m, k)
+	} else {
+		m[k] = v
+	}
+	return func() {
+		if had {
+			m[k] = old
+		} else {
+			delete(m, k)
+		}
+	}
+}
+
+// rebuild changes the objects (change returns its undo), derives the state
+// anew and compares every pair of the old and new state. On an error the
+// change is undone.
+func (x *Incremental) rebuild(change func() func()) ([]ConnChange, error) {
+	undo := change()
+	g, err := x.build()
+	if err != nil {
+		undo()
+		return nil, err
+	}
+	old := x.g
+	x.g = g
+	x.rebuilds++
+	return diffGenerations(old, g), nil
+}
+
+// diffGenerations compares every ordered pair of two states.
+func diffGenerations(old, now *igen) []ConnChange {
+	names := map[string]bool{}
+	for _, n := range old.nodes {
+		names[n.name] = n.external
+	}
+	for _, n := range now.nodes {
+		names[n.name] = n.external
+	}
+	sorted := slices.Sorted(maps.Keys(names))
+	keysOf := func(g *igen, name string) ([]int32, []int32) {
+		n := g.byName[name]
+		if n == nil {
+			return nil, nil
+		}
+		g.keys(n)
+		return n.src, n.dst
+	}
+	var out []ConnChange
+	for _, s := range sorted {
+		os, _ := keysOf(old, s)
+		ns, _ := keysOf(now, s)
+		for _, d := range sorted {
+			if s == d || (names[s] && names[d]) {
+				continue
+			}
+			_, od := keysOf(old, d)
+			_, nd := keysOf(now, d)
+			before, after := old.ports(os, od), now.ports(ns, nd)
+			if !before.Equal(after) {
+				out = append(out, ConnChange{Src: s, Dst: d, Before: before, After: after})
+			}
+		}
+	}
+	return out
+}
+
+func (x *Incremental) applyPod(op DeltaOp, p *Pod) []ConnChange {
+	g := x.g
+	k := podKey(p)
+	old := x.pods[k]
+	before := map[string]snap{}
+	if old != nil {
+		before[old.WorkloadName()] = g.snapshot(old.WorkloadName())
+	}
+	if op == Upsert {
+		before[p.WorkloadName()] = g.snapshot(p.WorkloadName())
+	}
+	if old != nil {
+		g.removePod(old)
+		delete(x.pods, k)
+	}
+	if op == Upsert {
+		cp := *p
+		x.pods[k] = &cp
+		g.addPod(&cp)
+	}
+	return g.diff(before)
+}
+
+func (x *Incremental) applyNamespace(op DeltaOp, ns *Namespace) []ConnChange {
+	g := x.g
+	before := g.nodesOf(g.nsClasses[ns.Name])
+	var set labels.Set
+	if op == Delete {
+		delete(x.namespaces, ns.Name)
+		if len(g.nsClasses[ns.Name]) > 0 {
+			set = labels.Set{namespaceNameLabel: ns.Name}
+		}
+	} else {
+		x.namespaces[ns.Name] = Namespace{Name: ns.Name, Labels: maps.Clone(ns.Labels)}
+		set = labels.Set(maps.Clone(ns.Labels))
+	}
+	if set == nil {
+		delete(g.e.nsLabels, ns.Name)
+	} else {
+		g.e.nsLabels[ns.Name] = set
+	}
+	g.refreshNSPeers(ns.Name)
+	for ci := range g.nsClasses[ns.Name] {
+		g.rederive(ci)
+	}
+	return g.diff(before)
+}
+
+// nodesOf snapshots the nodes holding the classes.
+func (g *igen) nodesOf(classes map[int32]struct{}) map[string]snap {
+	out := map[string]snap{}
+	for ci := range classes {
+		for n := range g.classes[ci].nodes {
+			if _, ok := out[n.name]; !ok {
+				out[n.name] = g.snapshot(n.name)
+			}
+		}
+	}
+	return out
+}
+
+// refreshNSPeers recomputes which selector peers' namespace part matches a
+// namespace, as newMatrixBuilder does for every namespace.
+func (g *igen) refreshNSPeers(ns string) {
+	var list []int
+	if set, ok := g.e.nsLabels[ns]; ok {
+		for i := range g.e.peers {
+			if g.nsPeerMatches(i, ns, set) {
+				list = append(list, i)
+			}
+		}
+	}
+	if list == nil {
+		delete(g.mb.nsPeers, ns)
+		return
+	}
+	g.mb.nsPeers[ns] = list
+}
+
+func (g *igen) nsPeerMatches(i int, ns string, set labels.Set) bool {
+	m := &g.e.peers[i]
+	return m.kind == peerSelector && ((m.nsSel == nil && m.policyNS == ns) || (m.nsSel != nil && m.nsSel.Matches(set)))
+}
+
+// addedPeers registers peers compiled since n peers existed with the
+// matrix builder, and re-derives the classes they select (their bits grow;
+// their connections do not change by that alone: only the new policy's
+// rules name the new peers). It reports false when a peer is of a kind
+// that needs a rebuild (address, nodes, cluster). It runs after every
+// compilation, failed ones too: a later policy may reuse the peers.
+func (g *igen) addedPeers(n int) bool {
+	ok := true
+	for i := n; i < len(g.e.peers); i++ {
+		m := &g.e.peers[i]
+		switch m.kind {
+		case peerSelector:
+			for ns, set := range g.e.nsLabels {
+				if !g.nsPeerMatches(i, ns, set) {
+					continue
+				}
+				g.mb.nsPeers[ns] = append(g.mb.nsPeers[ns], i)
+				for ci := range g.nsClasses[ns] {
+					if p := &g.e.pods[g.classes[ci].rep]; !p.HostNetwork && m.podSel.Matches(labels.Set(p.Labels)) {
+						g.rederive(ci)
+					}
+				}
+			}
+		case peerCilium:
+			g.mb.ciliumPeers = append(g.mb.ciliumPeers, i)
+			for ns, cs := range g.nsClasses {
+				if m.policyNS != "" && m.policyNS != ns {
+					continue
+				}
+				for ci := range cs {
+					if p := &g.e.pods[g.classes[ci].rep]; !p.HostNetwork && m.podSel.Matches(g.e.ciliumLabels(p)) {
+						g.rederive(ci)
+					}
+				}
+			}
+		default:
+			ok = false
+		}
+	}
+	return ok
+}
+
+// addedNamed re-derives every live class and address entity when policies
+// brought new named ports: their resolution is part of a behaviour.
+func (g *igen) addedNamed() {
+	if len(g.e.named) == g.named {
+		return
+	}
+	g.named = len(g.e.named)
+	for xi := range g.mb.ents {
+		bh := g.mb.entityBehaviour(xi)
+		n := g.byName[g.mb.ents[xi].name]
+		n.src[0], n.dst[0] = g.srcKey(bh), g.dstKey(bh)
+	}
+	for _, cs := range g.nsClasses {
+		for ci := range cs {
+			g.rederive(ci)
+		}
+	}
+}
+
+// hasAddressPeers reports whether rules name peers only a rebuild handles.
+func (e *Engine) hasAddressPeers(peerLists ...[]int) bool {
+	for _, ps := range peerLists {
+		for _, p := range ps {
+			if k := e.peers[p].kind; k != peerSelector && k != peerCilium {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (cp *compiledPolicy) peerLists() [][]int {
+	var out [][]int
+	for _, rs := range [][]compiledRule{cp.inRules, cp.egRules} {
+		for i := range rs {
+			out = append(out, rs[i].peers)
+		}
+	}
+	return out
+}
+
+func (cp *compiledCiliumPolicy) peerLists() [][]int {
+	var out [][]int
+	for _, rs := range [][]compiledCiliumRule{cp.inAllow, cp.inDeny, cp.egAllow, cp.egDeny} {
+		for i := range rs {
+			out = append(out, rs[i].peers)
+		}
+	}
+	return out
+}
+
+func (x *Incremental) applyNetworkPolicy(op DeltaOp, np *networkingv1.NetworkPolicy) ([]ConnChange, error) {
+	g := x.g
+	k := npKey(np)
+	oldSlot, had := g.npSlot[k]
+	if op == Delete && !had {
+		return nil, nil
+	}
+	if had && g.e.hasAddressPeers(g.e.policies[oldSlot].peerLists()...) {
+		return x.rebuild(func() func() { return swap(x.nps, k, np, op) })
+	}
+	var cp compiledPolicy
+	if op == Upsert {
+		nPeers := len(g.e.peers)
+		var err error
+		cp, err = g.b.policy(np)
+		simple := g.addedPeers(nPeers)
+		g.addedNamed()
+		if err != nil {
+			return nil, fmt.Errorf("networkpolicy %s/%s: %w", k.ns, k.name, err)
+		}
+		if !simple || g.e.hasAddressPeers(cp.peerLists()...) {
+			return x.rebuild(func() func() { return swap(x.nps, k, np, op) })
+		}
+	}
+	// The classes whose profile changes: those the old or new selector picks.
+	touched := map[int32]struct{}{}
+	for ci := range g.nsClasses[k.ns] {
+		p := &g.e.pods[g.classes[ci].rep]
+		if p.HostNetwork {
+			continue
+		}
+		set := labels.Set(p.Labels)
+		if (had && g.e.policies[oldSlot].sel.Matches(set)) || (op == Upsert && cp.sel.Matches(set)) {
+			touched[ci] = struct{}{}
+		}
+	}
+	before := g.nodesOf(touched)
+	if had {
+		g.e.byNS[k.ns] = slices.DeleteFunc(g.e.byNS[k.ns], func(i int) bool { return i == oldSlot })
+		delete(g.npSlot, k)
+	}
+	if op == Upsert {
+		g.npSlot[k] = len(g.e.policies)
+		g.e.byNS[k.ns] = append(g.e.byNS[k.ns], len(g.e.policies))
+		g.e.policies = append(g.e.policies, cp)
+		x.nps[k] = np
+	} else {
+		delete(x.nps, k)
+	}
+	for ci := range touched {
+		g.rederive(ci)
+	}
+	return g.diff(before), nil
+}
+
+func (x *Incremental) applyCilium(op DeltaOp, p *CiliumNetworkPolicy) ([]ConnChange, error) {
+	g := x.g
+	k := cilKey(p)
+	oldSlots, had := g.cilSlot[k]
+	if op == Delete && !had {
+		return nil, nil
+	}
+	for _, s := range oldSlots {
+		if g.e.hasAddressPeers(g.e.cilium[s].peerLists()...) {
+			return x.rebuild(func() func() { return swap(x.cils, k, p, op) })
+		}
+	}
+	first := len(g.e.cilium)
+	var added []compiledCiliumPolicy
+	if op == Upsert {
+		nPeers := len(g.e.peers)
+		errs := g.b.compileCilium(&Cluster{CiliumNetworkPolicies: []*CiliumNetworkPolicy{p}})
+		// Out of e.cilium until committed: re-deriving a class must not
+		// see them yet.
+		added = slices.Clone(g.e.cilium[first:])
+		g.e.cilium = g.e.cilium[:first]
+		simple := g.addedPeers(nPeers)
+		g.addedNamed()
+		if len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+		for i := range added {
+			simple = simple && !g.e.hasAddressPeers(added[i].peerLists()...)
+		}
+		if !simple {
+			return x.rebuild(func() func() { return swap(x.cils, k, p, op) })
+		}
+	}
+	newSlots := make([]int, 0, len(added))
+	for s := range added {
+		newSlots = append(newSlots, first+s)
+	}
+	touched := map[int32]struct{}{}
+	for ns, cs := range g.nsClasses {
+		if k.ns != "" && k.ns != ns {
+			continue
+		}
+		for ci := range cs {
+			rep := &g.e.pods[g.classes[ci].rep]
+			for _, s := range oldSlots {
+				if g.e.ciliumSelects(&g.e.cilium[s], rep) {
+					touched[ci] = struct{}{}
+				}
+			}
+			for i := range added {
+				if g.e.ciliumSelects(&added[i], rep) {
+					touched[ci] = struct{}{}
+				}
+			}
+		}
+	}
+	before := g.nodesOf(touched)
+	// The old slots stop selecting (classBehaviour skips a nil selector);
+	// their rules stay for the behaviours interned with them.
+	for _, s := range oldSlots {
+		g.e.cilium[s].sel = nil
+	}
+	if op == Upsert {
+		g.e.cilium = append(g.e.cilium, added...)
+		g.cilSlot[k] = newSlots
+		x.cils[k] = p
+	} else {
+		delete(g.cilSlot, k)
+		delete(x.cils, k)
+	}
+	for ci := range touched {
+		g.rederive(ci)
+	}
+	return g.diff(before), nil
+}
+
+// Stats reports the engine's sizes and how many deltas were applied.
+func (x *Incremental) Stats() IncrementalStats {
+	g := x.g
+	live := 0
+	for _, cs := range g.nsClasses {
+		live += len(cs)
+	}
+	return IncrementalStats{
+		Pods: len(x.pods), Classes: live, Nodes: len(g.nodes),
+		SrcKeys: len(g.srcKeys), DstKeys: len(g.dstKeys), Memo: len(g.memo),
+		Deltas: x.deltas, Rebuilds: x.rebuilds,
+	}
+}
+
+// Lookup is the ports allowed from src to dst, as Matrix.Lookup.
+func (x *Incremental) Lookup(src, dst string) (PortSet, bool) {
+	g := x.g
+	a, b := g.byName[src], g.byName[dst]
+	if a == nil || b == nil || a == b || (a.external && b.external) {
+		return PortSet{}, false
+	}
+	return g.ports(g.keys(a).src, g.keys(b).dst), true
+}
+
+// Each yields every ordered pair with something allowed, in the order and
+// with the partial counts of Matrix.Each. It computes every pair: meant for
+// checks and small clusters, not for each delta.
+func (x *Incremental) Each(yield func(Connection) bool) {
+	g := x.g
+	nodes := slices.Clone(g.nodes)
+	slices.SortFunc(nodes, func(a, b *inode) int { return cmp.Compare(a.name, b.name) })
+	for _, n := range nodes {
+		g.keys(n)
+	}
+	for _, a := range nodes {
+		for _, b := range nodes {
+			if a == b || (a.external && b.external) {
+				continue
+			}
+			ps := g.ports(a.src, b.dst)
+			if ps.IsEmpty() {
+				continue
+			}
+			c := Connection{Src: a.name, Dst: b.name, Ports: ps}
+			if len(a.src) > 1 || len(b.dst) > 1 {
+				var total, full int
+				for i, s := range a.src {
+					for j, d := range b.dst {
+						n := int(a.srcN[i]) * int(b.dstN[j])
+						total += n
+						if g.si.sets[g.pairSet(s, d)].Equal(ps) {
+							full += n
+						}
+					}
+				}
+				if full < total {
+					c.PodPairs, c.FullPairs = total, full
+				}
+			}
+			if !yield(c) {
+				return
+			}
+		}
+	}
+}

@@ -125,7 +125,7 @@ type igen struct {
 	nsClasses map[string]map[int32]struct{} // live classes per namespace
 	podClass  map[objKey]int32
 
-	nodes  []*inode // workloads and address entities, in no order
+	nodes  []*inode // workloads and address entities, sorted by name
 	byName map[string]*inode
 
 	srcIDs  map[[2]int32]int32
@@ -352,16 +352,19 @@ func (x *Incremental) build() (*igen, error) {
 	return g, nil
 }
 
+// addNode and removeNode keep nodes sorted by name (a memmove of pointers:
+// cheaper than sorting when changes are reported).
 func (g *igen) addNode(n *inode) {
-	n.idx = len(g.nodes)
-	g.nodes = append(g.nodes, n)
+	i, _ := slices.BinarySearchFunc(g.nodes, n.name, func(m *inode, name string) int { return cmp.Compare(m.name, name) })
+	g.nodes = slices.Insert(g.nodes, i, n)
 	g.byName[n.name] = n
 }
 
 func (g *igen) removeNode(n *inode) {
-	last := g.nodes[len(g.nodes)-1]
-	g.nodes[n.idx], last.idx = last, n.idx
-	g.nodes = g.nodes[:len(g.nodes)-1]
+	i, found := slices.BinarySearchFunc(g.nodes, n.name, func(m *inode, name string) int { return cmp.Compare(m.name, name) })
+	if found {
+		g.nodes = slices.Delete(g.nodes, i, i+1)
+	}
 	delete(g.byName, n.name)
 }
 
@@ -498,9 +501,17 @@ func (g *igen) pairSet(s, d int32) int32 {
 		in := g.si.id(mb.sideSet(dk[0], Ingress, mb.bitsets[sk[1]], named))
 		id = g.si.intersect(eg, in)
 	}
+	if len(g.memo) >= memoCap {
+		// A cache of a pure function of the keys: dropping it is safe, and
+		// keeps the keys of dead behaviours from piling up.
+		clear(g.memo)
+	}
 	g.memo[mk] = id
 	return id
 }
+
+// memoCap bounds the memo (about 40 bytes an entry).
+const memoCap = 1 << 21
 
 // ports is what sources with keys src allow towards destinations with
 // keys dst: the union, as Matrix.pair has it.
@@ -533,8 +544,15 @@ func (g *igen) snapshot(name string) snap {
 }
 
 // diff compares the pairs of the named nodes, whose keys before the delta
-// are given, with every node, before and after.
-func (g *igen) diff(before map[string]snap) []ConnChange {
+// are given, with every node, before and after. The changes come grouped
+// by changed node in name order, then the other end in name order. A direction whose keys
+// did not change is skipped; towards a node of one destination key, the
+// sources are judged by column (see column), not pair by pair.
+//
+// peers is how many peers there were before the delta: bits of later peers
+// do not make a behaviour differ towards an untouched node, since only the
+// delta's policy names them, and it is in touched nodes' profiles only.
+func (g *igen) diff(before map[string]snap, peers int) []ConnChange {
 	after := make(map[string]snap, len(before))
 	var touched []string
 	for name, b := range before {
@@ -546,15 +564,17 @@ func (g *igen) diff(before map[string]snap) []ConnChange {
 		touched = append(touched, name)
 	}
 	slices.Sort(touched)
-	var out []ConnChange
+	out := make([]ConnChange, 0, 64)
+	add := func(src, dst string, old, now PortSet) {
+		if !old.Equal(now) {
+			out = append(out, ConnChange{Src: src, Dst: dst, Before: old, After: now})
+		}
+	}
 	compare := func(src, dst string, bs, bd, as, ad snap) {
 		if (bs.external || as.external) && (bd.external || ad.external) {
 			return
 		}
-		old, now := g.ports(bs.src, bd.dst), g.ports(as.src, ad.dst)
-		if !old.Equal(now) {
-			out = append(out, ConnChange{Src: src, Dst: dst, Before: old, After: now})
-		}
+		add(src, dst, g.ports(bs.src, bd.dst), g.ports(as.src, ad.dst))
 	}
 	for ti, name := range touched {
 		b, a := before[name], after[name]
@@ -564,22 +584,159 @@ func (g *igen) diff(before map[string]snap) []ConnChange {
 			compare(name, other, b, ob, a, oa)
 			compare(other, name, ob, b, oa, a)
 		}
+		srcSame, dstSame := g.sameSrc(b.src, a.src, peers), g.sameDst(b.dst, a.dst, peers)
+		var colB, colA *column
+		if !dstSame && len(b.dst) <= 1 && len(a.dst) <= 1 {
+			colB, colA = g.newColumn(b.dst), g.newColumn(a.dst)
+		}
+		ext := b.external || a.external
 		for _, n := range g.nodes {
-			if _, ok := after[n.name]; ok {
+			if _, ok := after[n.name]; ok || (ext && n.external) {
 				continue
 			}
 			g.keys(n)
-			o := snap{src: n.src, dst: n.dst, external: n.external}
-			compare(name, n.name, b, o, a, o)
-			compare(n.name, name, o, b, o, a)
+			if !srcSame {
+				add(name, n.name, g.ports(b.src, n.dst), g.ports(a.src, n.dst))
+			}
+			switch {
+			case dstSame:
+			case colA != nil && len(n.src) == 1:
+				old, now := colB.at(g, n.src[0]), colA.at(g, n.src[0])
+				if old != now {
+					add(n.name, name, g.si.sets[old], g.si.sets[now])
+				}
+			default:
+				add(n.name, name, g.ports(n.src, b.dst), g.ports(n.src, a.dst))
+			}
 		}
 	}
-	slices.SortFunc(out, func(a, b ConnChange) int { return cmp.Or(cmp.Compare(a.Src, b.Src), cmp.Compare(a.Dst, b.Dst)) })
 	return out
 }
 
-// Apply applies one delta and returns the pairs whose ports changed, sorted
-// by source and destination. An invalid object (one New would reject, or of
+// sameSrc reports whether two source key lists behave alike towards nodes
+// whose profiles name only the first peers.
+func (g *igen) sameSrc(a, b []int32, peers int) bool {
+	return slices.EqualFunc(a, b, func(x, y int32) bool {
+		kx, ky := g.srcKeys[x], g.srcKeys[y]
+		return x == y || (kx[0] == ky[0] && sameBits(g.mb.bitsets[kx[1]], g.mb.bitsets[ky[1]], peers))
+	})
+}
+
+func (g *igen) sameDst(a, b []int32, peers int) bool {
+	return slices.EqualFunc(a, b, func(x, y int32) bool {
+		kx, ky := g.dstKeys[x], g.dstKeys[y]
+		return x == y || (kx[0] == ky[0] && kx[2] == ky[2] && sameBits(g.mb.bitsets[kx[1]], g.mb.bitsets[ky[1]], peers))
+	})
+}
+
+// sameBits compares two bitsets on their first n bits.
+func sameBits(a, b []uint64, n int) bool {
+	for i := 0; i*64 < n; i++ {
+		var x, y uint64
+		if i < len(a) {
+			x = a[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		if r := n - i*64; r < 64 {
+			mask := uint64(1)<<r - 1
+			x, y = x&mask, y&mask
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// column computes pairSet(s, d) for one destination key d and many
+// sources s without the memo: the egress side depends on the source only
+// through its egress profile, the ingress side only through the source's
+// bits of the peers the destination's ingress profile names (relevant),
+// so both are cached by those few values. A nil-key column (the node is
+// absent) allows nothing.
+type column struct {
+	d        int32
+	relevant []int
+	eg       map[int32]int32
+	in       map[[2]uint64]int32
+}
+
+func (g *igen) newColumn(dst []int32) *column {
+	if len(dst) == 0 {
+		return &column{d: -1}
+	}
+	c := &column{d: dst[0], eg: map[int32]int32{}, in: map[[2]uint64]int32{}}
+	c.relevant = g.profilePeers(g.dstKeys[c.d][0])
+	return c
+}
+
+func (c *column) at(g *igen, s int32) int32 {
+	if c.d < 0 {
+		return setNone
+	}
+	sk, dk := g.srcKeys[s], g.dstKeys[c.d]
+	mb := g.mb
+	named := mb.nameds[dk[2]]
+	eg, ok := c.eg[sk[0]]
+	if !ok {
+		eg = g.si.id(mb.sideSet(sk[0], Egress, mb.bitsets[dk[1]], named))
+		c.eg[sk[0]] = eg
+	}
+	if eg == setNone {
+		return setNone
+	}
+	bits := mb.bitsets[sk[1]]
+	var proj [2]uint64
+	if len(c.relevant) > 128 {
+		proj = [2]uint64{uint64(sk[1]), ^uint64(0)} // by the bits themselves
+	} else {
+		for i, p := range c.relevant {
+			if p/64 < len(bits) && bits[p/64]&(1<<(p%64)) != 0 {
+				proj[i/64] |= 1 << (i % 64)
+			}
+		}
+	}
+	in, ok := c.in[proj]
+	if !ok {
+		in = g.si.id(mb.sideSet(dk[0], Ingress, bits, named))
+		c.in[proj] = in
+	}
+	return g.si.intersect(eg, in)
+}
+
+// profilePeers lists the peers any rule of a profile's policies names: the
+// only bits of the other side its port sets depend on.
+func (g *igen) profilePeers(prof int32) []int {
+	var out []int
+	e := g.e
+	for _, h := range g.mb.profiles[prof] {
+		switch {
+		case h&handleTier != 0:
+			tp := &e.tiers[h&^handleTier]
+			for _, rs := range [][]compiledTierRule{tp.rules(Ingress), tp.rules(Egress)} {
+				for i := range rs {
+					out = append(out, rs[i].peers...)
+				}
+			}
+		case h&handleCilium != 0:
+			for _, ps := range e.cilium[h&^handleCilium].peerLists() {
+				out = append(out, ps...)
+			}
+		default:
+			for _, ps := range e.policies[h].peerLists() {
+				out = append(out, ps...)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Apply applies one delta and returns the pairs whose ports changed,
+// grouped by the workload (or entity) whose behaviour changed, in name
+// order, then by the other end in name order. An invalid object (one New would reject, or of
 // an unknown type) is an error and changes nothing.
 func (x *Incremental) Apply(d Delta) ([]ConnChange, error) {
 	if d.Op != Upsert && d.Op != Delete {
@@ -726,7 +883,7 @@ func (x *Incremental) applyPod(op DeltaOp, p *Pod) []ConnChange {
 		x.pods[k] = &cp
 		g.addPod(&cp)
 	}
-	return g.diff(before)
+	return g.diff(before, len(g.e.peers))
 }
 
 func (x *Incremental) applyNamespace(op DeltaOp, ns *Namespace) []ConnChange {
@@ -751,7 +908,7 @@ func (x *Incremental) applyNamespace(op DeltaOp, ns *Namespace) []ConnChange {
 	for ci := range g.nsClasses[ns.Name] {
 		g.rederive(ci)
 	}
-	return g.diff(before)
+	return g.diff(before, len(g.e.peers))
 }
 
 // nodesOf snapshots the nodes holding the classes.
@@ -894,8 +1051,8 @@ func (x *Incremental) applyNetworkPolicy(op DeltaOp, np *networkingv1.NetworkPol
 		return x.rebuild(func() func() { return swap(x.nps, k, np, op) })
 	}
 	var cp compiledPolicy
+	nPeers := len(g.e.peers)
 	if op == Upsert {
-		nPeers := len(g.e.peers)
 		var err error
 		cp, err = g.b.policy(np)
 		simple := g.addedPeers(nPeers)
@@ -935,7 +1092,7 @@ func (x *Incremental) applyNetworkPolicy(op DeltaOp, np *networkingv1.NetworkPol
 	for ci := range touched {
 		g.rederive(ci)
 	}
-	return g.diff(before), nil
+	return g.diff(before, nPeers), nil
 }
 
 func (x *Incremental) applyCilium(op DeltaOp, p *CiliumNetworkPolicy) ([]ConnChange, error) {
@@ -952,8 +1109,8 @@ func (x *Incremental) applyCilium(op DeltaOp, p *CiliumNetworkPolicy) ([]ConnCha
 	}
 	first := len(g.e.cilium)
 	var added []compiledCiliumPolicy
+	nPeers := len(g.e.peers)
 	if op == Upsert {
-		nPeers := len(g.e.peers)
 		errs := g.b.compileCilium(&Cluster{CiliumNetworkPolicies: []*CiliumNetworkPolicy{p}})
 		// Out of e.cilium until committed: re-deriving a class must not
 		// see them yet.
@@ -1011,7 +1168,7 @@ func (x *Incremental) applyCilium(op DeltaOp, p *CiliumNetworkPolicy) ([]ConnCha
 	for ci := range touched {
 		g.rederive(ci)
 	}
-	return g.diff(before), nil
+	return g.diff(before, nPeers), nil
 }
 
 // Stats reports the engine's sizes and how many deltas were applied.
@@ -1044,7 +1201,6 @@ func (x *Incremental) Lookup(src, dst string) (PortSet, bool) {
 func (x *Incremental) Each(yield func(Connection) bool) {
 	g := x.g
 	nodes := slices.Clone(g.nodes)
-	slices.SortFunc(nodes, func(a, b *inode) int { return cmp.Compare(a.name, b.name) })
 	for _, n := range nodes {
 		g.keys(n)
 	}

@@ -1,6 +1,7 @@
 package netpol_test
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -56,6 +57,7 @@ func TestIncrementalDifferential(t *testing.T) {
 			now := fullConnections(t, inc.Cluster(), opts)
 			where := fmt.Sprintf("seed %d step %d (%s %T)", seed, step, d.Op, d.Object)
 			checkSame(t, where, inc, now)
+			sortChanges(got) // Apply groups them by changed node
 			if want := diffConnections(prev, now); !equalChanges(got, want) {
 				t.Fatalf("%s: reported changes\n%s\nwant\n%s", where, formatChanges(got), formatChanges(want))
 			}
@@ -141,10 +143,14 @@ func diffConnections(before, after []netpol.Connection) []netpol.ConnChange {
 			out = append(out, *ch)
 		}
 	}
-	slices.SortFunc(out, func(a, b netpol.ConnChange) int {
-		return strings.Compare(a.Src+"\x00"+a.Dst, b.Src+"\x00"+b.Dst)
-	})
+	sortChanges(out)
 	return out
+}
+
+func sortChanges(cs []netpol.ConnChange) {
+	slices.SortFunc(cs, func(a, b netpol.ConnChange) int {
+		return cmp.Or(strings.Compare(a.Src, b.Src), strings.Compare(a.Dst, b.Dst))
+	})
 }
 
 func equalChanges(got, want []netpol.ConnChange) bool {

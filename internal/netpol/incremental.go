@@ -61,6 +61,66 @@ func (c ConnChange) String() string {
 	return fmt.Sprintf("%s -> %s: %s => %s", c.Src, c.Dst, c.Before, c.After)
 }
 
+// Changes is what one delta changed, grouped: for each workload or entity
+// whose behaviour changed, the other ends whose ports changed alike. A
+// delta can change as many pairs as there are workloads times the
+// workloads it touches (a first default deny, a new workload); the groups
+// hold each such row in one slice of names, and Each expands them.
+type Changes struct {
+	Groups []ChangeGroup
+	pairs  int
+}
+
+// ChangeGroup is one set of changed pairs: between Node and each of
+// Others, from Node to them when Outbound, else from them to Node, the
+// allowed ports went from Before to After.
+type ChangeGroup struct {
+	Node          string
+	Outbound      bool
+	Others        []string
+	Before, After PortSet
+}
+
+// Len is the number of changed pairs.
+func (c *Changes) Len() int { return c.pairs }
+
+// Each yields every changed pair, group by group.
+func (c *Changes) Each(yield func(ConnChange) bool) {
+	for _, gr := range c.Groups {
+		for _, o := range gr.Others {
+			ch := ConnChange{Src: o, Dst: gr.Node, Before: gr.Before, After: gr.After}
+			if gr.Outbound {
+				ch.Src, ch.Dst = gr.Node, o
+			}
+			if !yield(ch) {
+				return
+			}
+		}
+	}
+}
+
+// add records the change of one pair (old and now are port set ids).
+func (c *Changes) add(si *setInterner, idx map[changeKey]int, node, other string, outbound bool, old, now int32) {
+	if old == now {
+		return
+	}
+	k := changeKey{node, outbound, old, now}
+	i, ok := idx[k]
+	if !ok {
+		i = len(c.Groups)
+		idx[k] = i
+		c.Groups = append(c.Groups, ChangeGroup{Node: node, Outbound: outbound, Before: si.sets[old], After: si.sets[now]})
+	}
+	c.Groups[i].Others = append(c.Groups[i].Others, other)
+	c.pairs++
+}
+
+type changeKey struct {
+	node     string
+	outbound bool
+	old, now int32
+}
+
 // IncrementalStats counts the incremental engine's state and how deltas
 // were applied.
 type IncrementalStats struct {
@@ -544,15 +604,15 @@ func (g *igen) snapshot(name string) snap {
 }
 
 // diff compares the pairs of the named nodes, whose keys before the delta
-// are given, with every node, before and after. The changes come grouped
-// by changed node in name order, then the other end in name order. A direction whose keys
-// did not change is skipped; towards a node of one destination key, the
-// sources are judged by column (see column), not pair by pair.
+// are given, with every node, before and after. A direction whose
+// behaviour did not change is skipped; towards or from a node of one key
+// the other ends are judged by column or row (see column), not pair by
+// pair through the memo.
 //
 // peers is how many peers there were before the delta: bits of later peers
 // do not make a behaviour differ towards an untouched node, since only the
 // delta's policy names them, and it is in touched nodes' profiles only.
-func (g *igen) diff(before map[string]snap, peers int) []ConnChange {
+func (g *igen) diff(before map[string]snap, peers int) *Changes {
 	after := make(map[string]snap, len(before))
 	var touched []string
 	for name, b := range before {
@@ -564,49 +624,53 @@ func (g *igen) diff(before map[string]snap, peers int) []ConnChange {
 		touched = append(touched, name)
 	}
 	slices.Sort(touched)
-	out := make([]ConnChange, 0, 64)
-	add := func(src, dst string, old, now PortSet) {
-		if !old.Equal(now) {
-			out = append(out, ConnChange{Src: src, Dst: dst, Before: old, After: now})
+	out := &Changes{}
+	idx := map[changeKey]int{}
+	pairID := func(src, dst []int32) int32 {
+		if len(src) == 1 && len(dst) == 1 {
+			return g.pairSet(src[0], dst[0])
 		}
-	}
-	compare := func(src, dst string, bs, bd, as, ad snap) {
-		if (bs.external || as.external) && (bd.external || ad.external) {
-			return
-		}
-		add(src, dst, g.ports(bs.src, bd.dst), g.ports(as.src, ad.dst))
+		return g.si.id(g.ports(src, dst))
 	}
 	for ti, name := range touched {
 		b, a := before[name], after[name]
+		ext := b.external || a.external
 		// Touched pairs, once each: both sides take their before and after.
 		for _, other := range touched[ti+1:] {
 			ob, oa := before[other], after[other]
-			compare(name, other, b, ob, a, oa)
-			compare(other, name, ob, b, oa, a)
+			if ext && (ob.external || oa.external) {
+				continue
+			}
+			out.add(g.si, idx, name, other, true, pairID(b.src, ob.dst), pairID(a.src, oa.dst))
+			out.add(g.si, idx, name, other, false, pairID(ob.src, b.dst), pairID(oa.src, a.dst))
 		}
 		srcSame, dstSame := g.sameSrc(b.src, a.src, peers), g.sameDst(b.dst, a.dst, peers)
+		var rowB, rowA *row
+		if !srcSame && len(b.src) <= 1 && len(a.src) <= 1 {
+			rowB, rowA = g.newRow(b.src), g.newRow(a.src)
+		}
 		var colB, colA *column
 		if !dstSame && len(b.dst) <= 1 && len(a.dst) <= 1 {
 			colB, colA = g.newColumn(b.dst), g.newColumn(a.dst)
 		}
-		ext := b.external || a.external
 		for _, n := range g.nodes {
 			if _, ok := after[n.name]; ok || (ext && n.external) {
 				continue
 			}
 			g.keys(n)
-			if !srcSame {
-				add(name, n.name, g.ports(b.src, n.dst), g.ports(a.src, n.dst))
+			switch {
+			case srcSame:
+			case rowA != nil && len(n.dst) == 1:
+				out.add(g.si, idx, name, n.name, true, rowB.at(g, n.dst[0]), rowA.at(g, n.dst[0]))
+			default:
+				out.add(g.si, idx, name, n.name, true, pairID(b.src, n.dst), pairID(a.src, n.dst))
 			}
 			switch {
 			case dstSame:
 			case colA != nil && len(n.src) == 1:
-				old, now := colB.at(g, n.src[0]), colA.at(g, n.src[0])
-				if old != now {
-					add(n.name, name, g.si.sets[old], g.si.sets[now])
-				}
+				out.add(g.si, idx, name, n.name, false, colB.at(g, n.src[0]), colA.at(g, n.src[0]))
 			default:
-				add(n.name, name, g.ports(n.src, b.dst), g.ports(n.src, a.dst))
+				out.add(g.si, idx, name, n.name, false, pairID(n.src, b.dst), pairID(n.src, a.dst))
 			}
 		}
 	}
@@ -706,6 +770,61 @@ func (c *column) at(g *igen, s int32) int32 {
 	return g.si.intersect(eg, in)
 }
 
+// row is column's counterpart for one source key s and many
+// destinations: the egress side depends on the destination through its
+// bits of the peers s's egress profile names and its named ports, the
+// ingress side through its ingress profile and named ports.
+type row struct {
+	s        int32
+	relevant []int
+	eg       map[[3]uint64]int32
+	in       map[[2]int32]int32
+}
+
+func (g *igen) newRow(src []int32) *row {
+	if len(src) == 0 {
+		return &row{s: -1}
+	}
+	r := &row{s: src[0], eg: map[[3]uint64]int32{}, in: map[[2]int32]int32{}}
+	r.relevant = g.profilePeers(g.srcKeys[r.s][0])
+	return r
+}
+
+func (r *row) at(g *igen, d int32) int32 {
+	if r.s < 0 {
+		return setNone
+	}
+	sk, dk := g.srcKeys[r.s], g.dstKeys[d]
+	mb := g.mb
+	bits := mb.bitsets[dk[1]]
+	k := [3]uint64{2: uint64(uint32(dk[2]))}
+	if len(r.relevant) > 128 {
+		k[0], k[1] = uint64(uint32(dk[1])), ^uint64(0)
+	} else {
+		for i, p := range r.relevant {
+			if p/64 < len(bits) && bits[p/64]&(1<<(p%64)) != 0 {
+				k[i/64] |= 1 << (i % 64)
+			}
+		}
+	}
+	named := mb.nameds[dk[2]]
+	eg, ok := r.eg[k]
+	if !ok {
+		eg = g.si.id(mb.sideSet(sk[0], Egress, bits, named))
+		r.eg[k] = eg
+	}
+	if eg == setNone {
+		return setNone
+	}
+	ik := [2]int32{dk[0], dk[2]}
+	in, ok := r.in[ik]
+	if !ok {
+		in = g.si.id(mb.sideSet(dk[0], Ingress, mb.bitsets[sk[1]], named))
+		r.in[ik] = in
+	}
+	return g.si.intersect(eg, in)
+}
+
 // profilePeers lists the peers any rule of a profile's policies names: the
 // only bits of the other side its port sets depend on.
 func (g *igen) profilePeers(prof int32) []int {
@@ -738,11 +857,11 @@ func (g *igen) profilePeers(prof int32) []int {
 // grouped by the workload (or entity) whose behaviour changed, in name
 // order, then by the other end in name order. An invalid object (one New would reject, or of
 // an unknown type) is an error and changes nothing.
-func (x *Incremental) Apply(d Delta) ([]ConnChange, error) {
+func (x *Incremental) Apply(d Delta) (*Changes, error) {
 	if d.Op != Upsert && d.Op != Delete {
 		return nil, fmt.Errorf("delta: unknown op %d", d.Op)
 	}
-	var out []ConnChange
+	var out *Changes
 	var err error
 	switch o := d.Object.(type) {
 	case *Namespace:
@@ -813,7 +932,7 @@ func swap[K comparable, V any](m map[K]V, k K, v V, op DeltaOp) func() {
 // rebuild changes the objects (change returns its undo), derives the state
 // anew and compares every pair of the old and new state. On an error the
 // change is undone.
-func (x *Incremental) rebuild(change func() func()) ([]ConnChange, error) {
+func (x *Incremental) rebuild(change func() func()) (*Changes, error) {
 	undo := change()
 	g, err := x.build()
 	if err != nil {
@@ -827,7 +946,7 @@ func (x *Incremental) rebuild(change func() func()) ([]ConnChange, error) {
 }
 
 // diffGenerations compares every ordered pair of two states.
-func diffGenerations(old, now *igen) []ConnChange {
+func diffGenerations(old, now *igen) *Changes {
 	names := map[string]bool{}
 	for _, n := range old.nodes {
 		names[n.name] = n.external
@@ -844,7 +963,8 @@ func diffGenerations(old, now *igen) []ConnChange {
 		g.keys(n)
 		return n.src, n.dst
 	}
-	var out []ConnChange
+	out := &Changes{}
+	idx := map[changeKey]int{}
 	for _, s := range sorted {
 		os, _ := keysOf(old, s)
 		ns, _ := keysOf(now, s)
@@ -854,16 +974,14 @@ func diffGenerations(old, now *igen) []ConnChange {
 			}
 			_, od := keysOf(old, d)
 			_, nd := keysOf(now, d)
-			before, after := old.ports(os, od), now.ports(ns, nd)
-			if !before.Equal(after) {
-				out = append(out, ConnChange{Src: s, Dst: d, Before: before, After: after})
-			}
+			// Both sets in the new state's interner, for add's ids.
+			out.add(now.si, idx, s, d, true, now.si.id(old.ports(os, od)), now.si.id(now.ports(ns, nd)))
 		}
 	}
 	return out
 }
 
-func (x *Incremental) applyPod(op DeltaOp, p *Pod) []ConnChange {
+func (x *Incremental) applyPod(op DeltaOp, p *Pod) *Changes {
 	g := x.g
 	k := podKey(p)
 	old := x.pods[k]
@@ -886,7 +1004,7 @@ func (x *Incremental) applyPod(op DeltaOp, p *Pod) []ConnChange {
 	return g.diff(before, len(g.e.peers))
 }
 
-func (x *Incremental) applyNamespace(op DeltaOp, ns *Namespace) []ConnChange {
+func (x *Incremental) applyNamespace(op DeltaOp, ns *Namespace) *Changes {
 	g := x.g
 	before := g.nodesOf(g.nsClasses[ns.Name])
 	var set labels.Set
@@ -1040,12 +1158,12 @@ func (cp *compiledCiliumPolicy) peerLists() [][]int {
 	return out
 }
 
-func (x *Incremental) applyNetworkPolicy(op DeltaOp, np *networkingv1.NetworkPolicy) ([]ConnChange, error) {
+func (x *Incremental) applyNetworkPolicy(op DeltaOp, np *networkingv1.NetworkPolicy) (*Changes, error) {
 	g := x.g
 	k := npKey(np)
 	oldSlot, had := g.npSlot[k]
 	if op == Delete && !had {
-		return nil, nil
+		return &Changes{}, nil
 	}
 	if had && g.e.hasAddressPeers(g.e.policies[oldSlot].peerLists()...) {
 		return x.rebuild(func() func() { return swap(x.nps, k, np, op) })
@@ -1095,12 +1213,12 @@ func (x *Incremental) applyNetworkPolicy(op DeltaOp, np *networkingv1.NetworkPol
 	return g.diff(before, nPeers), nil
 }
 
-func (x *Incremental) applyCilium(op DeltaOp, p *CiliumNetworkPolicy) ([]ConnChange, error) {
+func (x *Incremental) applyCilium(op DeltaOp, p *CiliumNetworkPolicy) (*Changes, error) {
 	g := x.g
 	k := cilKey(p)
 	oldSlots, had := g.cilSlot[k]
 	if op == Delete && !had {
-		return nil, nil
+		return &Changes{}, nil
 	}
 	for _, s := range oldSlots {
 		if g.e.hasAddressPeers(g.e.cilium[s].peerLists()...) {

@@ -66,7 +66,7 @@ func runIncrementalBench(b *testing.B, pods int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		changes += len(got)
+		changes += got.Len()
 		if isPod {
 			podLat = append(podLat, lat)
 		} else {

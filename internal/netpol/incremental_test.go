@@ -53,13 +53,17 @@ func TestIncrementalDifferential(t *testing.T) {
 				continue
 			}
 			applied++
-			changes += len(got)
+			changes += got.Len()
 			now := fullConnections(t, inc.Cluster(), opts)
 			where := fmt.Sprintf("seed %d step %d (%s %T)", seed, step, d.Op, d.Object)
 			checkSame(t, where, inc, now)
-			sortChanges(got) // Apply groups them by changed node
-			if want := diffConnections(prev, now); !equalChanges(got, want) {
-				t.Fatalf("%s: reported changes\n%s\nwant\n%s", where, formatChanges(got), formatChanges(want))
+			pairs := slices.Collect(got.Each)
+			if len(pairs) != got.Len() {
+				t.Fatalf("%s: Len %d, Each %d pairs", where, got.Len(), len(pairs))
+			}
+			sortChanges(pairs) // Apply groups them by changed node
+			if want := diffConnections(prev, now); !equalChanges(pairs, want) {
+				t.Fatalf("%s: reported changes\n%s\nwant\n%s", where, formatChanges(pairs), formatChanges(want))
 			}
 			prev = now
 		}

@@ -100,11 +100,11 @@ func (c *Changes) Each(yield func(ConnChange) bool) {
 }
 
 // add records the change of one pair (old and now are port set ids).
-func (c *Changes) add(si *setInterner, idx map[changeKey]int, node, other string, outbound bool, old, now int32) {
+func (c *Changes) add(si *setInterner, idx map[changeKey]int, ni int, node, other string, outbound bool, old, now int32) {
 	if old == now {
 		return
 	}
-	k := changeKey{node, outbound, old, now}
+	k := changeKey{ni, outbound, old, now}
 	i, ok := idx[k]
 	if !ok {
 		i = len(c.Groups)
@@ -115,8 +115,10 @@ func (c *Changes) add(si *setInterner, idx map[changeKey]int, node, other string
 	c.pairs++
 }
 
+// changeKey identifies a group: the changed node (its index in the
+// delta's sorted list), the direction and the port set ids.
 type changeKey struct {
-	node     string
+	node     int
 	outbound bool
 	old, now int32
 }
@@ -217,6 +219,7 @@ type inode struct {
 	srcN     []int32         // pods per src key
 	dstN     []int32         // pods per dst key
 	dirty    bool
+	touched  bool // in the delta being diffed
 }
 
 // NewIncremental builds the incremental engine of a cluster. It rejects what
@@ -624,6 +627,12 @@ func (g *igen) diff(before map[string]snap, peers int) *Changes {
 		touched = append(touched, name)
 	}
 	slices.Sort(touched)
+	for _, name := range touched {
+		if n := g.byName[name]; n != nil {
+			n.touched = true
+			defer func() { n.touched = false }()
+		}
+	}
 	out := &Changes{}
 	idx := map[changeKey]int{}
 	pairID := func(src, dst []int32) int32 {
@@ -641,8 +650,8 @@ func (g *igen) diff(before map[string]snap, peers int) *Changes {
 			if ext && (ob.external || oa.external) {
 				continue
 			}
-			out.add(g.si, idx, name, other, true, pairID(b.src, ob.dst), pairID(a.src, oa.dst))
-			out.add(g.si, idx, name, other, false, pairID(ob.src, b.dst), pairID(oa.src, a.dst))
+			out.add(g.si, idx, ti, name, other, true, pairID(b.src, ob.dst), pairID(a.src, oa.dst))
+			out.add(g.si, idx, ti, name, other, false, pairID(ob.src, b.dst), pairID(oa.src, a.dst))
 		}
 		srcSame, dstSame := g.sameSrc(b.src, a.src, peers), g.sameDst(b.dst, a.dst, peers)
 		var rowB, rowA *row
@@ -654,23 +663,23 @@ func (g *igen) diff(before map[string]snap, peers int) *Changes {
 			colB, colA = g.newColumn(b.dst), g.newColumn(a.dst)
 		}
 		for _, n := range g.nodes {
-			if _, ok := after[n.name]; ok || (ext && n.external) {
+			if n.touched || (ext && n.external) {
 				continue
 			}
 			g.keys(n)
 			switch {
 			case srcSame:
 			case rowA != nil && len(n.dst) == 1:
-				out.add(g.si, idx, name, n.name, true, rowB.at(g, n.dst[0]), rowA.at(g, n.dst[0]))
+				out.add(g.si, idx, ti, name, n.name, true, rowB.at(g, n.dst[0]), rowA.at(g, n.dst[0]))
 			default:
-				out.add(g.si, idx, name, n.name, true, pairID(b.src, n.dst), pairID(a.src, n.dst))
+				out.add(g.si, idx, ti, name, n.name, true, pairID(b.src, n.dst), pairID(a.src, n.dst))
 			}
 			switch {
 			case dstSame:
 			case colA != nil && len(n.src) == 1:
-				out.add(g.si, idx, name, n.name, false, colB.at(g, n.src[0]), colA.at(g, n.src[0]))
+				out.add(g.si, idx, ti, name, n.name, false, colB.at(g, n.src[0]), colA.at(g, n.src[0]))
 			default:
-				out.add(g.si, idx, name, n.name, false, pairID(n.src, b.dst), pairID(n.src, a.dst))
+				out.add(g.si, idx, ti, name, n.name, false, pairID(n.src, b.dst), pairID(n.src, a.dst))
 			}
 		}
 	}
@@ -725,13 +734,14 @@ type column struct {
 	relevant []int
 	eg       map[int32]int32
 	in       map[[2]uint64]int32
+	bySrc    []int32 // result per source key, +1 (0: not yet)
 }
 
 func (g *igen) newColumn(dst []int32) *column {
 	if len(dst) == 0 {
 		return &column{d: -1}
 	}
-	c := &column{d: dst[0], eg: map[int32]int32{}, in: map[[2]uint64]int32{}}
+	c := &column{d: dst[0], eg: map[int32]int32{}, in: map[[2]uint64]int32{}, bySrc: make([]int32, len(g.srcKeys))}
 	c.relevant = g.profilePeers(g.dstKeys[c.d][0])
 	return c
 }
@@ -740,6 +750,15 @@ func (c *column) at(g *igen, s int32) int32 {
 	if c.d < 0 {
 		return setNone
 	}
+	if v := c.bySrc[s]; v > 0 {
+		return v - 1
+	}
+	v := c.compute(g, s)
+	c.bySrc[s] = v + 1
+	return v
+}
+
+func (c *column) compute(g *igen, s int32) int32 {
 	sk, dk := g.srcKeys[s], g.dstKeys[c.d]
 	mb := g.mb
 	named := mb.nameds[dk[2]]
@@ -779,13 +798,14 @@ type row struct {
 	relevant []int
 	eg       map[[3]uint64]int32
 	in       map[[2]int32]int32
+	byDst    []int32 // result per destination key, +1 (0: not yet)
 }
 
 func (g *igen) newRow(src []int32) *row {
 	if len(src) == 0 {
 		return &row{s: -1}
 	}
-	r := &row{s: src[0], eg: map[[3]uint64]int32{}, in: map[[2]int32]int32{}}
+	r := &row{s: src[0], eg: map[[3]uint64]int32{}, in: map[[2]int32]int32{}, byDst: make([]int32, len(g.dstKeys))}
 	r.relevant = g.profilePeers(g.srcKeys[r.s][0])
 	return r
 }
@@ -794,6 +814,15 @@ func (r *row) at(g *igen, d int32) int32 {
 	if r.s < 0 {
 		return setNone
 	}
+	if v := r.byDst[d]; v > 0 {
+		return v - 1
+	}
+	v := r.compute(g, d)
+	r.byDst[d] = v + 1
+	return v
+}
+
+func (r *row) compute(g *igen, d int32) int32 {
 	sk, dk := g.srcKeys[r.s], g.dstKeys[d]
 	mb := g.mb
 	bits := mb.bitsets[dk[1]]
@@ -965,7 +994,7 @@ func diffGenerations(old, now *igen) *Changes {
 	}
 	out := &Changes{}
 	idx := map[changeKey]int{}
-	for _, s := range sorted {
+	for si, s := range sorted {
 		os, _ := keysOf(old, s)
 		ns, _ := keysOf(now, s)
 		for _, d := range sorted {
@@ -975,7 +1004,7 @@ func diffGenerations(old, now *igen) *Changes {
 			_, od := keysOf(old, d)
 			_, nd := keysOf(now, d)
 			// Both sets in the new state's interner, for add's ids.
-			out.add(now.si, idx, s, d, true, now.si.id(old.ports(os, od)), now.si.id(now.ports(ns, nd)))
+			out.add(now.si, idx, si, s, d, true, now.si.id(old.ports(os, od)), now.si.id(now.ports(ns, nd)))
 		}
 	}
 	return out

@@ -405,7 +405,7 @@ func (x *Incremental) build() (*igen, error) {
 	g.mb = e.newMatrixBuilder()
 	g.named = len(e.named)
 	for xi := range g.mb.ents {
-		bh := g.mb.entityBehaviour(xi)
+		bh := g.canon(g.mb.entityBehaviour(xi))
 		n := &inode{name: g.mb.ents[xi].name, external: true, src: []int32{g.srcKey(bh)}, dst: []int32{g.dstKey(bh)}, srcN: []int32{1}, dstN: []int32{1}}
 		g.addNode(n)
 	}
@@ -453,10 +453,25 @@ func (g *igen) dstKey(bh behaviour) int32 {
 	return id
 }
 
+// canon trims a behaviour's bitset of its trailing zero words: bitsets
+// derived before and after peers were added then intern alike, and a
+// workload whose pods are derived at different times keeps one key.
+func (g *igen) canon(bh behaviour) behaviour {
+	bits := g.mb.bitsets[bh.bits]
+	n := len(bits)
+	for n > 0 && bits[n-1] == 0 {
+		n--
+	}
+	if n < len(bits) {
+		bh.bits = g.mb.internBits(bits[:n:n])
+	}
+	return bh
+}
+
 // rederive computes a class's behaviour with the engine as it is now.
 func (g *igen) rederive(ci int32) {
 	c := &g.classes[ci]
-	bh := g.mb.classBehaviour(&podClass{rep: c.rep, entities: c.entities})
+	bh := g.canon(g.mb.classBehaviour(&podClass{rep: c.rep, entities: c.entities}))
 	s, d := g.srcKey(bh), g.dstKey(bh)
 	if s == c.src && d == c.dst {
 		return
@@ -1144,7 +1159,7 @@ func (g *igen) addedNamed() {
 	}
 	g.named = len(g.e.named)
 	for xi := range g.mb.ents {
-		bh := g.mb.entityBehaviour(xi)
+		bh := g.canon(g.mb.entityBehaviour(xi))
 		n := g.byName[g.mb.ents[xi].name]
 		n.src[0], n.dst[0] = g.srcKey(bh), g.dstKey(bh)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -946,17 +947,17 @@ func (x *Incremental) Apply(d Delta) (*Changes, error) {
 		if o == nil {
 			return nil, errors.New("delta: nil AdminNetworkPolicy")
 		}
-		out, err = x.rebuild(func() func() { return swap(x.anps, o.Name, o, d.Op) })
+		out, err = x.rebuild(PolicyRef{Name: o.Name, Kind: KindAdminNetworkPolicy}, func() func() { return swap(x.anps, o.Name, o, d.Op) })
 	case *BaselineAdminNetworkPolicy:
 		if o == nil {
 			return nil, errors.New("delta: nil BaselineAdminNetworkPolicy")
 		}
-		out, err = x.rebuild(func() func() { return swap(x.banps, o.Name, o, d.Op) })
+		out, err = x.rebuild(PolicyRef{Name: o.Name, Kind: KindBaselineAdminNetworkPolicy}, func() func() { return swap(x.banps, o.Name, o, d.Op) })
 	case *ClusterNetworkPolicy:
 		if o == nil {
 			return nil, errors.New("delta: nil ClusterNetworkPolicy")
 		}
-		out, err = x.rebuild(func() func() { return swap(x.cnps, o.Name, o, d.Op) })
+		out, err = x.rebuild(PolicyRef{Name: o.Name, Kind: KindClusterNetworkPolicy}, func() func() { return swap(x.cnps, o.Name, o, d.Op) })
 	default:
 		return nil, fmt.Errorf("delta: unsupported object type %T", d.Object)
 	}
@@ -985,9 +986,10 @@ func swap[K comparable, V any](m map[K]V, k K, v V, op DeltaOp) func() {
 }
 
 // rebuild changes the objects (change returns its undo), derives the state
-// anew and compares every pair of the old and new state. On an error the
-// change is undone.
-func (x *Incremental) rebuild(change func() func()) (*Changes, error) {
+// anew and compares the two states. On an error the change is undone.
+// changed names the policy the delta changes: behaviours whose profile
+// holds it are compared whatever their signature.
+func (x *Incremental) rebuild(changed PolicyRef, change func() func()) (*Changes, error) {
 	undo := change()
 	g, err := x.build()
 	if err != nil {
@@ -997,43 +999,214 @@ func (x *Incremental) rebuild(change func() func()) (*Changes, error) {
 	old := x.g
 	x.g = g
 	x.rebuilds++
-	return diffGenerations(old, g), nil
+	return diffGenerations(old, g, changed), nil
 }
 
-// diffGenerations compares every ordered pair of two states.
-func diffGenerations(old, now *igen) *Changes {
-	names := map[string]bool{}
+// diffGenerations compares two states. The index spaces of the two
+// differ (policies, peers, tiers are numbered anew), so nodes are matched
+// by signature: their behaviours written out by what they mean (policy
+// names in evaluation order, the keys of the peers that select them, their
+// named ports). A node whose signature is the same in both and whose
+// profiles do not hold the changed policy has the same ports with every
+// other such node; the rest are compared with every node.
+func diffGenerations(old, now *igen, changed PolicyRef) *Changes {
+	so, sn := newSigner(old, changed), newSigner(now, changed)
+	touched := map[string]bool{}
 	for _, n := range old.nodes {
-		names[n.name] = n.external
-	}
-	for _, n := range now.nodes {
-		names[n.name] = n.external
-	}
-	sorted := slices.Sorted(maps.Keys(names))
-	keysOf := func(g *igen, name string) ([]int32, []int32) {
-		n := g.byName[name]
-		if n == nil {
-			return nil, nil
+		m := now.byName[n.name]
+		if m == nil || !so.same(n, sn, m) {
+			touched[n.name] = true
 		}
-		g.keys(n)
-		return n.src, n.dst
 	}
+	for _, m := range now.nodes {
+		if old.byName[m.name] == nil {
+			touched[m.name] = true
+		}
+	}
+	names := slices.Sorted(maps.Keys(touched))
 	out := &Changes{}
 	idx := map[changeKey]int{}
-	for si, s := range sorted {
-		os, _ := keysOf(old, s)
-		ns, _ := keysOf(now, s)
-		for _, d := range sorted {
-			if s == d || (names[s] && names[d]) {
+	keysOf := func(g *igen, name string) snap {
+		n := g.byName[name]
+		if n == nil {
+			return snap{}
+		}
+		g.keys(n)
+		return snap{src: n.src, dst: n.dst, external: n.external}
+	}
+	add := func(ti int, name, other string, outbound bool, a, b PortSet) {
+		if !a.Equal(b) {
+			out.add(now.si, idx, ti, name, other, outbound, now.si.id(a), now.si.id(b))
+		}
+	}
+	for ti, name := range names {
+		b, a := keysOf(old, name), keysOf(now, name)
+		ext := b.external || a.external
+		for _, other := range names[ti+1:] {
+			ob, oa := keysOf(old, other), keysOf(now, other)
+			if ext && (ob.external || oa.external) {
 				continue
 			}
-			_, od := keysOf(old, d)
-			_, nd := keysOf(now, d)
-			// Both sets in the new state's interner, for add's ids.
-			out.add(now.si, idx, si, s, d, true, now.si.id(old.ports(os, od)), now.si.id(now.ports(ns, nd)))
+			add(ti, name, other, true, old.ports(b.src, ob.dst), now.ports(a.src, oa.dst))
+			add(ti, name, other, false, old.ports(ob.src, b.dst), now.ports(oa.src, a.dst))
+		}
+		var rowB, rowA *row
+		if len(b.src) <= 1 && len(a.src) <= 1 {
+			rowB, rowA = old.newRow(b.src), now.newRow(a.src)
+		}
+		var colB, colA *column
+		if len(b.dst) <= 1 && len(a.dst) <= 1 {
+			colB, colA = old.newColumn(b.dst), now.newColumn(a.dst)
+		}
+		for _, m := range now.nodes {
+			if touched[m.name] || (ext && m.external) {
+				continue
+			}
+			mo := old.byName[m.name]
+			old.keys(mo)
+			now.keys(m)
+			if rowA != nil && len(mo.dst) == 1 && len(m.dst) == 1 {
+				add(ti, name, m.name, true, old.si.sets[rowB.at(old, mo.dst[0])], now.si.sets[rowA.at(now, m.dst[0])])
+			} else {
+				add(ti, name, m.name, true, old.ports(b.src, mo.dst), now.ports(a.src, m.dst))
+			}
+			if colA != nil && len(mo.src) == 1 && len(m.src) == 1 {
+				add(ti, name, m.name, false, old.si.sets[colB.at(old, mo.src[0])], now.si.sets[colA.at(now, m.src[0])])
+			} else {
+				add(ti, name, m.name, false, old.ports(mo.src, b.dst), now.ports(m.src, a.dst))
+			}
 		}
 	}
 	return out
+}
+
+// signer writes behaviours out by meaning, memoised per key.
+type signer struct {
+	g        *igen
+	changed  string
+	peerKeys []string
+	src, dst map[int32]string // "" marks a profile holding the changed policy
+}
+
+func newSigner(g *igen, changed PolicyRef) *signer {
+	s := &signer{g: g, changed: changed.String(), peerKeys: make([]string, len(g.e.peers)), src: map[int32]string{}, dst: map[int32]string{}}
+	for k, i := range g.b.peerIdx {
+		s.peerKeys[i] = k
+	}
+	return s
+}
+
+// same compares a node of s's state with one of t's.
+func (s *signer) same(n *inode, t *signer, m *inode) bool {
+	s.g.keys(n)
+	t.g.keys(m)
+	if n.external != m.external || len(n.src) != len(m.src) || len(n.dst) != len(m.dst) {
+		return false
+	}
+	sigs := func(sg *signer, keys []int32, src bool) []string {
+		out := make([]string, 0, len(keys))
+		for _, k := range keys {
+			v := sg.sig(k, src)
+			if v == "" {
+				return nil
+			}
+			out = append(out, v)
+		}
+		slices.Sort(out)
+		return out
+	}
+	for _, src := range []bool{true, false} {
+		kn, km := n.src, m.src
+		if !src {
+			kn, km = n.dst, m.dst
+		}
+		a, b := sigs(s, kn, src), sigs(t, km, src)
+		if a == nil || b == nil || !slices.Equal(a, b) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *signer) sig(k int32, src bool) string {
+	cache := s.dst
+	if src {
+		cache = s.src
+	}
+	if v, ok := cache[k]; ok {
+		return v
+	}
+	g := s.g
+	var prof, bits, named int32
+	if src {
+		prof, bits = g.srcKeys[k][0], g.srcKeys[k][1]
+	} else {
+		prof, bits, named = g.dstKeys[k][0], g.dstKeys[k][1], g.dstKeys[k][2]
+	}
+	var b strings.Builder
+	ok := s.profile(&b, prof)
+	b.WriteString("|")
+	var peers []string
+	for i, w := range g.mb.bitsets[bits] {
+		for j := 0; j < 64; j++ {
+			if w&(1<<j) != 0 {
+				peers = append(peers, s.peerKeys[i*64+j])
+			}
+		}
+	}
+	slices.Sort(peers)
+	b.WriteString(strings.Join(peers, ","))
+	if !src {
+		b.WriteString("|")
+		var ns []string
+		for i, port := range g.mb.nameds[named] {
+			if port != 0 {
+				ns = append(ns, fmt.Sprintf("%d/%s=%d", g.e.named[i].proto, g.e.named[i].name, port))
+			}
+		}
+		slices.Sort(ns)
+		b.WriteString(strings.Join(ns, ","))
+	}
+	v := b.String()
+	if !ok {
+		v = ""
+	}
+	cache[k] = v
+	return v
+}
+
+// profile writes a profile's policies: the tiers in evaluation order, the
+// NetworkPolicy tier (where order means nothing) sorted. False when it
+// holds the changed policy.
+func (s *signer) profile(b *strings.Builder, prof int32) bool {
+	e := s.g.e
+	var mid []string
+	ok := true
+	for _, h := range s.g.mb.profiles[prof] {
+		var ref, pol string
+		switch {
+		case h&handleTier != 0:
+			ref = e.tiers[h&^handleTier].ref.String()
+			pol = ref
+		case h&handleCilium != 0:
+			cr := e.cilium[h&^handleCilium].ref
+			ref, pol = cr.String(), cr.Policy.String()
+		default:
+			ref = e.policies[h].ref.String()
+			pol = ref
+		}
+		if pol == s.changed {
+			ok = false
+		}
+		if h&handleTier != 0 {
+			b.WriteString(ref + ";")
+			continue
+		}
+		mid = append(mid, ref)
+	}
+	slices.Sort(mid)
+	b.WriteString("[" + strings.Join(mid, ";") + "]")
+	return ok
 }
 
 func (x *Incremental) applyPod(op DeltaOp, p *Pod) *Changes {
@@ -1221,7 +1394,7 @@ func (x *Incremental) applyNetworkPolicy(op DeltaOp, np *networkingv1.NetworkPol
 		return &Changes{}, nil
 	}
 	if had && g.e.hasAddressPeers(g.e.policies[oldSlot].peerLists()...) {
-		return x.rebuild(func() func() { return swap(x.nps, k, np, op) })
+		return x.rebuild(PolicyRef{Namespace: k.ns, Name: k.name}, func() func() { return swap(x.nps, k, np, op) })
 	}
 	var cp compiledPolicy
 	nPeers := len(g.e.peers)
@@ -1234,7 +1407,7 @@ func (x *Incremental) applyNetworkPolicy(op DeltaOp, np *networkingv1.NetworkPol
 			return nil, fmt.Errorf("networkpolicy %s/%s: %w", k.ns, k.name, err)
 		}
 		if !simple || g.e.hasAddressPeers(cp.peerLists()...) {
-			return x.rebuild(func() func() { return swap(x.nps, k, np, op) })
+			return x.rebuild(PolicyRef{Namespace: k.ns, Name: k.name}, func() func() { return swap(x.nps, k, np, op) })
 		}
 	}
 	// The classes whose profile changes: those the old or new selector picks.
@@ -1277,7 +1450,7 @@ func (x *Incremental) applyCilium(op DeltaOp, p *CiliumNetworkPolicy) (*Changes,
 	}
 	for _, s := range oldSlots {
 		if g.e.hasAddressPeers(g.e.cilium[s].peerLists()...) {
-			return x.rebuild(func() func() { return swap(x.cils, k, p, op) })
+			return x.rebuild(PolicyRef{Namespace: k.ns, Name: k.name, Kind: k.kind}, func() func() { return swap(x.cils, k, p, op) })
 		}
 	}
 	first := len(g.e.cilium)
@@ -1298,7 +1471,7 @@ func (x *Incremental) applyCilium(op DeltaOp, p *CiliumNetworkPolicy) (*Changes,
 			simple = simple && !g.e.hasAddressPeers(added[i].peerLists()...)
 		}
 		if !simple {
-			return x.rebuild(func() func() { return swap(x.cils, k, p, op) })
+			return x.rebuild(PolicyRef{Namespace: k.ns, Name: k.name, Kind: k.kind}, func() func() { return swap(x.cils, k, p, op) })
 		}
 	}
 	newSlots := make([]int, 0, len(added))

@@ -69,7 +69,7 @@ func (c ConnChange) String() string {
 // hold each such row in one slice of names, and Each expands them.
 type Changes struct {
 	Groups []ChangeGroup
-	ids    [][2]int32 // port set ids of each group, while diffing
+	keys   []changeKey // of each group, while diffing
 	pairs  int
 }
 
@@ -108,20 +108,20 @@ func (c *Changes) add(si *setInterner, idx map[changeKey]int, ni int, node, othe
 	}
 	// A node's groups are made while it is diffed, so they are the last
 	// ones; a few are searched before the map is asked.
+	k := changeKey{ni, outbound, old, now}
 	for i := len(c.Groups) - 1; i >= 0 && i >= len(c.Groups)-8; i-- {
-		if gr := &c.Groups[i]; gr.Node == node && gr.Outbound == outbound && c.ids[i] == [2]int32{old, now} {
-			gr.Others = append(gr.Others, other)
+		if c.keys[i] == k {
+			c.Groups[i].Others = append(c.Groups[i].Others, other)
 			c.pairs++
 			return
 		}
 	}
-	k := changeKey{ni, outbound, old, now}
 	i, ok := idx[k]
 	if !ok {
 		i = len(c.Groups)
 		idx[k] = i
 		c.Groups = append(c.Groups, ChangeGroup{Node: node, Outbound: outbound, Before: si.sets[old], After: si.sets[now]})
-		c.ids = append(c.ids, [2]int32{old, now})
+		c.keys = append(c.keys, k)
 	}
 	c.Groups[i].Others = append(c.Groups[i].Others, other)
 	c.pairs++

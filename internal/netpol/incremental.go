@@ -225,7 +225,6 @@ type iclass struct {
 type inode struct {
 	name     string
 	external bool
-	idx      int             // in igen.nodes
 	classes  map[int32]int32 // class -> pods (workloads)
 	src, dst []int32         // distinct behaviour keys, sorted
 	srcN     []int32         // pods per src key

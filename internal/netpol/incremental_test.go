@@ -215,3 +215,46 @@ func TestIncrementalDuplicate(t *testing.T) {
 		t.Fatalf("err = %v, want listed twice", err)
 	}
 }
+
+// TestIncrementalLargeProfile runs the benchmark's delta stream (pod and
+// NetworkPolicy changes of the large profile) on a cluster small enough to
+// recompute after every delta: the same check as the random one, on
+// realistic shapes (many workloads of one behaviour, namespace selectors).
+func TestIncrementalLargeProfile(t *testing.T) {
+	l := netpoltest.GenerateLarge(7, 400)
+	inc, err := netpol.NewIncremental(l.Cluster, netpol.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := fullConnections(t, inc.Cluster(), netpol.Options{})
+	checkSame(t, "initial", inc, prev)
+	r := rand.New(rand.NewPCG(7, 8))
+	changes := 0
+	for step := range 300 {
+		var d netpol.Delta
+		if r.IntN(2) == 0 {
+			d = l.PodDelta()
+		} else {
+			d = l.PolicyDelta()
+		}
+		got, err := inc.Apply(d)
+		if err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		// The generator's own view of the cluster, not the engine's.
+		now := fullConnections(t, l.Cluster, netpol.Options{})
+		where := fmt.Sprintf("step %d (%s %T)", step, d.Op, d.Object)
+		checkSame(t, where, inc, now)
+		pairs := slices.Collect(got.Each)
+		sortChanges(pairs)
+		if want := diffConnections(prev, now); !equalChanges(pairs, want) {
+			t.Fatalf("%s: reported %d changes, want %d", where, len(pairs), len(want))
+		}
+		changes += len(pairs)
+		prev = now
+	}
+	if st := inc.Stats(); st.Rebuilds != 0 || changes == 0 {
+		t.Fatalf("%d rebuilds, %d changes: the stream should stay on the fast path and change something", st.Rebuilds, changes)
+	}
+	t.Logf("300 deltas, %d changed connections, 0 disagreements", changes)
+}

@@ -1530,6 +1530,59 @@ func (x *Incremental) Stats() IncrementalStats {
 	}
 }
 
+// Names lists the workloads and address entities in iteration order, as
+// Matrix.Names.
+func (x *Incremental) Names() []string {
+	out := make([]string, len(x.g.nodes))
+	for i, n := range x.g.nodes {
+		out[i] = n.name
+	}
+	return out
+}
+
+// IsExternal reports whether a name is an address entity, as
+// Matrix.IsExternal.
+func (x *Incremental) IsExternal(name string) bool {
+	n := x.g.byName[name]
+	return n != nil && n.external
+}
+
+// Connection is the connection of two names with its partial counts, as
+// Matrix.Connection.
+func (x *Incremental) Connection(src, dst string) (Connection, bool) {
+	ps, ok := x.Lookup(src, dst)
+	if !ok {
+		return Connection{}, false
+	}
+	g := x.g
+	c := Connection{Src: src, Dst: dst, Ports: ps}
+	c.PodPairs, c.FullPairs = g.partial(g.byName[src], g.byName[dst], ps)
+	return c, true
+}
+
+// partial is Matrix.pairCounts for two nodes: both 0 when every pod pair
+// is allowed all of ps.
+func (g *igen) partial(a, b *inode, ps PortSet) (total, full int) {
+	g.keys(a)
+	g.keys(b)
+	if len(a.src) == 1 && len(b.dst) == 1 {
+		return 0, 0
+	}
+	for i, s := range a.src {
+		for j, d := range b.dst {
+			n := int(a.srcN[i]) * int(b.dstN[j])
+			total += n
+			if g.si.sets[g.pairSet(s, d)].Equal(ps) {
+				full += n
+			}
+		}
+	}
+	if full == total {
+		return 0, 0
+	}
+	return total, full
+}
+
 // Lookup is the ports allowed from src to dst, as Matrix.Lookup.
 func (x *Incremental) Lookup(src, dst string) (PortSet, bool) {
 	g := x.g
@@ -1559,21 +1612,7 @@ func (x *Incremental) Each(yield func(Connection) bool) {
 				continue
 			}
 			c := Connection{Src: a.name, Dst: b.name, Ports: ps}
-			if len(a.src) > 1 || len(b.dst) > 1 {
-				var total, full int
-				for i, s := range a.src {
-					for j, d := range b.dst {
-						n := int(a.srcN[i]) * int(b.dstN[j])
-						total += n
-						if g.si.sets[g.pairSet(s, d)].Equal(ps) {
-							full += n
-						}
-					}
-				}
-				if full < total {
-					c.PodPairs, c.FullPairs = total, full
-				}
-			}
+			c.PodPairs, c.FullPairs = g.partial(a, b, ps)
 			if !yield(c) {
 				return
 			}

@@ -75,18 +75,38 @@ func TestIncrementalDifferential(t *testing.T) {
 	}
 }
 
-func fullConnections(t *testing.T, c netpol.Cluster, opts netpol.Options) []netpol.Connection {
+func fullConnections(t *testing.T, c netpol.Cluster, opts netpol.Options) full {
 	t.Helper()
 	e, err := netpol.New(c, opts)
 	if err != nil {
 		t.Fatalf("full recompute: %v", err)
 	}
-	return slices.Collect(e.Matrix().Each)
+	m := e.Matrix()
+	return full{names: m.Names(), conns: slices.Collect(m.Each)}
 }
 
-func checkSame(t *testing.T, where string, inc *netpol.Incremental, want []netpol.Connection) {
+// full is what a full recompute answers: the matrix's names and connections.
+type full struct {
+	names []string
+	conns []netpol.Connection
+}
+
+func checkSame(t *testing.T, where string, inc *netpol.Incremental, f full) {
 	t.Helper()
+	if names := inc.Names(); !slices.Equal(names, f.names) {
+		t.Fatalf("%s: names %v, full recompute %v", where, names, f.names)
+	}
+	want := f.conns
 	got := slices.Collect(inc.Each)
+	// Each's pairs answer Connection the same; names outside are unknown.
+	for _, c := range got {
+		if one, ok := inc.Connection(c.Src, c.Dst); !ok || !one.Ports.Equal(c.Ports) || one.PodPairs != c.PodPairs || one.FullPairs != c.FullPairs {
+			t.Fatalf("%s: Connection(%s, %s) = %v %v, Each has %v", where, c.Src, c.Dst, one, ok, c)
+		}
+	}
+	if _, ok := inc.Lookup("no/such[Workload]", "no/such[Workload]"); ok {
+		t.Fatalf("%s: Lookup of an unknown name answered", where)
+	}
 	if len(got) != len(want) {
 		t.Fatalf("%s: %d connections, full recompute %d\n%s", where, len(got), len(want), describeDiff(got, want))
 	}
@@ -123,7 +143,8 @@ func describeDiff(got, want []netpol.Connection) string {
 }
 
 // diffConnections is the changes between two full matrices, by ports.
-func diffConnections(before, after []netpol.Connection) []netpol.ConnChange {
+func diffConnections(b, a full) []netpol.ConnChange {
+	before, after := b.conns, a.conns
 	type pair struct{ src, dst string }
 	m := map[pair]*netpol.ConnChange{}
 	var order []pair

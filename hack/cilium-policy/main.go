@@ -176,12 +176,16 @@ type world struct {
 	ids     map[string]*identity.Identity // query end -> identity
 	byLabel map[string]*identity.Identity // sorted label string -> identity (pods with equal labels share one, as in Cilium)
 	idmap   identity.IdentityMap
-	ports   map[identity.NumericIdentity]pkgtypes.NamedPortMap // named ports of the identity's pods (the first pod's)
-	nextID  identity.NumericIdentity
-	npm     namedPorts
-	repo    *policy.Repository
-	idmgr   identitymanager.IDManager
-	cache   map[cacheKey]policy.SelectorPolicy
+	// ports are each pod's own named ports, by query end ("pod:<index>"):
+	// an endpoint resolves an ingress rule's named port on its own pod
+	// (pkg/endpoint policy.go GetIngressNamedPort, "Ingress only needs the
+	// ports of the POD itself"), even where pods share an identity.
+	ports  map[string]pkgtypes.NamedPortMap
+	nextID identity.NumericIdentity
+	npm    namedPorts
+	repo   *policy.Repository
+	idmgr  identitymanager.IDManager
+	cache  map[cacheKey]policy.SelectorPolicy
 }
 
 type cacheKey struct {
@@ -196,7 +200,7 @@ func (n namedPorts) GetNamedPorts() pkgtypes.NamedPortMultiMap { return n.m }
 
 func answer(logger *slog.Logger, req *request) ([]verdict, error) {
 	w := &world{logger: logger, ids: map[string]*identity.Identity{}, byLabel: map[string]*identity.Identity{},
-		idmap: identity.IdentityMap{}, ports: map[identity.NumericIdentity]pkgtypes.NamedPortMap{},
+		idmap: identity.IdentityMap{}, ports: map[string]pkgtypes.NamedPortMap{},
 		nextID: identity.GetMinimalAllocationIdentity(0), cache: map[cacheKey]policy.SelectorPolicy{}}
 	if err := w.identities(req); err != nil {
 		return nil, err
@@ -271,9 +275,7 @@ func (w *world) identities(req *request) error {
 			named[cp.Name] = pkgtypes.PortProto{Proto: proto, Port: cp.Port}
 		}
 		npm.Update(id.ID, nil, named)
-		if _, seen := w.ports[id.ID]; !seen {
-			w.ports[id.ID] = named
-		}
+		w.ports["pod:"+strconv.Itoa(i)] = named
 	}
 	for _, q := range req.Queries {
 		for _, end := range []string{q.Src, q.Dst} {
@@ -391,7 +393,7 @@ func (w *world) lookup(q query) (verdict, error) {
 	v := verdict{Egress: "allowed", Ingress: "allowed"}
 	// Only endpoints (pods) enforce policy; a reserved or CIDR end does not.
 	if strings.HasPrefix(q.Src, "pod:") {
-		allowed, err := w.decide(from, w.ports[from.ID], policy.EgressKey().WithIdentity(to.ID).WithPortProto(proto, q.Port))
+		allowed, err := w.decide(from, w.ports[q.Src], policy.EgressKey().WithIdentity(to.ID).WithPortProto(proto, q.Port))
 		if err != nil {
 			return verdict{}, err
 		}
@@ -400,7 +402,7 @@ func (w *world) lookup(q query) (verdict, error) {
 		}
 	}
 	if strings.HasPrefix(q.Dst, "pod:") {
-		allowed, err := w.decide(to, w.ports[to.ID], policy.IngressKey().WithIdentity(from.ID).WithPortProto(proto, q.Port))
+		allowed, err := w.decide(to, w.ports[q.Dst], policy.IngressKey().WithIdentity(from.ID).WithPortProto(proto, q.Port))
 		if err != nil {
 			return verdict{}, err
 		}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/budnet/budnet/internal/manifest"
@@ -86,6 +87,7 @@ func (g Guard) Decide(ctx context.Context, current []*unstructured.Unstructured,
 	if g.Platform == nil {
 		return Decision{}, fmt.Errorf("admission: no platform model")
 	}
+	current, ch = podItself(current, ch)
 	after, err := applyChange(current, ch)
 	if err != nil {
 		return Decision{}, err
@@ -99,12 +101,22 @@ func (g Guard) Decide(ctx context.Context, current []*unstructured.Unstructured,
 		return Decision{}, fmt.Errorf("evaluating the cluster with the change: %w", err)
 	}
 	d := Decision{Allowed: true,
-		Opened: reach.Added(before.OverPermissive, next.OverPermissive),
-		Broken: reach.Added(before.Broken, next.Broken)}
+		Opened: reach.Added(before.diff.OverPermissive, next.diff.OverPermissive),
+		Broken: reach.Added(before.diff.Broken, next.diff.Broken)}
+	unjudged := addedUnjudged(before.unjudged, next.unjudged)
 	if len(d.Opened)+len(d.Broken) == 0 {
+		if len(unjudged) > 0 {
+			// What the engine cannot judge (a Cilium fromNodes, an ANP node
+			// selector) it reads as matching nothing: admitting the change
+			// as harmless would pass it by default.
+			return Decision{}, &NotJudgedError{Parts: unjudged}
+		}
 		return d, nil
 	}
 	lines := describe(d)
+	for _, u := range unjudged {
+		lines = append(lines, "adds what the engine does not judge: "+u)
+	}
 	if g.Mode == ModeWarn {
 		d.Warnings = lines
 		return d, nil
@@ -138,9 +150,43 @@ func flowText(x reach.Discrepancy) string {
 	return s
 }
 
+// NotJudgedError says a change adds policy parts the engine does not judge
+// (reach's "unjudged" list), so the guard cannot call it harmless. The
+// handler answers it as undecided, per --on-timeout.
+type NotJudgedError struct {
+	// Parts name each part: "Kind ns/name field: why".
+	Parts []string
+}
+
+func (e *NotJudgedError) Error() string {
+	return "the change adds policy parts the engine does not judge: " + strings.Join(e.Parts, "; ")
+}
+
+// addedUnjudged returns the parts of after that before lacks.
+func addedUnjudged(before, after []string) []string {
+	had := make(map[string]bool, len(before))
+	for _, u := range before {
+		had[u] = true
+	}
+	var out []string
+	for _, u := range after {
+		if !had[u] {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// comparison is one state's comparison with the model and what of its
+// policies the engine did not judge.
+type comparison struct {
+	diff     *reach.Diff
+	unjudged []string
+}
+
 // compare computes the comparison of objs with the model, through the
 // same decoding and engine as reach --cluster --intended.
-func compare(ctx context.Context, objs []*unstructured.Unstructured, model *platform.Platform) (*reach.Diff, error) {
+func compare(ctx context.Context, objs []*unstructured.Unstructured, model *platform.Platform) (*comparison, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -160,7 +206,61 @@ func compare(ctx context.Context, objs []*unstructured.Unstructured, model *plat
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return reach.Compare(in, eng, eng.Matrix(), model)
+	diff, err := reach.Compare(in, eng, eng.Matrix(), model)
+	if err != nil {
+		return nil, err
+	}
+	c := &comparison{diff: diff}
+	for _, u := range append(slices.Clip(in.Unjudged), in.EngineUnjudged(eng.Unjudged())...) {
+		s := u.Kind + " " + u.Object
+		if u.Field != "" {
+			s += " " + u.Field
+		}
+		c.unjudged = append(c.unjudged, s+": "+u.Why)
+	}
+	return c, nil
+}
+
+// podItself makes a Pod update judged by the Pod's own labels. The
+// inventory reads a controller-owned Pod through its owner's template (so a
+// workload is not counted once per replica), which would make relabelling
+// the Pod itself (kubectl label pod db-0 role=x) invisible: the labels the
+// NetworkPolicies select on change, the template does not. So for an
+// UPDATE of a Pod that a controller owns before or after, both the old and
+// the new Pod are judged as standalone Pods (controller reference dropped
+// from copies): before holds the old Pod beside its owner, after the new
+// one, and what the relabel adds is what the Pod gains. A change that only
+// adopts or orphans the Pod changes nothing it can reach, and is judged so.
+func podItself(current []*unstructured.Unstructured, ch Change) ([]*unstructured.Unstructured, Change) {
+	if ch.Operation != Update || ch.Object == nil || ch.OldObject == nil || !isPod(ch.Object) || !isPod(ch.OldObject) {
+		return current, ch
+	}
+	if metav1.GetControllerOf(ch.Object) == nil && metav1.GetControllerOf(ch.OldObject) == nil {
+		return current, ch
+	}
+	old, nu := standalone(ch.OldObject), standalone(ch.Object)
+	out := slices.Clone(current)
+	if i := slices.IndexFunc(out, func(o *unstructured.Unstructured) bool { return sameObject(o, old) }); i >= 0 {
+		out[i] = old
+	} else {
+		// Not in the caches yet (a watch event behind): the request says what it was.
+		out = append(out, old)
+	}
+	return out, Change{Operation: Update, Object: nu, OldObject: old}
+}
+
+func isPod(u *unstructured.Unstructured) bool {
+	return u.GetKind() == "Pod" && u.GroupVersionKind().Group == ""
+}
+
+// standalone returns a copy of a Pod without its controller reference.
+func standalone(pod *unstructured.Unstructured) *unstructured.Unstructured {
+	cp := pod.DeepCopy()
+	refs := slices.DeleteFunc(cp.GetOwnerReferences(), func(r metav1.OwnerReference) bool {
+		return r.Controller != nil && *r.Controller
+	})
+	cp.SetOwnerReferences(refs)
+	return cp
 }
 
 func sameObject(a, b *unstructured.Unstructured) bool {

@@ -54,7 +54,7 @@ func NewHandler(src Source, mode Mode, timeout time.Duration, denyUndecided bool
 	h := &Handler{Source: src, Timeout: timeout, DenyUndecided: denyUndecided, Log: log,
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "budnet_admission_decisions_total",
-			Help: "Admission guard answers by result: allowed, denied, warned, undecided-allowed, undecided-denied (timeouts and evaluation errors), bad-request.",
+			Help: "Admission guard answers by result: allowed, denied, warned, undecided-allowed, undecided-denied (timeouts, unjudged policy parts, evaluation errors), bad-request.",
 		}, []string{"result", "reason"})}
 	if reg != nil {
 		if err := reg.Register(h.decisions); err != nil {
@@ -145,6 +145,10 @@ func (h *Handler) decide(ctx context.Context, ch Change, req *admissionv1.Admiss
 	if res.err != nil {
 		if ctx.Err() != nil {
 			return h.undecided(fmt.Sprintf("no decision within %s", h.Timeout), "timeout")
+		}
+		var nj *NotJudgedError
+		if errors.As(res.err, &nj) {
+			return h.undecided(res.err.Error(), "unjudged")
 		}
 		return h.undecided(res.err.Error(), "error")
 	}

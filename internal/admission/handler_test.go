@@ -111,6 +111,41 @@ func TestHandlerUndecided(t *testing.T) {
 	}
 }
 
+// TestHandlerNotJudged: a change adding a policy part the engine does not
+// judge is undecided (reason unjudged), admitted or denied per --on-timeout,
+// with the part named in the warning.
+func TestHandlerNotJudged(t *testing.T) {
+	objs, model := fixture(t)
+	raw, err := obj(t, fromNodes).MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := json.Marshal(admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{UID: types.UID("u-2"), Operation: admissionv1.Create,
+			Kind:      metav1.GroupVersionKind{Group: "cilium.io", Version: "v2", Kind: "CiliumNetworkPolicy"},
+			Namespace: "data", Name: "db-from-nodes", Object: runtime.RawExtension{Raw: raw}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, deny := range []bool{false, true} {
+		h, err := NewHandler(func() ([]*unstructured.Unstructured, *platform.Platform, error) { return objs, model, nil },
+			ModeEnforce, time.Minute, deny, prometheus.NewRegistry(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, resp := post(t, h, body)
+		if resp.Allowed == deny || len(resp.Warnings) == 0 || !strings.Contains(resp.Warnings[0], "fromNodes") {
+			t.Errorf("deny %v: allowed %v, warnings %q", deny, resp.Allowed, resp.Warnings)
+		}
+		result := map[bool]string{false: "undecided-allowed", true: "undecided-denied"}[deny]
+		if n := testutil.ToFloat64(h.decisions.WithLabelValues(result, "unjudged")); n != 1 {
+			t.Errorf("%s/unjudged counted %v times", result, n)
+		}
+	}
+}
+
 // TestHandlerDecides: the same review, decided, denies with the flow named;
 // a dry run is judged the same.
 func TestHandlerDecides(t *testing.T) {

@@ -102,6 +102,41 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// serveGuard serves the guard over the controller's caches on a loopback
+// TLS server (enforce mode) until the test ends, and returns the handler,
+// its URL and the CA bundle a webhook configuration needs.
+func serveGuard(t *testing.T, c *controller.Controller) (*Handler, string, []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	caPEM := writeCert(t, dir)
+	h, err := NewHandler(c.Current, ModeEnforce, 8*time.Second, false, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, TLSConfig: &tls.Config{GetCertificate: (&CertReloader{Dir: dir}).GetCertificate}, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return h, "https://" + ln.Addr().String() + "/validate", caPEM
+}
+
+// warningClient is a client whose warning handler collects what the API
+// server relays from webhooks.
+func warningClient(t *testing.T, cfg *rest.Config) (kubernetes.Interface, *warnings) {
+	t.Helper()
+	warn := &warnings{}
+	cfg = rest.CopyConfig(cfg)
+	cfg.WarningHandler = warn
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, warn
+}
+
 func webPolicy(name, ns string, egress bool, to string) *networkingv1.NetworkPolicy {
 	np := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
@@ -150,21 +185,7 @@ func TestWebhookThroughAPIServer(t *testing.T) {
 	go func() { _ = c.Run(cctx) }()
 	waitFor(t, "controller ready", c.Ready)
 
-	dir := t.TempDir()
-	caPEM := writeCert(t, dir)
-	h, err := NewHandler(c.Current, ModeEnforce, 8*time.Second, false, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: h, TLSConfig: &tls.Config{GetCertificate: (&CertReloader{Dir: dir}).GetCertificate}, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.ServeTLS(ln, "", "") }()
-	defer srv.Close()
-
-	url := "https://" + ln.Addr().String() + "/validate"
+	h, url, caPEM := serveGuard(t, c)
 	fail := admissionregistrationv1.Fail
 	none := admissionregistrationv1.SideEffectClassNone
 	timeout := int32(10)
@@ -188,13 +209,7 @@ func TestWebhookThroughAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	warn := &warnings{}
-	cfg := rest.CopyConfig(env.Config)
-	cfg.WarningHandler = warn
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, warn := warningClient(t, env.Config)
 	nps := client.NetworkingV1().NetworkPolicies("app")
 	lockdown := webPolicy("web-lockdown", "app", false, "")
 

@@ -212,14 +212,6 @@ func (o *ControllerOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return usageError(err)
 	}
-	if leader != nil {
-		leader.OnElected = c.Kick
-		go func() {
-			if err := leader.Run(ctx); err != nil {
-				o.logger.Error("leader election", "err", err)
-			}
-		}()
-	}
 	ln, err := net.Listen("tcp", o.MetricsAddr)
 	if err != nil {
 		return usageError(fmt.Errorf("--metrics-addr: %w", err))
@@ -239,6 +231,23 @@ func (o *ControllerOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	// leaderDone closes when the election stopped; on shutdown that is after
+	// the Lease was released (client-go releases it within RenewDeadline),
+	// so Run waits for it: exiting first would leave the Lease held and
+	// the next replica waiting out its duration.
+	leaderDone := make(chan struct{})
+	leaderCtx, stopLeading := context.WithCancel(ctx)
+	if leader != nil {
+		leader.OnElected = c.Kick
+		go func() {
+			defer close(leaderDone)
+			if err := leader.Run(leaderCtx); err != nil {
+				o.logger.Error("leader election", "err", err)
+			}
+		}()
+	} else {
+		close(leaderDone)
+	}
 	runErr := c.Run(ctx)
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -250,6 +259,8 @@ func (o *ControllerOptions) Run(ctx context.Context) error {
 	if err := srv.Shutdown(shutdown); err != nil {
 		o.logger.Warn("metrics server shutdown", "err", err)
 	}
+	stopLeading()
+	<-leaderDone
 	select {
 	case err := <-serveErr:
 		return errors.Join(runErr, fmt.Errorf("serving: %w", err))

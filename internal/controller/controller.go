@@ -363,7 +363,13 @@ func (c *Controller) evaluate(ctx context.Context) {
 			c.metrics.lastSuccess.SetToCurrentTime()
 			c.log.Info("evaluated", "objects", st.Objects, "workloads", st.Workloads, "connections", st.Connections, "took", st.Duration)
 			if c.opts.OnState != nil {
-				if err := c.opts.OnState(ctx, prev, st); err != nil {
+				// A publish under way when the controller is told to stop
+				// finishes, so the reports are not left half-written
+				// (some namespaces new, others old) until the next start.
+				pctx, cancel := afterGrace(ctx, publishGrace)
+				err := c.opts.OnState(pctx, prev, st)
+				cancel()
+				if err != nil {
 					c.log.Error("publishing the state", "err", err)
 					c.metrics.evaluations.WithLabelValues("publish-error").Inc()
 				}
@@ -376,6 +382,22 @@ func (c *Controller) evaluate(ctx context.Context) {
 	c.mu.Unlock()
 	c.metrics.evaluations.WithLabelValues("error").Inc()
 	c.log.Error("evaluation failed; the last state stands", "err", err)
+}
+
+// publishGrace is how long a publish begun before a shutdown may go on
+// after it; well inside a Pod's default 30 s termination grace period.
+const publishGrace = 10 * time.Second
+
+// afterGrace returns a context that ends grace after ctx does (or when
+// cancel is called): work begun before a shutdown finishes, without holding
+// the shutdown up for long.
+func afterGrace(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	g, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(grace, cancel)
+		context.AfterFunc(g, func() { t.Stop() })
+	})
+	return g, func() { stop(); cancel() }
 }
 
 // platform returns the model: the ConfigMap from the cache, the file

@@ -365,8 +365,39 @@ func (b *builder) ciliumPeers(ref PolicyRef, ns, at string, dir Direction, deny 
 		(l3.nodes != nil && len(l3.nodes) == 0)
 	anyL3 := len(l3.endpoints)+len(l3.cidr)+len(l3.cidrSet)+len(l3.entities)+len(l3.nodes)+len(l3.fqdns) > 0 ||
 		len(l3.groups) > 0 || len(l3.services) > 0
+	addCIDR := func(field, s string, except []string) error {
+		pfx, err := parseCIDROrAddr(s)
+		if err != nil {
+			return fmt.Errorf("%s: %q is not a CIDR", field, s)
+		}
+		m := peerMatcher{kind: peerIPBlock, cidr: pfx, podIPs: podIPsNever}
+		key := "cc|" + pfx.String()
+		for _, x := range except {
+			ex, err := parseCIDROrAddr(x)
+			if err != nil || ex.Addr().Is4() != pfx.Addr().Is4() || ex.Bits() < pfx.Bits() || !pfx.Contains(ex.Addr()) {
+				return fmt.Errorf("%s.except: %q is not a CIDR within %s", field, x, pfx)
+			}
+			m.except = append(m.except, ex)
+		}
+		slices.SortFunc(m.except, comparePrefix)
+		m.except = slices.Compact(m.except)
+		for _, x := range m.except {
+			key += "|" + x.String()
+		}
+		add(b.internPeer(key, m))
+		return nil
+	}
 	for i := range l3.endpoints {
 		s := &l3.endpoints[i]
+		if ent, ok := reservedEntity(s); ok {
+			// A selector of one reserved label is the entity of that name
+			// (pkg/policy/api entity.go builds each entity as exactly such a
+			// selector).
+			if err := b.ciliumEntity(ref, fmt.Sprintf("%s.%sEndpoints[%d]", at, p, i), ent, add, addCIDR); err != nil {
+				return cr, fmt.Errorf("%sEndpoints[%d]: %w", p, i, err)
+			}
+			continue
+		}
 		sel, conv, err := ciliumSelector(s)
 		if errors.Is(err, errCiliumUnjudged) {
 			b.unjudged(ref, fmt.Sprintf("%s.%sEndpoints[%d]", at, p, i), err.Error()+"; it matches nothing here")
@@ -397,36 +428,17 @@ func (b *builder) ciliumPeers(ref PolicyRef, ns, at string, dir Direction, deny 
 	if len(l3.requires) > 0 {
 		b.unjudged(ref, fmt.Sprintf("%s.%sRequires", at, p), "requirements (deprecated) constrain every rule of the endpoint; not evaluated")
 	}
-	if len(l3.nodes) > 0 {
-		b.unjudged(ref, fmt.Sprintf("%s.%sNodes", at, p), "node selectors: the engine has no Node objects; they match nothing here")
+	if len(l3.nodes) > 0 && b.hasNodes() {
+		// Node selectors select node identities (host, remote-node) by
+		// their labels: with no host-network pods the engine has no node
+		// among its peers and they match nothing, as they do here.
+		b.unjudged(ref, fmt.Sprintf("%s.%sNodes", at, p), "node selectors: the engine has no Node labels for its host-network pods; they match nothing here")
 	}
 	if len(l3.groups) > 0 {
 		b.unjudged(ref, fmt.Sprintf("%s.%sGroups", at, p), "cloud-provider groups are not evaluated; they match nothing here")
 	}
 	if len(l3.services) > 0 {
 		b.unjudged(ref, at+".toServices", "service selectors are not evaluated; they match nothing here")
-	}
-	addCIDR := func(field, s string, except []string) error {
-		pfx, err := parseCIDROrAddr(s)
-		if err != nil {
-			return fmt.Errorf("%s: %q is not a CIDR", field, s)
-		}
-		m := peerMatcher{kind: peerIPBlock, cidr: pfx, podIPs: podIPsNever}
-		key := "cc|" + pfx.String()
-		for _, x := range except {
-			ex, err := parseCIDROrAddr(x)
-			if err != nil || ex.Addr().Is4() != pfx.Addr().Is4() || ex.Bits() < pfx.Bits() || !pfx.Contains(ex.Addr()) {
-				return fmt.Errorf("%s.except: %q is not a CIDR within %s", field, x, pfx)
-			}
-			m.except = append(m.except, ex)
-		}
-		slices.SortFunc(m.except, comparePrefix)
-		m.except = slices.Compact(m.except)
-		for _, x := range m.except {
-			key += "|" + x.String()
-		}
-		add(b.internPeer(key, m))
-		return nil
 	}
 	for i, s := range l3.cidr {
 		if err := addCIDR(fmt.Sprintf("%sCIDR[%d]", p, i), s, nil); err != nil {
@@ -445,32 +457,8 @@ func (b *builder) ciliumPeers(ref PolicyRef, ns, at string, dir Direction, deny 
 	}
 	for i, ent := range l3.entities {
 		field := fmt.Sprintf("%s.%sEntities[%d]", at, p, i)
-		switch ent {
-		case "all":
-			add(b.internPeer("cluster", peerMatcher{kind: peerCluster}))
-			for _, w := range []string{"0.0.0.0/0", "::/0"} {
-				_ = addCIDR(field, w, nil)
-			}
-		case "world":
-			for _, w := range []string{"0.0.0.0/0", "::/0"} {
-				_ = addCIDR(field, w, nil)
-			}
-		case "world-ipv4":
-			_ = addCIDR(field, "0.0.0.0/0", nil)
-		case "world-ipv6":
-			_ = addCIDR(field, "::/0", nil)
-		case "cluster":
-			add(b.internPeer("cluster", peerMatcher{kind: peerCluster}))
-		case "host", "remote-node":
-			// The engine has nodes only as host-network pods, without telling
-			// the endpoint's own node from the others: both entities match
-			// every node.
-			add(b.internPeer("nodes", peerMatcher{kind: peerNodes}))
-			b.unjudged(ref, field, ent+": the engine does not tell the local node from remote nodes; it matches every node (host-network pod)")
-		case "kube-apiserver", "health", "init", "ingress", "unmanaged", "none":
-			b.unjudged(ref, field, ent+": an entity the engine does not model; it matches nothing here")
-		default:
-			return cr, fmt.Errorf("%sEntities[%d]: unknown entity %q", p, i, ent)
+		if err := b.ciliumEntity(ref, field, ent, add, addCIDR); err != nil {
+			return cr, fmt.Errorf("%sEntities[%d]: %w", p, i, err)
 		}
 	}
 	for _, f := range l3.fqdns {
@@ -590,4 +578,88 @@ func (b *builder) ciliumPorts(rules []CiliumPortRule) (compiledPorts, bool, erro
 		}
 	}
 	return cp, l7, nil
+}
+
+// ciliumEntity adds the peers of one entity (pkg/policy/api entity.go
+// EntitySelectorMapping) to a rule. The engine's peers are pods, nodes (as
+// host-network pods) and addresses outside the cluster, so an entity is
+// judged when what it selects among those is known:
+//   - world, world-ipv4, world-ipv6: every address outside the cluster
+//     (Cilium gives such an address a CIDR identity labelled
+//     reserved:world-ipv4/-ipv6 in a dual-stack agent, reserved:world in a
+//     single-stack one: pkg/labels cidr.go getWorldLabel);
+//   - cluster, and cluster-mesh (the cluster entity of every cluster of a
+//     mesh; the engine sees one cluster): every pod and node (InitEntities:
+//     host, remote-node, the cluster's pods by their cluster label, ...);
+//   - all: both;
+//   - none: nothing (reserved:none, which no identity carries);
+//   - host, remote-node: the endpoint's own node and every other node. They
+//     select no pod-network pod and no address outside the cluster, so a
+//     cluster without host-network pods is judged exactly; with some, the
+//     engine cannot tell the subject's node from the others (pods carry no
+//     node), matches every node and lists the entity;
+//   - kube-apiserver: the addresses of the default/kubernetes endpoints
+//     (pkg/ipcache/cell apiserver_watcher.go), which the engine is not
+//     given: it matches no pod-network pod, nothing else here, and is listed;
+//   - health, init, ingress, unmanaged: identities the engine has no
+//     endpoint for (Cilium's health endpoints, endpoints before their
+//     labels are known, the Envoy ingress, pods Cilium does not manage):
+//     they match nothing here, and are listed.
+func (b *builder) ciliumEntity(ref PolicyRef, field, ent string, add func(int), addCIDR func(field, s string, except []string) error) error {
+	cluster := func() { add(b.internPeer("cluster", peerMatcher{kind: peerCluster})) }
+	world := func(cidrs ...string) {
+		for _, w := range cidrs {
+			_ = addCIDR(field, w, nil) // constant, valid
+		}
+	}
+	switch ent {
+	case "all":
+		cluster()
+		world("0.0.0.0/0", "::/0")
+	case "world":
+		world("0.0.0.0/0", "::/0")
+	case "world-ipv4":
+		world("0.0.0.0/0")
+	case "world-ipv6":
+		world("::/0")
+	case "cluster", "cluster-mesh":
+		cluster()
+	case "none":
+	case "host", "remote-node":
+		add(b.internPeer("nodes", peerMatcher{kind: peerNodes}))
+		if b.hasNodes() {
+			b.unjudged(ref, field, ent+": the engine does not tell the endpoint's own node from the others; it matches every node (host-network pod)")
+		}
+	case "kube-apiserver":
+		b.unjudged(ref, field, ent+": the engine is not given the API server's addresses; it matches no pod and nothing else here")
+	case "health", "init", "ingress", "unmanaged":
+		b.unjudged(ref, field, ent+": an entity the engine has no endpoint for; it matches nothing here")
+	default:
+		return fmt.Errorf("unknown entity %q", ent)
+	}
+	return nil
+}
+
+// reservedEntity reports whether a peer selector is one reserved label,
+// {matchLabels: {"reserved:<name>": ""}}, naming an entity of one selector
+// (pkg/policy/api entity.go): such a selector is that entity, as the
+// parser leaves a selector with a reserved key without namespace or cluster
+// terms (pkg/k8s/apis/cilium.io/utils/utils.go getEndpointSelector). The world
+// labels are left to ciliumSelector (not judged): which of reserved:world
+// and reserved:world-ipv4/-ipv6 an address carries depends on the agent's
+// address families.
+func reservedEntity(s *metav1.LabelSelector) (string, bool) {
+	if len(s.MatchLabels) != 1 || len(s.MatchExpressions) != 0 {
+		return "", false
+	}
+	for k, v := range s.MatchLabels {
+		name, ok := strings.CutPrefix(k, "reserved:")
+		switch {
+		case !ok || v != "":
+		case name == "host", name == "remote-node", name == "kube-apiserver", name == "none",
+			name == "health", name == "init", name == "ingress", name == "unmanaged":
+			return name, true
+		}
+	}
+	return "", false
 }

@@ -2,6 +2,7 @@ package netpol_test
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -331,6 +332,72 @@ spec:
 	}
 	if !fqdn {
 		t.Errorf("unjudged %v lacks the toFQDNs rule", e.Unjudged())
+	}
+}
+
+// TestCiliumEntities: each entity (and its one-reserved-label selector)
+// selects what pkg/policy/api entity.go EntitySelectorMapping gives it, and
+// is listed as unjudged exactly when the engine cannot know the answer:
+// host and remote-node only where host-network pods (nodes) exist, since
+// pods carry no node; kube-apiserver and health always. Judged on
+// fixtureCluster, with or without its host-network pod c/node.
+func TestCiliumEntities(t *testing.T) {
+	tests := []struct {
+		name     string
+		peer     string // the egress rule's peer, YAML
+		hostNet  bool   // keep c/node
+		unjudged bool
+		checks   []check
+	}{
+		{name: "host without nodes", peer: "toEntities: [host]",
+			checks: []check{{src: "a/client", dst: "b/web", port: 80}, {src: "a/client", dst: "192.168.0.10", port: 80}}},
+		{name: "remote-node with nodes", peer: "toEntities: [remote-node]", hostNet: true, unjudged: true,
+			checks: []check{{src: "a/client", dst: "c/node", port: 80, want: true}, {src: "a/client", dst: "b/web", port: 80}}},
+		{name: "reserved:host selector is the host entity", peer: `toEndpoints: [{matchLabels: {"reserved:host": ""}}]`,
+			checks: []check{{src: "a/client", dst: "b/web", port: 80}}},
+		{name: "reserved:host selector with nodes", peer: `toEndpoints: [{matchLabels: {"reserved:host": ""}}]`, hostNet: true, unjudged: true,
+			checks: []check{{src: "a/client", dst: "c/node", port: 80, want: true}}},
+		{name: "none selects nothing", peer: "toEntities: [none]",
+			checks: []check{{src: "a/client", dst: "b/web", port: 80}, {src: "a/client", dst: "8.8.8.8", port: 80}}},
+		{name: "cluster-mesh is the cluster", peer: "toEntities: [cluster-mesh]", hostNet: true,
+			checks: []check{{src: "a/client", dst: "b/web", port: 80, want: true}, {src: "a/client", dst: "c/node", port: 80, want: true}, {src: "a/client", dst: "8.8.8.8", port: 80}}},
+		{name: "world-ipv4 is one family", peer: "toEntities: [world-ipv4]",
+			checks: []check{{src: "a/client", dst: "8.8.8.8", port: 80, want: true}, {src: "a/client", dst: "2001:db8::1", port: 80}, {src: "a/client", dst: "b/web", port: 80}}},
+		{name: "kube-apiserver is listed", peer: "toEntities: [kube-apiserver]", unjudged: true,
+			checks: []check{{src: "a/client", dst: "b/web", port: 80}, {src: "a/client", dst: "8.8.8.8", port: 80}}},
+		{name: "reserved:health selector is listed", peer: `toEndpoints: [{matchLabels: {"reserved:health": ""}}]`, unjudged: true,
+			checks: []check{{src: "a/client", dst: "b/web", port: 80}}},
+		{name: "a reserved selector with more terms is not an entity", peer: `toEndpoints: [{matchLabels: {"reserved:host": "", app: web}}]`, unjudged: true,
+			checks: []check{{src: "a/client", dst: "b/web", port: 80}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := fixtureCluster()
+			if !tc.hostNet {
+				c.Pods = slices.DeleteFunc(c.Pods, func(p netpol.Pod) bool { return p.HostNetwork })
+			}
+			parseCilium(t, &c, `
+kind: CiliumNetworkPolicy
+metadata: {namespace: a, name: client-out}
+spec:
+  endpointSelector: {matchLabels: {app: client}}
+  egress:
+  - `+tc.peer)
+			e, err := netpol.New(c, netpol.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(e.Unjudged()) > 0; got != tc.unjudged {
+				t.Errorf("unjudged = %v, want listed=%v", e.Unjudged(), tc.unjudged)
+			}
+			for _, ck := range tc.checks {
+				v := e.Evaluate(peerOf(t, c, ck.src), peerOf(t, c, ck.dst), ck.proto, ck.port)
+				if v.Allowed != ck.want {
+					t.Errorf("%s: allowed=%v, want %v\n  %s", ck, v.Allowed, ck.want, v)
+				}
+			}
+			checkMatrix(t, c, e, e.Matrix(), -1, rand.New(rand.NewPCG(3, 4)))
+		})
 	}
 }
 

@@ -270,9 +270,15 @@ func (b *builder) tierRule(cp *compiledTierPolicy, dir Direction, i int, in *tie
 				return r, fmt.Errorf("%s.nodes: %w", at, err)
 			}
 			if !sel.Empty() {
-				// The engine has no Node objects: only "every node" is judged.
-				b.e.unjudged = append(b.e.unjudged, UnjudgedPart{Policy: cp.ref, Field: fmt.Sprintf("spec.egress[%d].%s.nodes", i, at),
-					Why: "a node selector with labels: the engine has no Node objects, so it matches no node here"})
+				// The engine's nodes are its host-network pods, which carry
+				// no node labels: only "every node" is judged where there
+				// are some. Where there are none, a node selector selects
+				// among no peer the engine has, whatever its labels, and is
+				// judged as matching nothing.
+				if b.hasNodes() {
+					b.e.unjudged = append(b.e.unjudged, UnjudgedPart{Policy: cp.ref, Field: fmt.Sprintf("spec.egress[%d].%s.nodes", i, at),
+						Why: "a node selector with labels: the engine has no Node labels for its host-network pods, so it matches no node here"})
+				}
 				continue
 			}
 			add(b.internPeer("nodes", peerMatcher{kind: peerNodes}))
@@ -504,4 +510,11 @@ func (e *Engine) tierWarnings() {
 			}
 		}
 	}
+}
+
+// hasNodes reports whether the cluster has nodes as the engine sees them:
+// host-network pods (a node's addresses). Without any, a peer that selects
+// nodes only, by whatever labels, matches none of the engine's peers.
+func (b *builder) hasNodes() bool {
+	return slices.ContainsFunc(b.e.pods, func(p Pod) bool { return p.HostNetwork })
 }

@@ -2,6 +2,7 @@ package netpol_test
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -264,6 +265,54 @@ spec:
 				}
 				if i == 0 && tc.tier != netpol.TierDefault && v.Ingress.Tier != tc.tier && v.Egress.Tier != tc.tier {
 					t.Errorf("%s: decided by tiers %s/%s, want %s\n  %s", ck, v.Egress.Tier, v.Ingress.Tier, tc.tier, v)
+				}
+			}
+			checkMatrix(t, c, e, e.Matrix(), -1, rand.New(rand.NewPCG(1, 2)))
+		})
+	}
+}
+
+// TestTierNodeSelectorWithLabels: the engine's nodes are host-network pods,
+// which carry no node labels. A node selector with labels matches nothing;
+// it is listed as unjudged where host-network pods exist (some might be
+// the nodes it names), judged where none do (it selects among no peer).
+func TestTierNodeSelectorWithLabels(t *testing.T) {
+	const objects = `
+kind: ClusterNetworkPolicy
+metadata: {name: to-infra}
+spec:
+  tier: Admin
+  priority: 20
+  subject: {namespaces: {}}
+  egress:
+  - {action: Deny, to: [{nodes: {matchLabels: {worker-group: infra}}}]}
+  - {action: Accept, to: [{networks: [0.0.0.0/0]}]}`
+	for _, tc := range []struct {
+		name     string
+		hostNet  bool
+		unjudged bool
+		checks   []check
+	}{
+		{name: "with host-network pods", hostNet: true, unjudged: true,
+			checks: []check{{src: "a/client", dst: "c/node", port: 10250, want: true}, {src: "a/client", dst: "b/db", port: 5432, want: true}}},
+		{name: "without host-network pods", checks: []check{{src: "a/client", dst: "b/db", port: 5432, want: true}, {src: "a/client", dst: "8.8.8.8", port: 443, want: true}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := fixtureCluster()
+			if !tc.hostNet {
+				c.Pods = slices.DeleteFunc(c.Pods, func(p netpol.Pod) bool { return p.HostNetwork })
+			}
+			parseObjects(t, &c, objects)
+			e, err := netpol.New(c, netpol.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(e.Unjudged()) > 0; got != tc.unjudged {
+				t.Errorf("unjudged = %v, want listed=%v", e.Unjudged(), tc.unjudged)
+			}
+			for _, ck := range tc.checks {
+				if v := e.Evaluate(peerOf(t, c, ck.src), peerOf(t, c, ck.dst), ck.proto, ck.port); v.Allowed != ck.want {
+					t.Errorf("%s: allowed=%v, want %v\n  %s", ck, v.Allowed, ck.want, v)
 				}
 			}
 			checkMatrix(t, c, e, e.Matrix(), -1, rand.New(rand.NewPCG(1, 2)))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 )
 
 // ciliumNamespaceLabel is the label Cilium gives every endpoint's identity
@@ -11,12 +12,14 @@ import (
 const ciliumNamespaceLabel = "k8s:io.kubernetes.pod.namespace"
 
 // RandomCiliumPolicies draws 1-4 CiliumNetworkPolicies (cilium.io/v2), and
-// sometimes a CiliumClusterwideNetworkPolicy, over RandomCluster's label,
+// in two of three draws a CiliumClusterwideNetworkPolicy, over RandomCluster's label,
 // namespace, port and CIDR pools, as objects ready to encode (JSON or
 // YAML): endpointSelector (empty, by labels, by namespace for the
 // clusterwide kind); fromEndpoints/toEndpoints with Cilium's namespace
-// label and the empty selector; fromEntities/toEntities (world, cluster,
-// host, remote-node, kube-apiserver, all); fromCIDR/toCIDR and
+// label and the empty selector; fromEntities/toEntities (world and its
+// families, cluster, cluster-mesh, host, remote-node, all, none; rarely
+// kube-apiserver and health, which the engine lists as unjudged) and their
+// one-reserved-label selectors; fromCIDR/toCIDR and
 // fromCIDRSet/toCIDRSet with except; toPorts with single ports, ranges
 // (endPort) and protocol ANY; ingressDeny/egressDeny; and
 // enableDefaultDeny off in either direction.
@@ -31,7 +34,7 @@ func RandomCiliumPolicies(r *rand.Rand, namespaces []string) []map[string]any {
 			"spec":     g.ciliumManifestRule(namespaces, false),
 		})
 	}
-	if r.IntN(3) == 0 {
+	if r.IntN(3) > 0 {
 		out = append(out, map[string]any{
 			"apiVersion": "cilium.io/v2", "kind": "CiliumClusterwideNetworkPolicy",
 			"metadata": map[string]any{"name": "ccnp"},
@@ -109,8 +112,19 @@ func (g *rgen) ciliumManifestPeerRule(namespaces []string, side string) map[stri
 		}
 		rule[side+"Endpoints"] = sels
 	case 2:
-		ents := []string{"world", "cluster", "host", "remote-node", "kube-apiserver", "all"}
-		rule[side+"Entities"] = []any{g.pick(ents)}
+		// Entities the engine judges, and now and then one it lists as
+		// unjudged (kube-apiserver, health: it cannot know their
+		// addresses), or the one-reserved-label selector of an entity.
+		ents := []string{"world", "world-ipv4", "world-ipv6", "cluster", "cluster-mesh", "host", "remote-node", "all", "none"}
+		ent := g.pick(ents)
+		if g.r.IntN(40) == 0 {
+			ent = g.pick([]string{"kube-apiserver", "health"})
+		}
+		if g.r.IntN(6) == 0 && ent != "all" && !strings.HasPrefix(ent, "world") && !strings.HasPrefix(ent, "cluster") {
+			rule[side+"Endpoints"] = []any{map[string]any{"matchLabels": map[string]any{"reserved:" + ent: ""}}}
+			break
+		}
+		rule[side+"Entities"] = []any{ent}
 	case 3:
 		cidr := g.pick(cidrPool)
 		set := map[string]any{"cidr": cidr}

@@ -40,21 +40,41 @@ func AddRandomTiers(r *rand.Rand, c *netpol.Cluster) {
 		c.BaselineAdminNetworkPolicies = append(c.BaselineAdminNetworkPolicies, p)
 	}
 	for i := range r.IntN(4) {
-		tier := g.pick([]string{"Admin", "Baseline"})
-		actions := []string{"Accept", "Deny"}
-		if tier == "Admin" {
-			actions = append(actions, "Pass")
-		}
-		p := &netpol.ClusterNetworkPolicy{Spec: netpol.ClusterNetworkPolicySpec{Tier: tier, Priority: int32(r.IntN(4) * 10), Subject: g.subject()}}
-		p.Name = fmt.Sprintf("cnp%d", i)
-		for range r.IntN(3) {
-			p.Spec.Ingress = append(p.Spec.Ingress, netpol.ClusterPolicyIngressRule{Action: g.pick(actions), From: g.ingressPeers(), Protocols: g.protocols()})
-		}
-		for range r.IntN(3) {
-			p.Spec.Egress = append(p.Spec.Egress, netpol.ClusterPolicyEgressRule{Action: g.pick(actions), To: g.egressPeers(), Protocols: g.protocols()})
-		}
-		c.ClusterNetworkPolicies = append(c.ClusterNetworkPolicies, p)
+		c.ClusterNetworkPolicies = append(c.ClusterNetworkPolicies, g.clusterNetworkPolicy(i))
 	}
+}
+
+// RandomClusterNetworkPolicies draws 1-4 ClusterNetworkPolicies as
+// AddRandomTiers does (both tiers, priorities that tie, Accept, Deny and
+// Pass, namespace, pod, node and network peers, numeric, ranged and named
+// ports), with their apiVersion and kind set for writing as manifests.
+func RandomClusterNetworkPolicies(r *rand.Rand) []*netpol.ClusterNetworkPolicy {
+	g := &rgen{r: r}
+	var out []*netpol.ClusterNetworkPolicy
+	for i := range 1 + r.IntN(4) {
+		p := g.clusterNetworkPolicy(i)
+		p.APIVersion, p.Kind = "policy.networking.k8s.io/v1alpha2", netpol.KindClusterNetworkPolicy
+		out = append(out, p)
+	}
+	return out
+}
+
+func (g *rgen) clusterNetworkPolicy(i int) *netpol.ClusterNetworkPolicy {
+	r := g.r
+	tier := g.pick([]string{"Admin", "Baseline"})
+	actions := []string{"Accept", "Deny"}
+	if tier == "Admin" {
+		actions = append(actions, "Pass")
+	}
+	p := &netpol.ClusterNetworkPolicy{Spec: netpol.ClusterNetworkPolicySpec{Tier: tier, Priority: int32(r.IntN(4) * 10), Subject: g.subject()}}
+	p.Name = fmt.Sprintf("cnp%d", i)
+	for range r.IntN(3) {
+		p.Spec.Ingress = append(p.Spec.Ingress, netpol.ClusterPolicyIngressRule{Action: g.pick(actions), From: g.ingressPeers(), Protocols: g.protocols()})
+	}
+	for range r.IntN(3) {
+		p.Spec.Egress = append(p.Spec.Egress, netpol.ClusterPolicyEgressRule{Action: g.pick(actions), To: g.egressPeers(), Protocols: g.protocols()})
+	}
+	return p
 }
 
 func (g *rgen) namespacedPod() *netpol.NamespacedPod {

@@ -238,11 +238,11 @@ func TestIncrementalDuplicate(t *testing.T) {
 }
 
 // TestIncrementalLargeProfile runs the benchmark's delta stream (pod and
-// NetworkPolicy changes of the large profile) on a cluster small enough to
+// NetworkPolicy changes of the large profile, 200 pods) on a cluster small enough to
 // recompute after every delta: the same check as the random one, on
 // realistic shapes (many workloads of one behaviour, namespace selectors).
 func TestIncrementalLargeProfile(t *testing.T) {
-	l := netpoltest.GenerateLarge(7, 400)
+	l := netpoltest.GenerateLarge(7, 200)
 	inc, err := netpol.NewIncremental(l.Cluster, netpol.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -251,7 +251,7 @@ func TestIncrementalLargeProfile(t *testing.T) {
 	checkSame(t, "initial", inc, prev)
 	r := rand.New(rand.NewPCG(7, 8))
 	changes := 0
-	for step := range 300 {
+	for step := range 200 {
 		var d netpol.Delta
 		if r.IntN(2) == 0 {
 			d = l.PodDelta()
@@ -277,5 +277,5 @@ func TestIncrementalLargeProfile(t *testing.T) {
 	if st := inc.Stats(); st.Rebuilds != 0 || changes == 0 {
 		t.Fatalf("%d rebuilds, %d changes: the stream should stay on the fast path and change something", st.Rebuilds, changes)
 	}
-	t.Logf("300 deltas, %d changed connections, 0 disagreements", changes)
+	t.Logf("200 deltas, %d changed connections, 0 disagreements", changes)
 }

@@ -107,6 +107,14 @@ type peerMatcher struct {
 // New compiles the policies' selectors, CIDRs and ports once. It rejects what the
 // API server's validation would reject, naming the policy.
 func New(c Cluster, opts Options) (*Engine, error) {
+	e, _, err := newEngine(c, opts)
+	return e, err
+}
+
+// newEngine is New, also returning the builder so that the incremental
+// engine (incremental.go) can compile later policies into the same peer and
+// named-port tables.
+func newEngine(c Cluster, opts Options) (*Engine, *builder, error) {
 	e := &Engine{
 		opts:     opts,
 		pods:     c.Pods,
@@ -138,7 +146,7 @@ func New(c Cluster, opts Options) (*Engine, error) {
 	errs = append(errs, b.compileTiers(&c)...)
 	errs = append(errs, b.compileCilium(&c)...)
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, nil, errors.Join(errs...)
 	}
 	podCIDRs := opts.PodCIDRs
 	if len(podCIDRs) == 0 {
@@ -156,7 +164,7 @@ func New(c Cluster, opts Options) (*Engine, error) {
 		}
 	}
 	e.tierWarnings()
-	return e, nil
+	return e, &b, nil
 }
 
 // PodPeer finds a pod by namespace and name.

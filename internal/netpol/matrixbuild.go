@@ -113,41 +113,9 @@ func (b *matrixBuilder) classify() {
 	b.podClass = make([]int32, len(b.e.pods))
 	ids := map[string]int32{}
 	var key []byte
-	var ks []string
 	for pi := range b.e.pods {
-		p := &b.e.pods[pi]
-		key = append(key[:0], p.Namespace...)
-		key = append(key, 0)
-		ks = ks[:0]
-		for k := range p.Labels {
-			ks = append(ks, k)
-		}
-		slices.Sort(ks)
-		for _, k := range ks {
-			key = append(append(append(key, k...), '='), p.Labels[k]...)
-			key = append(key, 0)
-		}
-		key = append(key, 1)
-		for _, cp := range p.Ports {
-			key = append(append(key, cp.Name...), ':')
-			key = strconv.AppendInt(key, int64(cp.Port), 10)
-			key = append(append(key, cp.Protocol...), 0)
-		}
 		var ents []int
-		if b.ipsMatter(p) {
-			for _, a := range p.IPs {
-				ents = append(ents, b.entityOf(a))
-			}
-			slices.Sort(ents)
-			ents = slices.Compact(ents)
-		}
-		key = append(key, 2)
-		if p.HostNetwork {
-			key = append(key, 'h')
-		}
-		for _, x := range ents {
-			key = strconv.AppendInt(append(key, ','), int64(x), 10)
-		}
+		key, ents = b.classKey(key[:0], &b.e.pods[pi])
 		id, ok := ids[string(key)]
 		if !ok {
 			id = int32(len(b.classes))
@@ -156,6 +124,45 @@ func (b *matrixBuilder) classify() {
 		}
 		b.podClass[pi] = id
 	}
+}
+
+// classKey appends to key what tells a pod's class apart (namespace,
+// labels, ports, hostNetwork, the address entities of its IPs when they
+// matter) and returns those entities.
+func (b *matrixBuilder) classKey(key []byte, p *Pod) ([]byte, []int) {
+	ks := make([]string, 0, len(p.Labels))
+	key = append(key, p.Namespace...)
+	key = append(key, 0)
+	for k := range p.Labels {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	for _, k := range ks {
+		key = append(append(append(key, k...), '='), p.Labels[k]...)
+		key = append(key, 0)
+	}
+	key = append(key, 1)
+	for _, cp := range p.Ports {
+		key = append(append(key, cp.Name...), ':')
+		key = strconv.AppendInt(key, int64(cp.Port), 10)
+		key = append(append(key, cp.Protocol...), 0)
+	}
+	var ents []int
+	if b.ipsMatter(p) {
+		for _, a := range p.IPs {
+			ents = append(ents, b.entityOf(a))
+		}
+		slices.Sort(ents)
+		ents = slices.Compact(ents)
+	}
+	key = append(key, 2)
+	if p.HostNetwork {
+		key = append(key, 'h')
+	}
+	for _, x := range ents {
+		key = strconv.AppendInt(append(key, ','), int64(x), 10)
+	}
+	return key, ents
 }
 
 func (b *matrixBuilder) entityOf(a netip.Addr) int {
@@ -457,7 +464,9 @@ func (b *matrixBuilder) sideSet(prof int32, dir Direction, bits []uint64, named 
 
 func anyBit(bits []uint64, idx []int) bool {
 	for _, i := range idx {
-		if bits[i/64]&(1<<(i%64)) != 0 {
+		// A bitset interned before later peers were added (incremental.go)
+		// is shorter: those peers do not select it.
+		if i/64 < len(bits) && bits[i/64]&(1<<(i%64)) != 0 {
 			return true
 		}
 	}

@@ -165,7 +165,7 @@ func foldControlled(objs []*unstructured.Unstructured) ([]*unstructured.Unstruct
 // that has finished.
 func livePodOf(u *unstructured.Unstructured) (*LivePod, error) {
 	var pod corev1.Pod
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &pod); err != nil {
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(podFields(u.Object), &pod); err != nil {
 		return nil, fmt.Errorf("cannot decode: %w", err)
 	}
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
@@ -228,4 +228,25 @@ func noPodWhy(w *Workload) string {
 		return "scaled to 0, no Pod listed: judged by its template"
 	}
 	return "no running Pod listed: judged by its template"
+}
+
+// podFields keeps the fields of a Pod that livePodOf reads: the converter
+// then walks neither volumes nor status conditions nor container statuses,
+// which are most of a running Pod.
+func podFields(obj map[string]any) map[string]any {
+	pick := func(from any, keys ...string) map[string]any {
+		m, _ := from.(map[string]any)
+		out := make(map[string]any, len(keys))
+		for _, k := range keys {
+			if v, ok := m[k]; ok {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	return map[string]any{
+		"metadata": pick(obj["metadata"], "name", "namespace", "labels"),
+		"spec":     pick(obj["spec"], "hostNetwork", "containers", "initContainers"),
+		"status":   pick(obj["status"], "phase", "podIP", "podIPs"),
+	}
 }

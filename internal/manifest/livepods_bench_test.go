@@ -29,11 +29,13 @@ func liveCluster(n, pods int) []*unstructured.Unstructured {
 }
 
 // BenchmarkInventoryFromObjects is the controller's decoding of its
-// informers' objects, owned Pods read as LivePods.
+// informers' objects, owned Pods read as LivePods; pods=0 is the
+// Deployments and ReplicaSets alone, what the read cost before it read Pods.
 func BenchmarkInventoryFromObjects(b *testing.B) {
-	for _, n := range []int{100, 1000} {
-		objs := liveCluster(n, 3)
-		b.Run(fmt.Sprintf("deployments=%d/pods=%d", n, 3*n), func(b *testing.B) {
+	for _, tc := range []struct{ n, per int }{{n: 100, per: 3}, {n: 1000, per: 0}, {n: 1000, per: 3}} {
+		n, per := tc.n, tc.per
+		objs := liveCluster(n, per)
+		b.Run(fmt.Sprintf("deployments=%d/pods=%d", n, per*n), func(b *testing.B) {
 			b.ReportAllocs()
 			opts := Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 			for b.Loop() {
@@ -41,7 +43,7 @@ func BenchmarkInventoryFromObjects(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if len(inv.Workloads) != n || len(inv.Workloads[0].LivePods) != 3 {
+				if len(inv.Workloads) != n || len(inv.Workloads[0].LivePods) != per {
 					b.Fatalf("%d workloads", len(inv.Workloads))
 				}
 			}

@@ -208,6 +208,23 @@ func TestWebhookOwnedPodRelabel(t *testing.T) {
 		t.Errorf("db-0 after the warned relabel: labels %v, %v", got.GetLabels(), err)
 	}
 
+	// db-0 out of the scrape again (closing a connection breaks no flow):
+	// the live read judges db-0 by its own labels, so while it carries
+	// metrics=scrape lab already reaches it and the AdminNetworkPolicy
+	// below would open nothing new. Wait for the guard's cache to see it.
+	if err := label(db0, `{"metadata":{"labels":{"metrics":null}}}`, false); err != nil {
+		t.Fatalf("taking db-0 out of the scrape: %v", err)
+	}
+	waitFor(t, "db-0 without metrics=scrape in the controller's cache", func() bool {
+		cur, _, err := c.Current()
+		for _, o := range cur {
+			if o.GetKind() == "Pod" && o.GetNamespace() == "data" && o.GetName() == "db-0" {
+				return err == nil && o.GetLabels()["metrics"] == ""
+			}
+		}
+		return false
+	})
+
 	// The same configuration guards the network-policy-api tiers, which
 	// are cluster-scoped (no namespaceSelector applies): an
 	// AdminNetworkPolicy Allow for lab overrides db's NetworkPolicies.

@@ -159,7 +159,7 @@ func (o *reachOptions) run(ctx context.Context) error {
 		Meta: reach.Meta{Inputs: inputs, IPBlockMatchesPods: o.IPBlockMatchesPods, HostNetworkPods: o.HostNetworkPods,
 			Workloads: len(in.Workloads), Pods: in.Pods(), Policies: len(in.Cluster.Policies),
 			Unjudged: append(slices.Clip(in.Unjudged), in.EngineUnjudged(eng.Unjudged())...),
-			Notes:    eng.Warnings(), Tiers: in.TierCounts()},
+			Notes:    slices.Concat(in.Notes, eng.Warnings()), Tiers: in.TierCounts()},
 		Connections: m.Each,
 	}
 	if o.Intended {

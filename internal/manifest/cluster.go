@@ -98,8 +98,11 @@ type served struct {
 // (discovery, then list of each resource), and builds the inventory through
 // the same typed decoding as files, so checks see the same objects. Kinds
 // whose CRD is missing and kinds the user may not list are reported as
-// inventory warnings, not errors. Pods, ReplicaSets and Jobs that a
-// controller owns are left out: their controller's template is the workload.
+// inventory warnings, not errors. A Pod that a controller of the read owns
+// is one of that workload's LivePods (through its ReplicaSet to the
+// Deployment, its Job to the CronJob), judged by its own labels; an owned
+// ReplicaSet or Job is folded into its owner; one whose controller is not in
+// the read is its own workload (see foldControlled).
 func LoadCluster(ctx context.Context, copts ClusterOptions, opts Options) (*Inventory, error) {
 	cfg := copts.Config
 	if cfg == nil {
@@ -185,7 +188,8 @@ func LoadCluster(ctx context.Context, copts ClusterOptions, opts Options) (*Inve
 
 // InventoryFromObjects builds an inventory from live objects (an informer's
 // cache, a list), decoded exactly as LoadCluster decodes what it lists:
-// controller-owned Pods, ReplicaSets and Jobs left out, managed fields and
+// controller-owned Pods read as their owner's LivePods, owned ReplicaSets
+// and Jobs folded into their owner, managed fields and
 // last-applied annotations dropped, each object through the typed decoding
 // of files. Each object needs its apiVersion and kind set. objs are not
 // modified. detail says where they came from, for the empty-input error;
@@ -199,6 +203,8 @@ func InventoryFromObjects(objs []*unstructured.Unstructured, detail string, warn
 func liveInventory(objs []*unstructured.Unstructured, detail string, warnings []Warning, opts Options) (*Inventory, error) {
 	l := newLoader(opts)
 	l.live = true
+	objs, pods, podWarnings := foldControlled(objs)
+	warnings = append(warnings, podWarnings...)
 	for _, o := range objs {
 		// addClusterObject edits metadata: work on a copy, so a shared
 		// informer cache stays as the server sent it.
@@ -209,6 +215,7 @@ func liveInventory(objs []*unstructured.Unstructured, detail string, warnings []
 	if err != nil {
 		return nil, err
 	}
+	pods.attach(inv)
 	for _, w := range warnings {
 		inv.warn(l.log, w)
 	}
@@ -327,18 +334,10 @@ func listAll(ctx context.Context, client dynamic.Interface, res served, namespac
 	}
 }
 
-// controlledKinds are the kinds whose controller-owned objects are skipped:
-// a Deployment's ReplicaSets and Pods, a CronJob's Jobs, a StatefulSet's Pods
-// would otherwise count each workload twice.
-var controlledKinds = map[string]bool{"Pod": true, "ReplicaSet": true, "Job": true}
-
 // addClusterObject decodes one live object through the file path. Live
 // objects were validated by the API server; one that still fails budnet's
 // typed decoding is skipped with a warning rather than failing the audit.
 func (l *loader) addClusterObject(u unstructured.Unstructured) []Warning {
-	if controlledKinds[u.GetKind()] && metav1.GetControllerOf(&u) != nil {
-		return nil
-	}
 	unstructured.RemoveNestedField(u.Object, "metadata", "managedFields")
 	if ann := u.GetAnnotations(); ann != nil {
 		// The last applied manifest repeats the object (Secrets included).

@@ -196,6 +196,11 @@ type Workload struct {
 	Dapr *DaprSidecar
 	// Inferred lists what admission adds to the pods (labels, containers).
 	Inferred []Inference
+	// LivePods are the running Pods a live read listed for this workload,
+	// sorted by name: what a relabel changed is in their labels, not in the
+	// template's. Nil for manifests and for a live workload with no running
+	// Pod, whose template then stands for its pods (Inventory.Live says so).
+	LivePods []LivePod
 }
 
 // Ref renders the workload as "namespace/name[Kind]".
@@ -267,6 +272,8 @@ type Inventory struct {
 	Services        []*Service
 	NetworkPolicies []*NetworkPolicy
 	Warnings        []Warning
+	// Live says how a live read mapped Pods to workloads; nil for files.
+	Live *LiveRead
 }
 
 // Namespace returns the namespace called name, or nil.

@@ -39,6 +39,10 @@ type Input struct {
 	// Errors are policy objects that do not decode or that the engine
 	// rejects, each naming its file and line (Err joins them).
 	Errors []error
+	// Notes say how a live read's Pods were judged: workloads read from
+	// their template (no running Pod), owned objects whose controller is
+	// not in the read judged as their own workloads.
+	Notes []string
 	// sources finds a policy object by its PolicyRef string, for the lines
 	// of the fields the engine reports.
 	sources map[string]*manifest.Object
@@ -83,7 +87,8 @@ type BuildOptions struct {
 // Build turns an inventory into the engine's input. Each workload becomes one
 // pod of the engine: the pods of one template are alike, and the engine groups
 // alike pods anyway; a StatefulSet becomes one per replica, since its
-// controller labels each pod apart (podsOf). A Pod with a controller owner is reported as that owner,
+// controller labels each pod apart, and a live workload one per running Pod,
+// with the Pod's own labels (podsOf). A Pod with a controller owner is reported as that owner,
 // so a live cluster's pods and the manifests that made them name the same thing.
 //
 // opts.HostNetworkAsPods chooses the other reading of host-network pods the
@@ -96,20 +101,20 @@ func Build(inv *manifest.Inventory, opts BuildOptions) *Input {
 	}
 	for _, w := range inv.Workloads {
 		name := WorkloadName(w)
-		var ports []netpol.ContainerPort
-		for _, p := range w.Ports() {
-			ports = append(ports, netpol.ContainerPort{Name: p.Name, Port: p.ContainerPort, Protocol: p.Protocol})
-		}
 		var idxs []int
 		for _, po := range podsOf(w) {
+			var ports []netpol.ContainerPort
+			for _, p := range po.ports {
+				ports = append(ports, netpol.ContainerPort{Name: p.Name, Port: p.ContainerPort, Protocol: p.Protocol})
+			}
 			idxs = append(idxs, len(in.Cluster.Pods))
 			in.Cluster.Pods = append(in.Cluster.Pods, netpol.Pod{
 				Namespace:   w.Namespace,
 				Name:        po.name,
 				Workload:    name,
 				Labels:      po.labels,
-				HostNetwork: w.HostNetwork && !opts.HostNetworkAsPods,
-				IPs:         parseIPs(w.PodIPs),
+				HostNetwork: po.hostNetwork && !opts.HostNetworkAsPods,
+				IPs:         parseIPs(po.ips),
 				Ports:       ports,
 			})
 		}
@@ -127,6 +132,14 @@ func Build(inv *manifest.Inventory, opts BuildOptions) *Input {
 	}
 	for _, np := range inv.NetworkPolicies {
 		in.Cluster.Policies = append(in.Cluster.Policies, np.Policy)
+	}
+	if inv.Live != nil {
+		// A live read says what it judged by templates and which owned
+		// objects it judged as themselves.
+		in.Notes = append(in.Notes, inv.Live.TemplateOnly...)
+		for _, s := range inv.Live.OwnWorkload {
+			in.Notes = append(in.Notes, "judged as its own workload: "+s)
+		}
 	}
 	in.Unjudged = readUnjudged(inv)
 	in.readTiers(inv)
@@ -159,6 +172,9 @@ func WorkloadName(w *manifest.Workload) string {
 }
 
 func replicas(w *manifest.Workload) int {
+	if len(w.LivePods) > 0 {
+		return len(w.LivePods)
+	}
 	if w.Replicas == nil {
 		return 1
 	}

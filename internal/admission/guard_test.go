@@ -287,17 +287,20 @@ func TestGuardRejectsBadInput(t *testing.T) {
 	}
 }
 
-// fromNodes is a CiliumNetworkPolicy that lets every node (and host-network
-// Pods) reach db on 5432: Cilium enforces it, while the engine, which has
-// no Node objects, reads fromNodes as matching nothing.
-const fromNodes = `
+// apiServerToDB is a CiliumNetworkPolicy that lets the API server reach db on
+// 5432: Cilium enforces it, while the engine, which is not given the
+// addresses behind the kube-apiserver entity (Cilium reads them from the
+// default/kubernetes endpoints), lists it as a part it cannot judge. (A
+// fromNodes selector was the example here until the engine judged node
+// selectors in clusters without host-network pods.)
+const apiServerToDB = `
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
-metadata: {name: db-from-nodes, namespace: data}
+metadata: {name: db-from-apiserver, namespace: data}
 spec:
   endpointSelector: {matchLabels: {app: db}}
   ingress:
-    - fromNodes: [{matchLabels: {}}]
+    - fromEntities: [kube-apiserver]
       toPorts: [{ports: [{port: "5432", protocol: TCP}]}]`
 
 // TestGuardNotJudged: a change that adds a policy part the engine does not
@@ -306,11 +309,11 @@ spec:
 func TestGuardNotJudged(t *testing.T) {
 	objs, model := fixture(t)
 	g := Guard{Mode: ModeEnforce, Platform: model}
-	cnp := obj(t, fromNodes)
+	cnp := obj(t, apiServerToDB)
 	_, err := g.Decide(t.Context(), objs, Change{Operation: Create, Object: cnp})
 	var nj *NotJudgedError
-	if !errors.As(err, &nj) || !strings.Contains(err.Error(), "CiliumNetworkPolicy data/db-from-nodes spec.ingress[0].fromNodes") {
-		t.Fatalf("attack: a fromNodes allow for db: %v, want not judged naming the field", err)
+	if !errors.As(err, &nj) || !strings.Contains(err.Error(), "CiliumNetworkPolicy data/db-from-apiserver spec.ingress[0].fromEntities") {
+		t.Fatalf("attack: a kube-apiserver allow for db: %v, want not judged naming the field", err)
 	}
 	d, err := g.Decide(t.Context(), append(slices.Clone(objs), cnp), Change{Operation: Create, Object: obj(t, `
 apiVersion: networking.k8s.io/v1

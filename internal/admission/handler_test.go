@@ -116,7 +116,7 @@ func TestHandlerUndecided(t *testing.T) {
 // with the part named in the warning.
 func TestHandlerNotJudged(t *testing.T) {
 	objs, model := fixture(t)
-	raw, err := obj(t, fromNodes).MarshalJSON()
+	raw, err := obj(t, apiServerToDB).MarshalJSON()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestHandlerNotJudged(t *testing.T) {
 		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
 		Request: &admissionv1.AdmissionRequest{UID: types.UID("u-2"), Operation: admissionv1.Create,
 			Kind:      metav1.GroupVersionKind{Group: "cilium.io", Version: "v2", Kind: "CiliumNetworkPolicy"},
-			Namespace: "data", Name: "db-from-nodes", Object: runtime.RawExtension{Raw: raw}},
+			Namespace: "data", Name: "db-from-apiserver", Object: runtime.RawExtension{Raw: raw}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func TestHandlerNotJudged(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, resp := post(t, h, body)
-		if resp.Allowed == deny || len(resp.Warnings) == 0 || !strings.Contains(resp.Warnings[0], "fromNodes") {
+		if resp.Allowed == deny || len(resp.Warnings) == 0 || !strings.Contains(resp.Warnings[0], "fromEntities") {
 			t.Errorf("deny %v: allowed %v, warnings %q", deny, resp.Allowed, resp.Warnings)
 		}
 		result := map[bool]string{false: "undecided-allowed", true: "undecided-denied"}[deny]

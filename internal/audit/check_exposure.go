@@ -40,7 +40,7 @@ func isEdge(c *Context, s *manifest.Service) bool {
 	models := modelOf(c.Inventory, c.Platform)
 	sel := labels.SelectorFromSet(s.Selector)
 	for _, w := range c.Inventory.Workloads {
-		if w.Namespace == s.Namespace && sel.Matches(labels.Set(w.Labels)) {
+		if w.Namespace == s.Namespace && w.SelectedBy(sel) {
 			if mw := models[w]; mw != nil && mw.Role == platform.RoleIngress {
 				return true
 			}

@@ -168,7 +168,7 @@ func policySelects(inv *manifest.Inventory, np *manifest.NetworkPolicy) Result {
 			continue
 		}
 		inNS++
-		if sel.Matches(labels.Set(w.Labels)) {
+		if w.SelectedBy(sel) {
 			n++
 		}
 	}

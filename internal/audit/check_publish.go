@@ -181,7 +181,7 @@ func judgeBackend(c *Context, models map[*manifest.Workload]*platform.Workload, 
 	target, portName := targetOf(svc, b.port)
 	sel := labels.SelectorFromSet(svc.Selector)
 	for _, w := range c.Inventory.Workloads {
-		if len(svc.Selector) == 0 || w.Namespace != svc.Namespace || !sel.Matches(labels.Set(w.Labels)) {
+		if len(svc.Selector) == 0 || w.Namespace != svc.Namespace || !w.SelectedBy(sel) {
 			continue
 		}
 		if what := classify(w, models[w], target, portName, b.path); what != "" {

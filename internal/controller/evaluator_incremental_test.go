@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -19,10 +20,11 @@ import (
 // sequence of controller deltas on the unhardened Bud example (pods and
 // namespaces relabelled, workloads' templates relabelled, NetworkPolicies
 // deleted, restored, added with another selector, objects removed and
-// brought back, the model swapped), the incremental evaluator's State
-// equals FullRecompute's after every delta. It also asserts that the
-// incremental path was taken (a rebuild on every call would agree
-// trivially).
+// brought back, the model absent, a NetworkPolicy with an invalid selector
+// for one step), the incremental evaluator's State equals FullRecompute's
+// after every delta, and both refuse the invalid change. It also asserts
+// that the incremental path was taken (a rebuild on every call would agree
+// trivially) and that a refused change was recovered from by a rebuild.
 func TestIncrementalMatchesFullRecompute(t *testing.T) {
 	_, data := example.Unhardened()
 	base, err := kubetest.ParseObjects(data)
@@ -42,6 +44,7 @@ func TestIncrementalMatchesFullRecompute(t *testing.T) {
 		steps = 30
 	}
 	paths := map[string]int{}
+	rejected := 0
 	for step := range steps {
 		what := "initial"
 		if step > 0 {
@@ -57,6 +60,13 @@ func TestIncrementalMatchesFullRecompute(t *testing.T) {
 		if (werr == nil) != (gerr == nil) {
 			t.Fatalf("step %d (%s): full err %v, incremental err %v", step, what, werr, gerr)
 		}
+		if strings.HasPrefix(what, "add invalid") {
+			if werr == nil {
+				t.Fatalf("step %d (%s): FullRecompute accepted it", step, what)
+			}
+			objs = objs[:len(objs)-1]
+			rejected++
+		}
 		if werr != nil {
 			continue
 		}
@@ -65,10 +75,13 @@ func TestIncrementalMatchesFullRecompute(t *testing.T) {
 			t.Fatalf("step %d (%s): incremental State differs from FullRecompute: %s", step, what, diff)
 		}
 	}
+	if rejected == 0 || paths[PathRebuild] < 2 {
+		t.Fatalf("engine paths %v after %d rejected changes: no recovery by rebuild was exercised", paths, rejected)
+	}
 	if paths[PathIncremental] < steps/2 {
 		t.Fatalf("engine paths %v: the incremental path was not taken on most deltas", paths)
 	}
-	t.Logf("engine paths over %d deltas: %v", steps, paths)
+	t.Logf("engine paths over %d deltas: %v (%d invalid changes refused by both)", steps, paths, rejected)
 }
 
 // stateDiff names the first field of State (Duration, EnginePath and
@@ -146,7 +159,7 @@ func mutate(rng *rand.Rand, objs, removed []*unstructured.Unstructured, step int
 		return idx[rng.IntN(len(idx))]
 	}
 	values := []string{"a", "b", "web", "db", "redis", "gateway"}
-	switch rng.IntN(6) {
+	switch rng.IntN(7) {
 	case 0: // a namespace relabelled
 		if i := pick("Namespace"); i >= 0 {
 			o := out[i].DeepCopy()
@@ -193,6 +206,16 @@ func mutate(rng *rand.Rand, objs, removed []*unstructured.Unstructured, step int
 			removed = append(removed, o)
 			out = append(out[:i:i], out[i+1:]...)
 			return out, removed, "delete " + o.GetKind() + " " + o.GetNamespace() + "/" + o.GetName()
+		}
+	case 6: // a NetworkPolicy with a selector operator the API would refuse (read from a
+		// cluster whose admission did not check it): both evaluators must refuse it alike,
+		// and the incremental one recover by a rebuild once it is gone
+		if i := pick("NetworkPolicy"); i >= 0 {
+			o := out[i].DeepCopy()
+			o.SetName(fmt.Sprintf("%s-bad-%d", o.GetName(), step))
+			_ = unstructured.SetNestedSlice(o.Object, []any{map[string]any{"key": "app", "operator": "Bogus", "values": []any{"x"}}}, "spec", "podSelector", "matchExpressions")
+			out = append(out, o) // the loop removes it after this step
+			return out, removed, "add invalid networkpolicy " + o.GetNamespace() + "/" + o.GetName()
 		}
 	case 5: // a deleted object comes back
 		if len(removed) > 0 {

@@ -118,13 +118,20 @@ type Context struct {
 	// probe is the policy engine with the isolation probes (check_probe.go),
 	// built once for the checks that share it.
 	probe *probe
+
+	// Connectivity, when set, is the matrix of the inventory's reach.Build
+	// cluster, kept by the caller (the controller's incremental engine):
+	// Reach uses it instead of computing Engine.Matrix().
+	Connectivity reach.Connectivity
 }
 
 // ReachView is the connectivity analysis of the inventory.
 type ReachView struct {
 	Input  *reach.Input
 	Engine *netpol.Engine
-	Matrix *netpol.Matrix
+	// Matrix is Engine.Matrix(), or Context.Connectivity when the caller
+	// keeps the matrix itself (the controller's incremental evaluator).
+	Matrix reach.Connectivity
 	Diff   *reach.Diff
 	Err    error
 }
@@ -137,7 +144,11 @@ func (c *Context) Reach() *ReachView {
 	v := &ReachView{Input: reach.Build(c.Inventory, reach.BuildOptions{})}
 	v.Engine, v.Err = netpol.New(v.Input.Cluster, netpol.Options{})
 	if v.Err == nil {
-		v.Matrix = v.Engine.Matrix()
+		if c.Connectivity != nil {
+			v.Matrix = c.Connectivity
+		} else {
+			v.Matrix = v.Engine.Matrix()
+		}
 		if c.Platform != nil {
 			v.Diff, v.Err = reach.Compare(v.Input, v.Engine, v.Matrix, c.Platform)
 		}

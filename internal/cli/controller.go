@@ -41,6 +41,7 @@ type ControllerOptions struct {
 	OnTimeout         string
 	LeaderElect       bool
 	LeaderNamespace   string
+	Evaluator         string
 
 	streams Streams
 	logger  *slog.Logger
@@ -91,6 +92,7 @@ only. docs/controller.md documents the metrics and the deployment.`,
 	f.StringVar(&o.OnTimeout, "on-timeout", "admit", "with --webhook-addr: admit or deny a change the guard could not judge in time (the answer says so)")
 	f.BoolVar(&o.LeaderElect, "leader-elect", false, "elect one replica (Lease "+controller.LeaseName+") to write reports and Events; every replica still serves metrics and admission")
 	f.StringVar(&o.LeaderNamespace, "leader-election-namespace", "", "namespace of the Lease (default: $POD_NAMESPACE)")
+	f.StringVar(&o.Evaluator, "evaluator", "incremental", "how the matrix is kept current: incremental (the incremental engine, fed each change's objects) or full (recomputed on every change)")
 	f.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
 }
@@ -137,6 +139,9 @@ func (o *ControllerOptions) Validate() error {
 			errs = append(errs, errors.New("--leader-elect needs --leader-election-namespace (or $POD_NAMESPACE)"))
 		}
 	}
+	if o.Evaluator != "incremental" && o.Evaluator != "full" {
+		errs = append(errs, fmt.Errorf("--evaluator %q: want incremental or full", o.Evaluator))
+	}
 	if o.Debounce < 0 || o.Rediscover < 0 {
 		errs = append(errs, errors.New("--debounce and --rediscover must not be negative"))
 	}
@@ -175,6 +180,9 @@ func (o *ControllerOptions) Run(ctx context.Context) error {
 		Config: o.config, Namespace: o.Namespace,
 		PlatformFile: o.PlatformFile, PlatformConfigMap: o.PlatformConfigMap,
 		Debounce: o.Debounce, Rediscover: o.Rediscover, Logger: o.logger,
+	}
+	if o.Evaluator == "full" {
+		copts.Evaluator = controller.FullRecompute{}
 	}
 	cs, err := kubernetes.NewForConfig(o.config)
 	if err != nil {

@@ -22,6 +22,7 @@ func TestControllerFlags(t *testing.T) {
 		{name: "webhook without certificates", args: []string{"--webhook-addr", ":9443"}, want: "--tls-cert-dir"},
 		{name: "webhook mode typo", args: []string{"--webhook-addr", ":9443", "--tls-cert-dir", "/tmp", "--webhook-mode", "enforcing"}, want: "--webhook-mode"},
 		{name: "on-timeout typo", args: []string{"--webhook-addr", ":9443", "--tls-cert-dir", "/tmp", "--on-timeout", "allow"}, want: "--on-timeout"},
+		{name: "evaluator typo", args: []string{"--evaluator", "incrementall"}, want: "--evaluator"},
 		{name: "webhook timeout too long", args: []string{"--webhook-addr", ":9443", "--tls-cert-dir", "/tmp", "--webhook-timeout", "30s"}, want: "--webhook-timeout"},
 		{name: "leader election without namespace", args: []string{"--leader-elect"}, want: "--leader-election-namespace"},
 		{name: "bad log level", args: []string{"--log-level", "loud", "--kubeconfig", "/nonexistent"}, want: "--log-level"},

@@ -46,7 +46,8 @@ type Options struct {
 	// Rediscover is how often kinds whose CRD was missing are looked for
 	// again (and the platform file's modification time checked); 0 means 1 min.
 	Rediscover time.Duration
-	// Evaluator computes the state; nil means FullRecompute.
+	// Evaluator computes the state; nil means an Incremental (the matrix
+	// kept by the incremental engine), logging to Logger.
 	Evaluator Evaluator
 	// Logger receives progress and problems; nil discards them.
 	Logger *slog.Logger
@@ -101,12 +102,12 @@ func New(opts Options) (*Controller, error) {
 	if opts.Rediscover <= 0 {
 		opts.Rediscover = time.Minute
 	}
-	if opts.Evaluator == nil {
-		opts.Evaluator = FullRecompute{}
-	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Evaluator == nil {
+		opts.Evaluator = &Incremental{Log: log}
 	}
 	cfg := rest.CopyConfig(opts.Config)
 	cfg.UserAgent = "budnet-controller"

@@ -50,11 +50,15 @@ type State struct {
 	Objects     int
 	// Duration is how long the evaluation took.
 	Duration time.Duration
+	// EnginePath is how the matrix was brought up to date: PathFull,
+	// PathIncremental or PathRebuild (evaluator_incremental.go).
+	EnginePath string
+	// EngineDeltas counts the engine deltas an incremental update applied.
+	EngineDeltas int
 }
 
-// Evaluator turns a Delta into a State. FullRecompute is the only
-// implementation today; an incremental engine can replace it without the
-// controller changing.
+// Evaluator turns a Delta into a State: FullRecompute, or Incremental
+// (evaluator_incremental.go), which keeps the matrix by deltas.
 type Evaluator interface {
 	Apply(ctx context.Context, d Delta) (*State, error)
 }
@@ -79,13 +83,18 @@ func (FullRecompute) Apply(ctx context.Context, d Delta) (*State, error) {
 		return nil, err
 	}
 	st.Objects = len(d.Objects)
+	st.EnginePath = PathFull
 	st.Duration = time.Since(start)
 	return st, nil
 }
 
 // evaluateInventory runs the reach comparison and every check over inv.
 func evaluateInventory(inv *manifest.Inventory, model *platform.Platform) (*State, error) {
-	c := &audit.Context{Inventory: inv, Platform: model, Source: "cluster"}
+	return evaluateContext(&audit.Context{Inventory: inv, Platform: model, Source: "cluster"})
+}
+
+// evaluateContext runs the reach comparison and every check over c.
+func evaluateContext(c *audit.Context) (*State, error) {
 	r := audit.Run(c, audit.Checks())
 	r.Inputs = []string{"cluster (informers)"}
 	v := c.Reach()

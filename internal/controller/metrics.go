@@ -22,6 +22,7 @@ type metrics struct {
 	evaluations    *prometheus.CounterVec
 	lastSuccess    prometheus.Gauge
 	connections    prometheus.Gauge
+	engineUpdates  *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -64,15 +65,22 @@ func newMetrics() *metrics {
 			Name: "budnet_reach_connections",
 			Help: "Connections (workload or address entity pairs) the NetworkPolicies allow.",
 		}),
+		engineUpdates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "budnet_engine_updates_total",
+			Help: "Evaluations by how the matrix was brought up to date: incremental (the engine fed the changed objects), rebuild (the incremental engine built anew: first evaluation, or a delta it rejected) or full (--evaluator=full).",
+		}, []string{"path"}),
 	}
 	m.reg.MustRegister(m.overPermissive, m.broken, m.findings, m.checklist, m.watched, m.duration,
-		m.evaluations, m.lastSuccess, m.connections,
+		m.evaluations, m.lastSuccess, m.connections, m.engineUpdates,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
 // publish replaces the state gauges with st's figures.
 func (m *metrics) publish(st *State) {
+	if st.EnginePath != "" {
+		m.engineUpdates.WithLabelValues(st.EnginePath).Inc()
+	}
 	m.overPermissive.Reset()
 	m.broken.Reset()
 	if st.Diff != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/budnet/budnet/internal/audit"
 	"github.com/budnet/budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/reach"
 )
 
 // pairKey names an ordered pair of the matrix.
@@ -80,7 +81,7 @@ func newChange(src, dst string, before, after netpol.PortSet) Change {
 }
 
 // workloadPairs are the matrix's allowed pairs of two workloads.
-func workloadPairs(m *netpol.Matrix) map[pairKey]netpol.PortSet {
+func workloadPairs(m reach.Connectivity) map[pairKey]netpol.PortSet {
 	out := map[pairKey]netpol.PortSet{}
 	m.Each(func(c netpol.Connection) bool {
 		if !m.IsExternal(c.Src) && !m.IsExternal(c.Dst) {

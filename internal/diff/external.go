@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/budnet/budnet/internal/netpol"
+	"github.com/budnet/budnet/internal/reach"
 )
 
 // entity is an address entity of one matrix: its name and its CIDRs.
@@ -24,7 +24,7 @@ type region struct {
 // externalChanges compares every workload's connections with the address
 // space, part by part (regions), and merges the parts of one workload that
 // changed alike into one change named by their CIDRs.
-func externalChanges(bm, hm *netpol.Matrix, ix *intentIndex) []Change {
+func externalChanges(bm, hm reach.Connectivity, ix *intentIndex) []Change {
 	regions := refine(entities(bm), entities(hm))
 	type groupKey struct {
 		src, dst      string // the workload, and "" for the address side
@@ -80,7 +80,7 @@ func externalChanges(bm, hm *netpol.Matrix, ix *intentIndex) []Change {
 }
 
 // workloads lists the workload names of both matrices.
-func workloads(ms ...*netpol.Matrix) []string {
+func workloads(ms ...reach.Connectivity) []string {
 	var out []string
 	for _, m := range ms {
 		for _, n := range m.Names() {
@@ -93,7 +93,7 @@ func workloads(ms ...*netpol.Matrix) []string {
 	return slices.Compact(out)
 }
 
-func entities(m *netpol.Matrix) []entity {
+func entities(m reach.Connectivity) []entity {
 	var out []entity
 	for _, n := range m.Names() {
 		if m.IsExternal(n) {

@@ -8,6 +8,24 @@ import (
 	"github.com/budnet/budnet/internal/netpol"
 )
 
+// Connectivity is the read surface of a connectivity matrix that Compare,
+// audit's BUD-4.2 checks and budnet diff ask: the node names, which of them
+// are address entities, a pair's allowed ports, and every allowed pair.
+// *netpol.Matrix (one full computation) and *netpol.Incremental (kept current
+// by deltas, answering as Matrix answers) both satisfy it, so the controller
+// can compare an incrementally kept matrix without recomputing one.
+type Connectivity interface {
+	Names() []string
+	IsExternal(name string) bool
+	Lookup(src, dst string) (netpol.PortSet, bool)
+	Each(yield func(netpol.Connection) bool)
+}
+
+var (
+	_ Connectivity = (*netpol.Matrix)(nil)
+	_ Connectivity = (*netpol.Incremental)(nil)
+)
+
 // entityPrefixes parses an address entity's name (comma-separated CIDRs).
 func entityPrefixes(name string) []netip.Prefix {
 	var out []netip.Prefix

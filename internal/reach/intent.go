@@ -46,7 +46,7 @@ func (it *intent) externalName() string {
 type comparison struct {
 	in      *Input
 	eng     *netpol.Engine
-	m       *netpol.Matrix
+	m       Connectivity
 	model   *platform.Platform
 	byModel map[string][]string // model workload -> manifest workloads
 	inModel map[string]bool     // manifest workloads matched to the model
@@ -68,7 +68,7 @@ type comparison struct {
 // a note, so a flat single-namespace install can still be judged flow by
 // flow. Intended ports that no matched workload serves are Drift, one entry
 // per model workload, and are not reported as broken flows.
-func Compare(in *Input, eng *netpol.Engine, m *netpol.Matrix, model *platform.Platform) (*Diff, error) {
+func Compare(in *Input, eng *netpol.Engine, m Connectivity, model *platform.Platform) (*Diff, error) {
 	flows, err := model.Flows()
 	if err != nil {
 		return nil, fmt.Errorf("resolving the model's flows: %w", err)

@@ -127,13 +127,15 @@ func gatewayRouting(set *policySet, gw *platform.Workload, mf *platform.EgressFl
 	}), f.Name)
 }
 
-// gateway returns the egress gateway workload when the model enables it.
+// gateway returns the egress gateway workload when the model enables it
+// (platform.Platform.EgressGateway), and an error naming the field when the
+// model enables one it does not hold or gives it no ports.
 func gateway(p *platform.Platform) (*platform.Workload, error) {
 	eg := p.Spec.EgressGateway
-	if !eg.Enabled {
+	gw, ok := p.EgressGateway()
+	if !ok && !eg.Enabled {
 		return nil, nil
 	}
-	gw, ok := p.Workload(eg.Workload)
 	if !ok {
 		return nil, &diag.InputError{File: p.Source.File, Field: "spec.egressGateway.workload",
 			Msg: fmt.Sprintf("workload %q does not exist", eg.Workload)}

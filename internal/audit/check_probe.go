@@ -73,7 +73,7 @@ func buildProbe(c *Context) (*probe, error) {
 	pr.outside = len(cl.Pods)
 	cl.Pods = append(cl.Pods, netpol.Pod{Namespace: probeOutside, Name: "budnet-probe", Workload: probeName(probeOutside), Labels: map[string]string{}})
 
-	dnsNS, dnsLabels, _ := dnsOf(c.Platform)
+	dnsNS, dnsLabels, dnsPorts := dnsOf(c.Platform)
 	for i, p := range in.Cluster.Pods {
 		if p.Namespace == dnsNS && platform.HasLabels(p.Labels, dnsLabels) {
 			pr.dns = append(pr.dns, i)
@@ -85,7 +85,7 @@ func buildProbe(c *Context) (*probe, error) {
 		}
 		pr.dns = []int{len(cl.Pods)}
 		cl.Pods = append(cl.Pods, netpol.Pod{Namespace: dnsNS, Name: "cluster-dns", Workload: dnsNS + "/(cluster DNS)", Labels: dnsLabels,
-			Ports: []netpol.ContainerPort{{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP}, {Name: "dns-tcp", Port: 53, Protocol: corev1.ProtocolTCP}}})
+			Ports: dnsContainerPorts(dnsPorts)})
 	}
 	eng, err := netpol.New(cl, netpol.Options{})
 	if err != nil {
@@ -95,23 +95,26 @@ func buildProbe(c *Context) (*probe, error) {
 	return pr, nil
 }
 
-// dnsOf is where pods resolve names: the model's cluster DNS, or kube-dns.
+// dnsOf is where pods resolve names: the model's cluster DNS, or kube-dns
+// (platform.ClusterDNS, the one home of the defaults).
 func dnsOf(p *platform.Platform) (string, map[string]string, []platform.Port) {
-	ns, labels := platform.DefaultDNSNamespace, map[string]string{"k8s-app": "kube-dns"}
-	ports := []platform.Port{{Port: 53, Protocol: "UDP"}, {Port: 53, Protocol: "TCP"}}
-	if p != nil {
-		d := p.Spec.Cluster.DNS
-		if d.Namespace != "" {
-			ns = d.Namespace
-		}
-		if len(d.PodLabels) > 0 {
-			labels = d.PodLabels
-		}
-		if len(d.Ports) > 0 {
-			ports = d.Ports
-		}
+	d := platform.ClusterDNS(p)
+	return d.Namespace, d.PodLabels, d.Ports
+}
+
+// dnsContainerPorts are the ports of the pod the probe stands in for a
+// cluster DNS the manifests lack: the model's DNS ports, the first UDP and
+// TCP ones under the names CoreDNS's kube-dns Deployment gives them (dns,
+// dns-tcp) so a policy naming them resolves as on a real cluster.
+func dnsContainerPorts(ports []platform.Port) []netpol.ContainerPort {
+	names := map[corev1.Protocol]string{corev1.ProtocolUDP: "dns", corev1.ProtocolTCP: "dns-tcp"}
+	out := make([]netpol.ContainerPort, 0, len(ports))
+	for _, p := range ports {
+		proto := protocolOf(p.Protocol)
+		out = append(out, netpol.ContainerPort{Name: names[proto], Port: p.Port, Protocol: proto})
+		delete(names, proto)
 	}
-	return ns, labels, ports
+	return out
 }
 
 func protocolOf(s string) corev1.Protocol {

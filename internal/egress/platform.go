@@ -40,10 +40,15 @@ func SpecFromPlatform(p *platform.Platform) (PolicySpec, error) {
 		if f.Kind != platform.FlowEgress {
 			continue
 		}
-		ports := tcpPorts(f.Ports)
-		if len(ports) == 0 && len(f.Ports) > 0 {
-			continue // a UDP-only flow is not the gateway's business
+		// The flow's TCP ports as the model reads them (a flow without
+		// ports is 443; a UDP-only flow is not the gateway's business):
+		// platform.EgressVerdictOf reads them the same way, so the two
+		// cannot drift (TestAllowsEgressAgreesWithGateway).
+		ranges, ok := f.EgressPorts(platform.DefaultProtocol)
+		if !ok {
+			continue
 		}
+		ports := tcpPorts(ranges)
 		for _, w := range f.From {
 			spec.Rules = append(spec.Rules, allowlist.Rule{
 				Name: f.Name, Source: w.Name, Hosts: f.Hosts, CIDRs: f.CIDRs, Ports: ports,
@@ -92,15 +97,11 @@ func FromPlatform(p *platform.Platform) (*Policy, error) {
 	return NewPolicy(spec)
 }
 
+// tcpPorts converts the TCP port ranges ResolvedFlow.EgressPorts returns
+// (each within 1 to 65535) into the allowlist's.
 func tcpPorts(in []platform.PortRange) []allowlist.PortRange {
-	var out []allowlist.PortRange
+	out := make([]allowlist.PortRange, 0, len(in))
 	for _, r := range in {
-		if r.Protocol != "" && !strings.EqualFold(r.Protocol, "TCP") {
-			continue
-		}
-		if r.Port < 1 || r.EndPort > 65535 || r.EndPort < r.Port {
-			continue
-		}
 		out = append(out, allowlist.PortRange{From: uint16(r.Port), To: uint16(r.EndPort)})
 	}
 	return out

@@ -101,7 +101,7 @@ func egressFlowPolicies(set *policySet, p *platform.Platform, o Options, f *plat
 // gatewayRouting sends the callers of a host flow to the gateway's proxy
 // port: an egress policy per caller and an ingress policy at the gateway.
 func gatewayRouting(set *policySet, gw *platform.Workload, mf *platform.EgressFlow, f *platform.ResolvedFlow, row, guide string) {
-	proxy := proxyPorts(gw)
+	proxy := gw.ProxyPorts()
 	var callers []*platform.Workload
 	for _, s := range f.From {
 		if s.Name != gw.Name {
@@ -127,13 +127,15 @@ func gatewayRouting(set *policySet, gw *platform.Workload, mf *platform.EgressFl
 	}), f.Name)
 }
 
-// gateway returns the egress gateway workload when the model enables it.
+// gateway returns the egress gateway workload when the model enables it
+// (platform.Platform.EgressGateway), and an error naming the field when the
+// model enables one it does not hold or gives it no ports.
 func gateway(p *platform.Platform) (*platform.Workload, error) {
 	eg := p.Spec.EgressGateway
-	if !eg.Enabled {
+	gw, ok := p.EgressGateway()
+	if !ok && !eg.Enabled {
 		return nil, nil
 	}
-	gw, ok := p.Workload(eg.Workload)
 	if !ok {
 		return nil, &diag.InputError{File: p.Source.File, Field: "spec.egressGateway.workload",
 			Msg: fmt.Sprintf("workload %q does not exist", eg.Workload)}
@@ -144,24 +146,6 @@ func gateway(p *platform.Platform) (*platform.Workload, error) {
 			Msg: "the egress gateway has no ports: expected its proxy port (named proxy) for the callers' policies"}
 	}
 	return gw, nil
-}
-
-// proxyPorts are the gateway's port named "proxy", or all its ports, as
-// internal/reach's proxyPorts reads them.
-func proxyPorts(gw *platform.Workload) []platform.PortRange {
-	var all []platform.PortRange
-	for _, np := range gw.Ports {
-		proto := np.Protocol
-		if proto == "" {
-			proto = platform.DefaultProtocol
-		}
-		r := platform.PortRange{Protocol: proto, Port: np.Port, EndPort: np.Port}
-		if np.Name == "proxy" {
-			return []platform.PortRange{r}
-		}
-		all = append(all, r)
-	}
-	return all
 }
 
 // hostFlowName names a host flow's destination in a policy name, dropping a
@@ -256,7 +240,7 @@ func fqdnPolicy(p *platform.Platform, c *platform.Workload, f *platform.Resolved
 			map[string]any{
 				"toEndpoints": []any{map[string]any{"matchLabels": dnsLabels}},
 				"toPorts": []any{map[string]any{
-					"ports": ciliumPorts(dnsRanges(dns.Ports)),
+					"ports": ciliumPorts(dns.PortRanges()),
 					"rules": map[string]any{"dns": []any{map[string]any{"matchPattern": "*"}}},
 				}},
 			},

@@ -92,21 +92,9 @@ func zonePolicies(set *policySet, p *platform.Platform, i int) {
 			"policyTypes": []any{"Egress"},
 			"egress": []any{map[string]any{
 				"to":    []any{peer(dns.Namespace, dns.PodLabels)},
-				"ports": portList(dnsRanges(dns.Ports)),
+				"ports": portList(dns.PortRanges()),
 			}},
 		}), "")
-}
-
-func dnsRanges(ports []platform.Port) []platform.PortRange {
-	out := make([]platform.PortRange, 0, len(ports))
-	for _, pt := range ports {
-		end := pt.EndPort
-		if end == 0 {
-			end = pt.Port
-		}
-		out = append(out, platform.PortRange{Protocol: pt.Protocol, Port: pt.Port, EndPort: end})
-	}
-	return out
 }
 
 // internalFlowPolicies adds, for an internal flow, an ingress policy per

@@ -1,9 +1,9 @@
 package netpol
 
 import (
-	"strings"
-
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/budnet/budnet/internal/platform"
 )
 
 // HostRule is an egress rule that names hosts rather than addresses (a
@@ -16,8 +16,9 @@ type HostRule struct {
 	Tier Tier
 	// MatchNames are exact names; MatchPatterns Cilium's matchPattern forms
 	// ("*" within a label, a leading "**." for one or more labels). A
-	// domainNames entry "*.example.com" (one or more labels) is given as
-	// "**.example.com".
+	// domainNames entry is read as the model's host pattern it is
+	// (platform.ReadHostPattern) and given as that pattern's Cilium
+	// selectors: "*.example.com" (one or more labels) as "**.example.com".
 	MatchNames, MatchPatterns []string
 	// Ports are the ports the rule opens to the names: its numeric ports
 	// minus those an earlier Admin-tier rule decides for every external
@@ -102,13 +103,24 @@ func (e *Engine) hostTierRules(out *[]HostRule, t int, p *Pod, decided PortSet) 
 		if len(r.domains) > 0 && r.action == ActionAccept {
 			h := HostRule{Rule: r.ref, Tier: tp.tier, Ports: r.ports.numeric.Minus(decided)}
 			for _, d := range r.domains {
-				if rest, ok := strings.CutPrefix(d, "*."); ok {
-					h.MatchPatterns = append(h.MatchPatterns, "**."+rest)
-				} else {
-					h.MatchNames = append(h.MatchNames, d)
+				// A domainNames entry means what a model host means
+				// (platform.HostPattern.DomainName is the inverse), so the
+				// host pattern reads it and says what Cilium would select.
+				// An entry it refuses (the CRD admits "_" in a label)
+				// names no host a model can hold and is left out.
+				hp, err := platform.ReadHostPattern(d)
+				if err != nil {
+					continue
+				}
+				for _, sel := range hp.CiliumSelectors(platform.CiliumAnyDepthMinor) {
+					if sel.MatchName != "" {
+						h.MatchNames = append(h.MatchNames, sel.MatchName)
+					} else {
+						h.MatchPatterns = append(h.MatchPatterns, sel.MatchPattern)
+					}
 				}
 			}
-			if !h.Ports.IsEmpty() {
+			if !h.Ports.IsEmpty() && len(h.MatchNames)+len(h.MatchPatterns) > 0 {
 				*out = append(*out, h)
 			}
 		}

@@ -108,18 +108,7 @@ func withSidecarPorts(ports []NamedPort) []NamedPort {
 }
 
 func defaultCluster(c *Cluster) {
-	if c.DNS.Namespace == "" {
-		c.DNS.Namespace = DefaultDNSNamespace
-	}
-	if len(c.DNS.PodLabels) == 0 {
-		// The label CoreDNS keeps for kube-dns compatibility in kubeadm, EKS,
-		// AKS and GKE clusters.
-		c.DNS.PodLabels = map[string]string{"k8s-app": "kube-dns"}
-	}
-	if len(c.DNS.Ports) == 0 {
-		// DNS falls back to TCP for large answers; UDP alone breaks them.
-		c.DNS.Ports = []Port{{Port: 53, Protocol: "UDP"}, {Port: 53, Protocol: "TCP"}}
-	}
+	c.DNS = c.DNS.WithDefaults() // DefaultDNS says why these
 	defaultPorts(c.DNS.Ports)
 	if len(c.APIServer.Ports) == 0 {
 		// Pods reach the API through the kubernetes Service (443) and, once

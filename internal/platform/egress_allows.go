@@ -33,11 +33,42 @@ func (v EgressVerdict) String() string {
 	return fmt.Sprintf("EgressVerdict(%d)", int(v))
 }
 
-// defaultEgressPort is the port an egress rule without ports allows in the
-// egress gateway (HTTPS, the guide's egress port, sections 4.3 and 8.2);
-// validation requires ports on every flow, so only an unvalidated model
-// meets it.
-const defaultEgressPort = 443
+// DefaultEgressPort is the port an egress flow without ports allows, in
+// the egress gateway and in EgressVerdictOf alike (HTTPS, the guide's
+// egress port, sections 4.3 and 8.2); validation requires ports on every
+// flow, so only an unvalidated model meets it.
+const DefaultEgressPort = 443
+
+// EgressPorts are the port ranges of protocol proto (empty meaning TCP)
+// egress flow f opens: its ranges of that protocol that are port ranges
+// (1 to 65535, the end not before the start; validation refuses others),
+// or TCP DefaultEgressPort when f names no ports. ok is false when f names
+// ports but none it opens for proto: such a flow has nothing to say about
+// proto, as the egress gateway (TCP only) skips a UDP-only flow. It is the
+// one reading of a flow's ports that EgressVerdictOf and the gateway's
+// allowlist (egress.SpecFromPlatform) share.
+func (f *ResolvedFlow) EgressPorts(proto string) (ports []PortRange, ok bool) {
+	if proto == "" {
+		proto = DefaultProtocol
+	}
+	if len(f.Ports) == 0 {
+		if strings.EqualFold(proto, DefaultProtocol) {
+			return []PortRange{{Protocol: DefaultProtocol, Port: DefaultEgressPort, EndPort: DefaultEgressPort}}, true
+		}
+		return nil, true
+	}
+	for _, r := range f.Ports {
+		rp := r.Protocol
+		if rp == "" {
+			rp = DefaultProtocol
+		}
+		if !strings.EqualFold(rp, proto) || r.Port < 1 || r.EndPort > 65535 || r.EndPort < r.Port {
+			continue
+		}
+		ports = append(ports, r)
+	}
+	return ports, len(ports) > 0
+}
 
 // AllowsEgress says whether the model's egress flows let workload source
 // reach the DNS name host on TCP port (EgressVerdictOf over the model's
@@ -64,36 +95,25 @@ func (p *Platform) AllowsEgress(source, host string, port int) (EgressVerdict, e
 // EgressVerdictOf says whether resolved flows let workload source reach
 // every name host stands for on every port of want (its Protocol empty
 // meaning TCP): an egress flow from source one of whose host patterns
-// covers host (HostPattern.Covers) and one of whose port ranges of that
-// protocol holds want. A flow with ports but none of that protocol is
-// skipped, as the egress gateway (TCP only) skips a UDP-only flow.
+// covers host (HostPattern.Covers) and one of whose ports for that
+// protocol (ResolvedFlow.EgressPorts, as the gateway reads them) holds
+// want. A flow with nothing to say about the protocol is skipped, as the
+// egress gateway (TCP only) skips a UDP-only flow.
 func EgressVerdictOf(flows []ResolvedFlow, source string, host HostPattern, want PortRange) EgressVerdict {
-	proto := want.Protocol
-	if proto == "" {
-		proto = DefaultProtocol
-	}
 	v := EgressHostNotAllowed
-	for _, f := range flows {
+	for i := range flows {
+		f := &flows[i]
 		if f.Kind != FlowEgress || !fromWorkload(f.From, source) || !coversAny(f.Hosts, host) {
 			continue
 		}
-		same, held := 0, len(f.Ports) == 0 && strings.EqualFold(proto, DefaultProtocol) && want.Port == defaultEgressPort && want.EndPort <= want.Port
-		for _, r := range f.Ports {
-			rp := r.Protocol
-			if rp == "" {
-				rp = DefaultProtocol
-			}
-			if !strings.EqualFold(rp, proto) {
-				continue
-			}
-			same++
-			held = held || r.Port <= want.Port && max(want.EndPort, want.Port) <= r.EndPort
-		}
-		if same == 0 && len(f.Ports) > 0 {
+		ports, ok := f.EgressPorts(want.Protocol)
+		if !ok {
 			continue
 		}
-		if held {
-			return EgressAllowed
+		for _, r := range ports {
+			if r.Port <= want.Port && max(want.EndPort, want.Port) <= r.EndPort {
+				return EgressAllowed
+			}
 		}
 		v = EgressPortNotAllowed
 	}

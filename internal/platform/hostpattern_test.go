@@ -380,6 +380,9 @@ func TestEgressVerdictOf(t *testing.T) {
 		{Kind: FlowEgress, Name: "ntp", From: []*Workload{api}, Hosts: []string{"pool.ntp.org"}, Ports: []PortRange{{Protocol: "UDP", Port: 123, EndPort: 123}}},
 		{Kind: FlowEgress, Name: "range", From: []*Workload{job}, Hosts: []string{"*.example.io"}, Ports: []PortRange{tcp(8000, 8100)}},
 		{Kind: FlowEgress, Name: "no ports", From: []*Workload{job}, Hosts: []string{"legacy.example.net"}},
+		// Validation refuses these; the gateway cannot hold them and skips
+		// the flow, and so does the verdict (ResolvedFlow.EgressPorts).
+		{Kind: FlowEgress, Name: "bad range", From: []*Workload{job}, Hosts: []string{"bad.example.net"}, Ports: []PortRange{tcp(443, 70000), tcp(0, 0)}},
 		{Kind: FlowInternal, Name: "not egress", From: []*Workload{job}, Hosts: []string{"api.openai.com"}, Ports: []PortRange{tcp(443, 443)}},
 	}
 	tests := []struct {
@@ -400,6 +403,8 @@ func TestEgressVerdictOf(t *testing.T) {
 		{name: "across a range's end", source: "job", host: "a.example.io", port: tcp(8090, 8200), want: EgressPortNotAllowed},
 		{name: "a flow without ports is 443", source: "job", host: "legacy.example.net", port: PortRange{Port: 443, EndPort: 443}, want: EgressAllowed},
 		{name: "a flow without ports is only 443", source: "job", host: "legacy.example.net", port: tcp(80, 80), want: EgressPortNotAllowed},
+		{name: "a flow without ports opens no udp", source: "job", host: "legacy.example.net", port: PortRange{Protocol: "UDP", Port: 443, EndPort: 443}, want: EgressPortNotAllowed},
+		{name: "a range beyond 65535 opens nothing", source: "job", host: "bad.example.net", port: tcp(443, 443), want: EgressHostNotAllowed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -252,11 +252,7 @@ func (c *comparison) addFlows(flows []platform.ResolvedFlow) {
 // egressGateway returns the gateway workload and its proxy ports when the
 // model routes host-based egress through budnet's gateway.
 func (c *comparison) egressGateway() *platform.Workload {
-	eg := c.model.Spec.EgressGateway
-	if !eg.Enabled || eg.Workload == "" {
-		return nil
-	}
-	w, ok := c.model.Workload(eg.Workload)
+	w, ok := c.model.EgressGateway()
 	if !ok {
 		return nil
 	}
@@ -281,7 +277,7 @@ func (c *comparison) addEgress(f *platform.ResolvedFlow, gw *platform.Workload, 
 	}
 	egressFrom := f.From
 	if gw != nil {
-		proxy := proxyPorts(gw)
+		proxy := gw.ProxyPorts()
 		for _, src := range f.From {
 			if src.Name != gw.Name {
 				c.addInternal(src.Name, gw.Name, proxy, f.Name+" (via egress gateway)", guide)
@@ -296,23 +292,6 @@ func (c *comparison) addEgress(f *platform.ResolvedFlow, gw *platform.Workload, 
 	}
 }
 
-// proxyPorts are the gateway's port named "proxy", or all its ports.
-func proxyPorts(gw *platform.Workload) []platform.PortRange {
-	var rs []platform.PortRange
-	for _, p := range gw.Ports {
-		proto := p.Protocol
-		if proto == "" {
-			proto = string(corev1.ProtocolTCP)
-		}
-		r := platform.PortRange{Protocol: proto, Port: p.Port, EndPort: p.Port}
-		if p.Name == "proxy" {
-			return []platform.PortRange{r}
-		}
-		rs = append(rs, r)
-	}
-	return rs
-}
-
 // addDNS adds the flow the guide forgets: every workload of the model resolves
 // names through the cluster DNS.
 func (c *comparison) addDNS() {
@@ -323,15 +302,7 @@ func (c *comparison) addDNS() {
 			servers = append(servers, w.Name)
 		}
 	}
-	var rs []platform.PortRange
-	for _, p := range dns.Ports {
-		end := p.EndPort
-		if end == 0 {
-			end = p.Port
-		}
-		rs = append(rs, platform.PortRange{Protocol: p.Protocol, Port: p.Port, EndPort: end})
-	}
-	ports := portSet(rs)
+	ports := portSet(dns.PortRanges())
 	for s := range c.inModel {
 		for _, t := range servers {
 			if s != t {

@@ -34,7 +34,7 @@ type htmlCase struct {
 	audit    *audit.Report // nil for reach
 	conn     *HTMLConnectivity
 	reach    ReachResult
-	matrix   *netpol.Matrix
+	matrix   reach.Connectivity
 	title    string
 	intended bool
 }
@@ -212,7 +212,7 @@ func textOf(n *html.Node) string {
 
 // zoneCells counts allowed and diff connections per zone pair straight from
 // the matrix and the diff, the way the report's cells must.
-func zoneCells(m *netpol.Matrix, diff *reach.Diff) map[string][3]int {
+func zoneCells(m reach.Connectivity, diff *reach.Diff) map[string][3]int {
 	zone := func(n string) string {
 		if m.IsExternal(n) {
 			return "(external)"

@@ -30,6 +30,7 @@ import (
 
 	"github.com/budnet/budnet/internal/controller"
 	"github.com/budnet/budnet/internal/kubetest"
+	"github.com/budnet/budnet/internal/testenv"
 )
 
 var harness = kubetest.NewHarness(kubetest.Options{})
@@ -87,19 +88,10 @@ func (w *warnings) take() []string {
 	return out
 }
 
+// waitFor waits for cond through testenv.WaitFor.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
-	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("never: %s", what)
-		case <-tick.C:
-		}
-	}
+	testenv.WaitFor(t, 90*time.Second, what, cond)
 }
 
 // serveGuard serves the guard over the controller's caches on a loopback

@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -181,19 +180,10 @@ func (p *controllerProcess) stop(t *testing.T) int {
 	return -1
 }
 
+// waitUntil waits for cond through testenv.WaitFor.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("never: %s", what)
-		case <-tick.C:
-		}
-	}
+	testenv.WaitFor(t, 2*time.Minute, what, cond)
 }
 
 // TestControllerProcess runs `budnet controller` as a process, as a

@@ -23,6 +23,7 @@ import (
 	"github.com/budnet/budnet/internal/kubetest"
 	"github.com/budnet/budnet/internal/manifest"
 	"github.com/budnet/budnet/internal/platform"
+	"github.com/budnet/budnet/internal/testenv"
 )
 
 var harness = kubetest.NewHarness(kubetest.Options{})
@@ -98,21 +99,10 @@ func startController(t *testing.T, env *kubetest.Env) (*Controller, func()) {
 	return c, stop
 }
 
-// waitFor polls until cond holds, failing the test when the deadline passes:
-// convergence is asserted, not its speed.
+// waitFor waits for cond through testenv.WaitFor.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
-	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("never converged: %s", what)
-		case <-tick.C:
-		}
-	}
+	testenv.WaitFor(t, 90*time.Second, what, cond)
 }
 
 func readFixture(t *testing.T, name string) []*unstructured.Unstructured {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 )
 
 // CI reports whether the tests run under CI (CI=true), where nothing they
@@ -37,4 +38,24 @@ func Chromium(tb testing.TB) string {
 	}
 	Missing(tb, "chromium not found: apt-get install -y chromium to run the browser tests")
 	return ""
+}
+
+// WaitFor polls cond every 20 ms until it holds, failing tb once within has
+// passed or the test's context has ended: the tests against real servers
+// assert that something converges, never how fast.
+func WaitFor(tb testing.TB, within time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	timer := time.NewTimer(within)
+	defer timer.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-tb.Context().Done():
+			tb.Fatalf("never: %s (test ended)", what)
+		case <-timer.C:
+			tb.Fatalf("never: %s (waited %v)", what, within)
+		case <-tick.C:
+		}
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"sync"
 	"testing"
 )
 
@@ -92,38 +91,27 @@ func BenchmarkRelay(b *testing.B) {
 					b.SetBytes(streamChunk)
 					b.ResetTimer()
 					measureProxyCPU(b, meters[relay], func() {
-						var wg sync.WaitGroup
-						per := b.N / streams
-						for i, c := range conns {
-							n := per
-							if i == 0 {
-								n += b.N % streams
-							}
-							wg.Add(1)
-							go func() {
-								defer wg.Done()
-								if dir == "down" {
-									defer c.Close()
-									for left := int64(n) * streamChunk; left > 0; {
-										m, err := c.Read(bufs[i][:min(left, streamChunk)])
-										left -= int64(m)
-										if err != nil {
-											b.Error(err)
-											return
-										}
-									}
-									return
-								}
-								for j := 0; j < n; j++ {
-									if _, err := c.Write(bufs[i]); err != nil {
+						shareAmong(conns, b.N, func(i int, c net.Conn, n int) {
+							if dir == "down" {
+								defer c.Close()
+								for left := int64(n) * streamChunk; left > 0; {
+									m, err := c.Read(bufs[i][:min(left, streamChunk)])
+									left -= int64(m)
+									if err != nil {
 										b.Error(err)
 										return
 									}
 								}
-								finish(c)
-							}()
-						}
-						wg.Wait()
+								return
+							}
+							for j := 0; j < n; j++ {
+								if _, err := c.Write(bufs[i]); err != nil {
+									b.Error(err)
+									return
+								}
+							}
+							finish(c)
+						})
 					})
 				})
 			}

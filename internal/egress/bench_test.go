@@ -227,30 +227,39 @@ func BenchmarkThroughput(b *testing.B) {
 				b.SetBytes(streamChunk)
 				b.ResetTimer()
 				measureProxyCPU(b, children[via], func() {
-					var wg sync.WaitGroup
-					per := b.N / streams
-					for i, c := range conns {
-						n := per
-						if i == 0 {
-							n += b.N % streams
-						}
-						wg.Add(1)
-						go func() {
-							defer wg.Done()
-							for j := 0; j < n; j++ {
-								if _, err := c.Write(buf); err != nil {
-									b.Error(err)
-									return
-								}
+					shareAmong(conns, b.N, func(_ int, c net.Conn, n int) {
+						for j := 0; j < n; j++ {
+							if _, err := c.Write(buf); err != nil {
+								b.Error(err)
+								return
 							}
-							finish(c)
-						}()
-					}
-					wg.Wait()
+						}
+						finish(c)
+					})
 				})
 			})
 		}
 	}
+}
+
+// shareAmong runs work on every connection at once, each with its share of
+// total operations (the first also takes the remainder), and waits for all:
+// how the multi-stream benchmarks split b.N.
+func shareAmong(conns []net.Conn, total int, work func(i int, c net.Conn, n int)) {
+	var wg sync.WaitGroup
+	per := total / len(conns)
+	for i, c := range conns {
+		n := per
+		if i == 0 {
+			n += total % len(conns)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work(i, c, n)
+		}()
+	}
+	wg.Wait()
 }
 
 // viaName names a sub-benchmark: the deployed placement (its own process)

@@ -107,6 +107,8 @@ func newEgressServeCommand(streams Streams) *cobra.Command {
 	f.IntVar(&o.Limits.MaxConnsPerAddress, "max-connections-per-address", o.Limits.MaxConnsPerAddress, "maximum concurrent client connections from one IP address; more are answered 429")
 	f.IntVar(&o.Limits.MaxTunnels, "max-tunnels", o.Limits.MaxTunnels, "maximum concurrent CONNECT tunnels")
 	f.IntVar(&o.Limits.MaxTunnelsPerSource, "max-tunnels-per-source", o.Limits.MaxTunnelsPerSource, "maximum concurrent CONNECT tunnels per source workload")
+	f.Var((*relayFlag)(&o.Limits.Relay), "relay", `how tunnel bytes move: "copy" (through a 512 KiB buffer while one is free, else splice) or "splice" (never through user space: least CPU per byte); see docs/egress.md`)
+	f.IntVar(&o.Limits.CopyBuffers, "relay-copy-buffers", o.Limits.CopyBuffers, "with --relay=copy: buffers of 512 KiB busy tunnels may hold at once, a burst finding none splices (0: one per CPU the gateway may use)")
 	return cmd
 }
 
@@ -309,4 +311,19 @@ func (o *EgressServeOptions) podIndex() (*identity.PodIndex, error) {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
 	return identity.NewPodIndex(client, 10*time.Minute, o.logger), nil
+}
+
+// relayFlag is --relay: one of the gateway's relay modes, refused otherwise
+// at parse time so the error names the flag.
+type relayFlag egress.RelayMode
+
+func (r *relayFlag) String() string { return string(*r) }
+func (r *relayFlag) Type() string   { return "copy|splice" }
+func (r *relayFlag) Set(v string) error {
+	switch m := egress.RelayMode(v); m {
+	case egress.RelayCopy, egress.RelaySplice:
+		*r = relayFlag(m)
+		return nil
+	}
+	return fmt.Errorf("must be %q or %q", egress.RelayCopy, egress.RelaySplice)
 }

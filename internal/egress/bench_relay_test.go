@@ -55,10 +55,11 @@ func openDownload(tb testing.TB, proxy string, src netip.AddrPort) net.Conn {
 	return c
 }
 
-// BenchmarkRelay compares the gateway's two relays, each in its own
-// process: "splice" (production on Linux between TCP sockets: splice(2)
-// through a pooled pipe) and "copy" (the portable read/write loop through a
-// pooled 32 KiB buffer, forced by giving the child no pipe pool), per
+// BenchmarkRelay compares the gateway's relays, each in its own process:
+// "splice" (--relay=splice: splice(2) through a pooled pipe), "copy" (every
+// busy tunnel reads and writes through a pooled CopyBufferSize buffer) and
+// "default" (--relay=copy with one buffer per CPU: the first busy tunnels
+// copy, the rest splice), per
 // direction ("up": the client sends, as in BenchmarkThroughput; "down": the
 // origin sends and the client reads) over 1 and 16 tunnels. Run it with the
 // gateway pinned to a core of its own too:
@@ -66,10 +67,11 @@ func openDownload(tb testing.TB, proxy string, src netip.AddrPort) net.Conn {
 //	BUDNET_EGRESS_BENCH_CHILD_CPUS=1 taskset -c 0 go test ./internal/egress/ -run '^$' -bench Relay
 func BenchmarkRelay(b *testing.B) {
 	sink, src := startSink(b), startSource(b)
-	relays := []string{"splice", "copy"}
+	relays := []string{"splice", "copy", "default"}
 	addrs, meters := map[string]string{}, map[string]cpuMeter{}
-	addrs["splice"], meters["splice"] = benchProxy(b, "process", sink.Port(), src.Port())
+	addrs["splice"], meters["splice"] = benchProxy(b, "proxy-splice", sink.Port(), src.Port())
 	addrs["copy"], meters["copy"] = benchProxy(b, "proxy-copy", sink.Port(), src.Port())
+	addrs["default"], meters["default"] = benchProxy(b, "process", sink.Port(), src.Port())
 	for _, dir := range []string{"up", "down"} {
 		for _, streams := range []int{1, 16} {
 			for _, relay := range relays {

@@ -74,7 +74,7 @@ func startSink(tb testing.TB) netip.AddrPort {
 // path: the DNS cache, JSON audit lines, Prometheus metrics on a private registry, the
 // allowlist and the guard (loopback exempted, as in all tests). The
 // benchmark names resolve to loopback and every port in ports is allowed.
-func benchServer(ports ...uint16) (*Server, error) {
+func benchServer(relay RelayMode, copyBuffers int, ports ...uint16) (*Server, error) {
 	spec := baseSpec(ports[0], testGuardDenied())
 	for _, p := range ports[1:] {
 		spec.Rules[0].Ports = append(spec.Rules[0].Ports, allowlist.PortRange{From: p, To: p})
@@ -88,7 +88,7 @@ func benchServer(ports ...uint16) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewServer(Config{MaxTunnels: 20000, MaxTunnelsPerSource: 20000}, pol, Deps{
+	return NewServer(Config{MaxTunnels: 20000, MaxTunnelsPerSource: 20000, Relay: relay, CopyBuffers: copyBuffers}, pol, Deps{
 		Audit:   io.Discard,
 		Metrics: m,
 		// Behind the DNS cache, as internal/cli/egress.go deploys it.
@@ -104,7 +104,8 @@ func benchServer(ports ...uint16) (*Server, error) {
 var proxyPlacements = []string{"process", "inproc"}
 
 // benchProxy starts the gateway in the given placement, or a floor helper
-// ("floor-connect", "floor-relay"), and returns its listening address and,
+// ("floor-connect", "floor-relay") or the gateway with another relay
+// ("proxy-splice", "proxy-copy"), and returns its listening address and,
 // unless in process, the child, whose CPU time measureProxyCPU reports per
 // operation.
 func benchProxy(b *testing.B, placement string, ports ...uint16) (string, *benchChild) {
@@ -121,7 +122,7 @@ func benchProxy(b *testing.B, placement string, ports ...uint16) (string, *bench
 		child := startBenchChild(b, mode, benchPortsEnv+"="+strings.Join(list, ","))
 		return child.addr, child
 	}
-	srv, err := benchServer(ports...)
+	srv, err := benchServer("", 0, ports...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -141,11 +142,22 @@ func benchProxy(b *testing.B, placement string, ports ...uint16) (string, *bench
 // latencies on a shared two-core machine, it hardly depends on what else runs.
 //
 // Every row also reports the machine's 1-minute load average as it starts
-// ("load1"), so a table carries the load it was measured under.
+// ("load1"), so a table carries the load it was measured under, and the
+// benchmark process's own CPU per operation ("peers-cpu-µs/op": the clients
+// and origins, including the kernel's loopback receive work that runs in
+// their system calls), so a relay that saves its own CPU by moving kernel
+// work onto the other side of a hop shows it.
 func measureProxyCPU(b *testing.B, m cpuMeter, f func()) {
 	if l, ok := loadAvg1(); ok {
 		b.ReportMetric(l, "load1")
 	}
+	peersBefore, _ := cpuMicros()
+	defer func() {
+		if peersBefore >= 0 {
+			peersAfter, _ := cpuMicros()
+			b.ReportMetric(float64(peersAfter-peersBefore)/float64(b.N), "peers-cpu-µs/op")
+		}
+	}()
 	before, userBefore := int64(-1), int64(-1)
 	if m != nil {
 		before, userBefore = m.cpuMicros(b)
@@ -210,7 +222,13 @@ func BenchmarkThroughput(b *testing.B) {
 		proxies[via], children[via] = benchProxy(b, pl, sink.Port())
 	}
 	proxies["floor"], children["floor"] = benchProxy(b, "floor-connect", sink.Port())
-	vias := []string{"direct", "floor", "tunnel", "tunnel-inproc"}
+	// "tunnel" relays as deployed by default (copy while one of its
+	// per-CPU buffers is free, else splice); "tunnel-splice" always splices
+	// (--relay=splice), "tunnel-copy" always copies (every busy tunnel finds
+	// one of 64 buffers).
+	proxies["tunnel-splice"], children["tunnel-splice"] = benchProxy(b, "proxy-splice", sink.Port())
+	proxies["tunnel-copy"], children["tunnel-copy"] = benchProxy(b, "proxy-copy", sink.Port())
+	vias := []string{"direct", "floor", "tunnel", "tunnel-splice", "tunnel-copy", "tunnel-inproc"}
 	for _, p := range startPeers(b) {
 		proxies[p.name], children[p.name], hosts[p.name] = p.addr, p.meter, p.host
 		vias = append(vias, p.name)

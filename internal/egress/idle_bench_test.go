@@ -89,19 +89,27 @@ func runBenchChild(mode string, in io.Reader, out io.Writer) int {
 		} else {
 			go serveFloorRelay(ln, ports[0])
 		}
-	case "proxy", "proxy-copy":
+	case "proxy", "proxy-splice", "proxy-copy":
 		ports, err := benchPorts()
 		if err != nil {
 			fmt.Fprintln(out, "error", err)
 			return 1
 		}
-		srv, err = benchServer(ports...)
+		// "proxy" relays with the defaults; BUDNET_EGRESS_BENCH_COPY_BUFFERS
+		// sets its --relay-copy-buffers (how many busy tunnels copy before the
+		// rest splice).
+		var relay RelayMode
+		copyBuffers, _ := strconv.Atoi(os.Getenv("BUDNET_EGRESS_BENCH_COPY_BUFFERS"))
+		switch mode {
+		case "proxy-splice":
+			relay, copyBuffers = RelaySplice, 0
+		case "proxy-copy":
+			relay, copyBuffers = RelayCopy, 64 // every busy tunnel of the benchmarks copies
+		}
+		srv, err = benchServer(relay, copyBuffers, ports...)
 		if err != nil {
 			fmt.Fprintln(out, "error", err)
 			return 1
-		}
-		if mode == "proxy-copy" {
-			srv.pipes = nil // the portable read/write relay (BenchmarkRelay)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -309,18 +317,26 @@ func BenchmarkIdleTunnels(b *testing.B) {
 			b.ReportMetric(v, unit)
 		}
 	}
-	var gw map[string]float64
-	b.Run("gateway", func(b *testing.B) {
-		once(b, &gw, func() map[string]float64 {
-			proxy := startBenchChild(b, "proxy", benchPortsEnv+"="+sinkPort)
-			stats := func() map[string]int { return proxy.stats(b) }
-			return idleTunnels(b, proxy.addr, "sink.example:"+sinkPort, hard, stats, func(n int, after map[string]int) {
-				if after["tunnels"] != n {
-					b.Fatalf("proxy reports %d tunnels, want %d", after["tunnels"], n)
-				}
+	// "gateway" relays with the defaults (copy), "gateway-splice" with
+	// --relay=splice: both hold their buffer or pipe only while bytes move,
+	// so both must read the same per idle tunnel.
+	gws := map[string]map[string]float64{}
+	for _, gwMode := range [][2]string{{"gateway", "proxy"}, {"gateway-splice", "proxy-splice"}} {
+		name, mode := gwMode[0], gwMode[1]
+		b.Run(name, func(b *testing.B) {
+			gw := gws[name]
+			once(b, &gw, func() map[string]float64 {
+				proxy := startBenchChild(b, mode, benchPortsEnv+"="+sinkPort)
+				stats := func() map[string]int { return proxy.stats(b) }
+				return idleTunnels(b, proxy.addr, "sink.example:"+sinkPort, hard, stats, func(n int, after map[string]int) {
+					if after["tunnels"] != n {
+						b.Fatalf("proxy reports %d tunnels, want %d", after["tunnels"], n)
+					}
+				})
 			})
+			gws[name] = gw
 		})
-	})
+	}
 	for _, p := range startPeers(b) {
 		var res map[string]float64
 		b.Run(p.name, func(b *testing.B) {

@@ -15,21 +15,29 @@ import (
 // that ends cleanly half-closes its destination so request/response protocols
 // that rely on shutdown(SHUT_WR) keep working; an error in either direction
 // closes both. The tunnel closes after idle with no bytes in either direction.
-func relay(client, upstream net.Conn, idle time.Duration, sentC, recvC Counter, pipes *pipePool) (sent, received int64) {
+func relay(client, upstream net.Conn, idle time.Duration, sentC, recvC Counter, m mover) (sent, received int64) {
 	var last atomic.Int64
 	last.Store(time.Now().UnixNano())
 	done := make(chan int64, 1)
-	go func() { done <- pump(upstream, client, &last, idle, sentC, pipes) }()
-	received = pump(client, upstream, &last, idle, recvC, pipes)
+	go func() { done <- pump(upstream, client, &last, idle, sentC, m) }()
+	received = pump(client, upstream, &last, idle, recvC, m)
 	sent = <-done
 	return sent, received
 }
 
+// mover is what a tunnel's pumps move bytes through: pooled pipes (nil off
+// Linux) and, under RelayCopy, a bounded set of copy buffers tried first.
+type mover struct {
+	pipes *pipePool
+	bufs  *bufPool // nil: splice only
+}
+
 // pump moves src to dst. On Linux between two TCP sockets it splices through
-// a pooled pipe it holds only while bytes move (see pumpSplice); otherwise it
-// falls back to a pooled-buffer copy.
-func pump(dst, src net.Conn, last *atomic.Int64, idle time.Duration, c Counter, pipes *pipePool) int64 {
-	n, err := pumpConns(dst, src, last, idle, c, pipes)
+// a pooled pipe, or under RelayCopy copies through a pooled buffer, holding
+// either only while bytes move (see pumpTCP); otherwise it falls back to a
+// pooled-buffer copy.
+func pump(dst, src net.Conn, last *atomic.Int64, idle time.Duration, c Counter, m mover) int64 {
+	n, err := pumpConns(dst, src, last, idle, c, m)
 	if err == nil {
 		closeWrite(dst)
 		return n

@@ -55,22 +55,56 @@ func (p *kpipe) close() {
 	_ = syscall.Close(p.w)
 }
 
-func pumpConns(dst, src net.Conn, last *atomic.Int64, idle time.Duration, c Counter, pipes *pipePool) (int64, error) {
-	st, ok1 := src.(*net.TCPConn)
-	dt, ok2 := dst.(*net.TCPConn)
-	if !ok1 || !ok2 || pipes == nil {
-		return pumpCopy(dst, src, last, idle, c)
-	}
-	return pumpSplice(dt, st, last, idle, c, pipes)
+// bufPool is RelayCopy's bounded set of copy buffers, each made on first
+// use. A pump holds one only while bytes move, like a pipe; when all are held,
+// the next burst splices instead, so a gateway with many busy tunnels keeps
+// its memory bounded and falls back to the relay that costs least CPU.
+type bufPool struct {
+	free chan *[]byte
+	left atomic.Int64 // buffers that may still be made
 }
 
-// pumpSplice moves src to dst with splice(2) through a pooled pipe, without
-// copying to user space. io.Copy between two TCP sockets splices too, but it
-// parks inside the runtime's splice loop holding a pipe pair (two more
-// descriptors) per direction for the whole life of an idle tunnel; here the
-// pipe goes back to the pool whenever src has nothing to read, so an idle
-// tunnel holds only its two sockets and two parked goroutines.
-func pumpSplice(dst, src *net.TCPConn, last *atomic.Int64, idle time.Duration, c Counter, pipes *pipePool) (total int64, err error) {
+func newBufPool(n int) *bufPool {
+	bp := &bufPool{free: make(chan *[]byte, n)}
+	bp.left.Store(int64(n))
+	return bp
+}
+
+// get returns a free buffer, or nil when every buffer is held.
+func (bp *bufPool) get() *[]byte {
+	select {
+	case b := <-bp.free:
+		return b
+	default:
+	}
+	if bp.left.Add(-1) >= 0 {
+		b := make([]byte, CopyBufferSize)
+		return &b
+	}
+	bp.left.Add(1)
+	return nil
+}
+
+// put returns a buffer; free has room for every buffer ever made.
+func (bp *bufPool) put(b *[]byte) { bp.free <- b }
+
+func pumpConns(dst, src net.Conn, last *atomic.Int64, idle time.Duration, c Counter, m mover) (int64, error) {
+	st, ok1 := src.(*net.TCPConn)
+	dt, ok2 := dst.(*net.TCPConn)
+	if !ok1 || !ok2 || m.pipes == nil {
+		return pumpCopy(dst, src, last, idle, c)
+	}
+	return pumpTCP(dt, st, last, idle, c, m)
+}
+
+// pumpTCP moves src to dst a burst at a time: whenever src is readable it
+// takes a copy buffer (RelayCopy, while one is free) or a pipe and moves what
+// src holds, and it gives either back whenever src has nothing to read, so an
+// idle tunnel holds only its two sockets and two parked goroutines. io.Copy
+// between two TCP sockets splices too, but it parks inside the runtime's
+// splice loop holding a pipe pair (two more descriptors) per direction for
+// the whole life of an idle tunnel.
+func pumpTCP(dst, src *net.TCPConn, last *atomic.Int64, idle time.Duration, c Counter, m mover) (total int64, err error) {
 	srcRC, err := src.SyscallConn()
 	if err != nil {
 		return 0, err
@@ -82,35 +116,58 @@ func pumpSplice(dst, src *net.TCPConn, last *atomic.Int64, idle time.Duration, c
 	var p *kpipe
 	defer func() {
 		if p != nil {
-			pipes.put(p) // empty whenever we get here with p set
+			m.pipes.put(p) // empty whenever we get here with p set
 		}
 	}()
 	_ = src.SetReadDeadline(time.Now().Add(idle))
 	for {
 		var n int
+		var buf *[]byte
 		var opErr error
 		rerr := srcRC.Read(func(fd uintptr) bool {
 			for {
+				if p == nil && buf == nil && m.bufs != nil {
+					buf = m.bufs.get() // nil when all are held: this burst splices
+				}
+				if buf != nil {
+					k, e := syscall.Read(int(fd), *buf)
+					switch {
+					case e == syscall.EINTR:
+						continue
+					case e == syscall.EAGAIN:
+						m.bufs.put(buf) // nothing to read: do not hold the buffer while waiting
+						buf = nil
+						return false
+					case e != nil:
+						opErr = os.NewSyscallError("read", e)
+					}
+					n = max(k, 0)
+					return true
+				}
 				if p == nil {
-					if p, opErr = pipes.get(); opErr != nil {
+					if p, opErr = m.pipes.get(); opErr != nil {
 						return true
 					}
 				}
-				m, e := syscall.Splice(int(fd), nil, p.w, nil, spliceMax, spliceFlags)
+				k, e := syscall.Splice(int(fd), nil, p.w, nil, spliceMax, spliceFlags)
 				switch {
 				case e == syscall.EINTR:
 					continue
 				case e == syscall.EAGAIN:
-					pipes.put(p) // nothing to read: do not hold the pipe while waiting
+					m.pipes.put(p) // nothing to read: do not hold the pipe while waiting
 					p = nil
 					return false
 				case e != nil:
 					opErr = os.NewSyscallError("splice", e)
 				}
-				n = int(m)
+				n = int(k)
 				return true
 			}
 		})
+		if buf != nil && (rerr != nil || opErr != nil || n == 0) {
+			m.bufs.put(buf)
+			buf = nil
+		}
 		if rerr != nil {
 			if errors.Is(rerr, os.ErrDeadlineExceeded) && !idleExpired(src, last, idle) {
 				continue
@@ -123,13 +180,22 @@ func pumpSplice(dst, src *net.TCPConn, last *atomic.Int64, idle time.Duration, c
 		if n == 0 {
 			return total, nil // orderly EOF
 		}
-		moved, werr := drainPipe(dstRC, p, n)
+		var moved int
+		var werr error
+		if buf != nil {
+			moved, werr = dst.Write((*buf)[:n])
+			m.bufs.put(buf)
+		} else {
+			moved, werr = drainPipe(dstRC, p, n)
+		}
 		total += int64(moved)
 		c.Add(float64(moved))
 		last.Store(time.Now().UnixNano())
 		if werr != nil {
-			p.close() // may still hold bytes: never reuse it
-			p = nil
+			if p != nil {
+				p.close() // may still hold bytes: never reuse it
+				p = nil
+			}
 			return total, werr
 		}
 	}

@@ -32,7 +32,7 @@ type Server struct {
 	dialer   Dialer
 	pods     identity.PodLookup
 	policy   atomic.Pointer[Policy]
-	pipes    *pipePool     // splice pipes shared by all tunnels (nil off Linux)
+	relay    mover         // pipes (nil off Linux) and RelayCopy's buffers shared by all tunnels
 	slots    chan struct{} // one per open client connection, up to MaxConnections
 	atLimit  bool          // Serve's last takeSlot had to wait (Serve's goroutine only)
 
@@ -103,8 +103,11 @@ func NewServer(cfg Config, policy *Policy, deps Deps) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: deps.Logger, metrics: deps.Metrics,
 		resolver: deps.Resolver, dialer: deps.Dialer, pods: deps.Pods,
-		conns: map[*trackedConn]struct{}{}, perSource: map[string]int{}, perAddr: map[netip.Addr]int{}, pipes: newPipePool(),
+		conns: map[*trackedConn]struct{}{}, perSource: map[string]int{}, perAddr: map[netip.Addr]int{}, relay: mover{pipes: newPipePool()},
 		slots: make(chan struct{}, cfg.MaxConnections),
+	}
+	if cfg.Relay == RelayCopy {
+		s.relay.bufs = newBufPool(cfg.CopyBuffers)
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -65,7 +65,7 @@ func (s *Server) tunnel(ctx context.Context, c net.Conn, t *pendingTunnel) {
 		sentC.Add(float64(len(early)))
 	}
 	s.metrics.TunnelOpened()
-	sent, received := relay(c, up, s.cfg.IdleTimeout, sentC, recvC, s.pipes)
+	sent, received := relay(c, up, s.cfg.IdleTimeout, sentC, recvC, s.relay)
 	s.metrics.TunnelClosed()
 	rec.sent += sent
 	rec.received = received

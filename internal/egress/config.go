@@ -49,8 +49,8 @@ const (
 	// RelayCopy, the default, reads into a pooled CopyBufferSize buffer and
 	// writes it out while a buffer is free, and splices when every buffer is
 	// held. With one buffer per CPU the gateway may use, the first busy
-	// tunnels copy (measured on loopback: 12 to 16% more throughput for one
-	// busy tunnel than splice, for about 25% more gateway CPU per byte) and
+	// tunnels copy (measured on loopback: 5 to 16% more throughput for one
+	// busy tunnel than splice, for about 40% more gateway CPU per byte) and
 	// the rest splice, which costs least CPU when there are more busy tunnels
 	// than CPUs to copy for them.
 	RelayCopy RelayMode = "copy"

@@ -17,9 +17,10 @@ type PortRange struct {
 
 func (p PortRange) contains(port uint16) bool { return port >= p.From && port <= p.To }
 
-// defaultPorts is what a rule without ports allows: HTTPS only, the guide's
-// egress port (sections 4.3 and 8.2).
-var defaultPorts = []PortRange{{From: 443, To: 443}}
+// defaultPorts is what a rule without ports allows: the model's default
+// egress port (platform.DefaultEgressPort, HTTPS), so the gateway and the
+// model's own egress verdicts cannot disagree about a flow without ports.
+var defaultPorts = []PortRange{{From: platform.DefaultEgressPort, To: platform.DefaultEgressPort}}
 
 // Rule lets one source workload reach some destinations.
 type Rule struct {
@@ -27,7 +28,7 @@ type Rule struct {
 	Source string         // workload name, as identity reports it
 	Hosts  []string       // exact names or "*.example.com" (subdomains only)
 	CIDRs  []netip.Prefix // IP-literal destinations (the address guard still applies)
-	Ports  []PortRange    // empty means 443
+	Ports  []PortRange    // empty means platform.DefaultEgressPort (443)
 }
 
 // Match is the result of checking one destination.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/budnet/budnet/internal/egress/allowlist"
 	"github.com/budnet/budnet/internal/egress/verdict"
 )
 
@@ -204,5 +205,70 @@ func TestConfigRelay(t *testing.T) {
 	}
 	if got := (Config{}).withDefaults(); got.Relay != RelayCopy || got.CopyBuffers != runtime.GOMAXPROCS(0) {
 		t.Fatalf("defaults: relay %q, %d copy buffers", got.Relay, got.CopyBuffers)
+	}
+}
+
+// TestRelayStalledReaderCannotStarveOthers: a client that stops reading a
+// download keeps the gateway's write to it blocked, holding whatever the
+// burst took. With the only copy buffer held that way, other tunnels must
+// still move their bytes (their bursts splice), and the gateway's memory
+// stays bounded by --relay-copy-buffers.
+func TestRelayStalledReaderCannotStarveOthers(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("copy buffers are the Linux relay's")
+	}
+	// The stalled tunnel's origin floods; the other tunnel's origin digests.
+	flood, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { flood.Close() })
+	chunk := randomBytes(3, 1<<20)
+	go acceptEach(flood, func(c net.Conn) {
+		for {
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	floodPort := uint16(flood.Addr().(*net.TCPAddr).Port)
+	reply := randomBytes(4, 2<<20)
+	digestPort := startDigestOrigin(t, reply)
+	spec := baseSpec(floodPort, testGuardDenied())
+	spec.Rules[0].Ports = append(spec.Rules[0].Ports, allowlist.PortRange{From: digestPort, To: digestPort})
+	spec.Rules[0].Hosts = append(spec.Rules[0].Hosts, "relay.example", "sink.example")
+	res := newResolver(map[string][]string{"relay.example": {"127.0.0.1"}, "sink.example": {"127.0.0.1"}})
+	env := startProxy(t, proxyOpts{spec: spec, resolver: res, cfg: Config{Relay: RelayCopy, CopyBuffers: 1}})
+
+	// openDownload reads the CONNECT answer a byte at a time: the flood
+	// follows it at once.
+	stalled := openDownload(t, env.addr, flood.Addr().(*net.TCPAddr).AddrPort())
+	defer stalled.Close()
+	// Read a little so the download is under way, then never again: the
+	// gateway's write to this client blocks once the socket buffers fill.
+	if _, err := io.ReadFull(stalled, make([]byte, 64<<10)); err != nil {
+		t.Fatal(err)
+	}
+	bp := env.srv.relay.bufs
+	for deadline := time.Now().Add(5 * time.Second); !(bp.left.Load() == 0 && len(bp.free) == 0) && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if bp.left.Load() != 0 || len(bp.free) != 0 {
+		t.Fatalf("the stalled download does not hold the only copy buffer (%d unmade, %d free): the test does not test the fallback", bp.left.Load(), len(bp.free))
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- exchangeThrough(t, env.addr, "relay.example:"+strconv.Itoa(int(digestPort)), randomBytes(5, 3<<20), reply)
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a tunnel waited for the copy buffer a stalled reader holds")
+	}
+	if made := 1 - int(bp.left.Load()); made != 1 {
+		t.Fatalf("%d copy buffers made, bound is 1", made)
 	}
 }

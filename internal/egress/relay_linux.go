@@ -129,38 +129,38 @@ func pumpTCP(dst, src *net.TCPConn, last *atomic.Int64, idle time.Duration, c Co
 				if p == nil && buf == nil && m.bufs != nil {
 					buf = m.bufs.get() // nil when all are held: this burst splices
 				}
+				var k int
+				var e error
+				op := "read"
 				if buf != nil {
-					k, e := syscall.Read(int(fd), *buf)
-					switch {
-					case e == syscall.EINTR:
-						continue
-					case e == syscall.EAGAIN:
-						m.bufs.put(buf) // nothing to read: do not hold the buffer while waiting
-						buf = nil
-						return false
-					case e != nil:
-						opErr = os.NewSyscallError("read", e)
+					k, e = syscall.Read(int(fd), *buf)
+				} else {
+					if p == nil {
+						if p, opErr = m.pipes.get(); opErr != nil {
+							return true
+						}
 					}
-					n = max(k, 0)
-					return true
+					var k64 int64
+					k64, e = syscall.Splice(int(fd), nil, p.w, nil, spliceMax, spliceFlags)
+					k, op = int(k64), "splice"
 				}
-				if p == nil {
-					if p, opErr = m.pipes.get(); opErr != nil {
-						return true
-					}
-				}
-				k, e := syscall.Splice(int(fd), nil, p.w, nil, spliceMax, spliceFlags)
 				switch {
 				case e == syscall.EINTR:
 					continue
 				case e == syscall.EAGAIN:
-					m.pipes.put(p) // nothing to read: do not hold the pipe while waiting
-					p = nil
+					// Nothing to read: hold neither buffer nor pipe while waiting.
+					if buf != nil {
+						m.bufs.put(buf)
+						buf = nil
+					} else {
+						m.pipes.put(p)
+						p = nil
+					}
 					return false
 				case e != nil:
-					opErr = os.NewSyscallError("splice", e)
+					opErr = os.NewSyscallError(op, e)
 				}
-				n = int(k)
+				n = max(k, 0)
 				return true
 			}
 		})

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"runtime"
 	"strconv"
 	"sync"
@@ -23,20 +24,27 @@ import (
 // direction, or loses a half-close, fails the exchange.
 func startDigestOrigin(t *testing.T, reply []byte) uint16 {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go acceptEach(ln, func(c net.Conn) {
+	return startRawOrigin(t, func(c net.Conn) {
 		h := sha256.New()
 		if _, err := io.Copy(h, c); err != nil {
 			return
 		}
 		_, _ = c.Write(h.Sum(nil))
 		_, _ = c.Write(reply)
-	})
-	return uint16(ln.Addr().(*net.TCPAddr).Port)
+	}).Port()
+}
+
+// startRawOrigin serves every connection on a loopback port with serve, in
+// its own goroutine, until the test ends.
+func startRawOrigin(t *testing.T, serve func(net.Conn)) netip.AddrPort {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go acceptEach(ln, serve)
+	return ln.Addr().(*net.TCPAddr).AddrPort()
 }
 
 func randomBytes(seed uint64, n int) []byte {
@@ -149,13 +157,7 @@ func TestRelayIdleHoldsNothing(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("copy buffers are the Linux relay's")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go acceptEach(ln, func(c net.Conn) { _, _ = io.Copy(c, c) }) // echo
-	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	port := startRawOrigin(t, func(c net.Conn) { _, _ = io.Copy(c, c) }).Port() // echo
 	spec := baseSpec(port, testGuardDenied())
 	spec.Rules[0].Hosts = append(spec.Rules[0].Hosts, "relay.example")
 	res := newResolver(map[string][]string{"relay.example": {"127.0.0.1"}})
@@ -218,20 +220,15 @@ func TestRelayStalledReaderCannotStarveOthers(t *testing.T) {
 		t.Skip("copy buffers are the Linux relay's")
 	}
 	// The stalled tunnel's origin floods; the other tunnel's origin digests.
-	flood, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { flood.Close() })
 	chunk := randomBytes(3, 1<<20)
-	go acceptEach(flood, func(c net.Conn) {
+	flood := startRawOrigin(t, func(c net.Conn) {
 		for {
 			if _, err := c.Write(chunk); err != nil {
 				return
 			}
 		}
 	})
-	floodPort := uint16(flood.Addr().(*net.TCPAddr).Port)
+	floodPort := flood.Port()
 	reply := randomBytes(4, 2<<20)
 	digestPort := startDigestOrigin(t, reply)
 	spec := baseSpec(floodPort, testGuardDenied())
@@ -242,7 +239,7 @@ func TestRelayStalledReaderCannotStarveOthers(t *testing.T) {
 
 	// openDownload reads the CONNECT answer a byte at a time: the flood
 	// follows it at once.
-	stalled := openDownload(t, env.addr, flood.Addr().(*net.TCPAddr).AddrPort())
+	stalled := openDownload(t, env.addr, flood)
 	defer stalled.Close()
 	// Read a little so the download is under way, then never again: the
 	// gateway's write to this client blocks once the socket buffers fill.

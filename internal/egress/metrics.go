@@ -29,6 +29,9 @@ type Metrics interface {
 	ConnectionLimit(n int)
 	Dial(d time.Duration)
 	Reload(ok bool)
+	// RelayCounters count the bursts the Linux TCP relay moves through a
+	// copy buffer and with splice; asked for once per server.
+	RelayCounters() (copied, spliced Counter)
 }
 
 // NopMetrics discards everything.
@@ -75,6 +78,9 @@ func (NopMetrics) Dial(time.Duration) {}
 // Reload implements Metrics.
 func (NopMetrics) Reload(bool) {}
 
+// RelayCounters implements Metrics.
+func (NopMetrics) RelayCounters() (Counter, Counter) { return nopCounter{}, nopCounter{} }
+
 // PromMetrics records into Prometheus collectors registered on a registry the
 // caller owns (never the global one).
 type PromMetrics struct {
@@ -85,6 +91,7 @@ type PromMetrics struct {
 	connMax  prometheus.Gauge
 	dial     prometheus.Histogram
 	reloads  *prometheus.CounterVec
+	relay    *prometheus.CounterVec
 }
 
 var _ Metrics = (*PromMetrics)(nil)
@@ -121,8 +128,12 @@ func NewPromMetrics(reg prometheus.Registerer) (*PromMetrics, error) {
 			Name: metricnames.Reloads,
 			Help: "Allowlist reloads by result; on failure the previous allowlist stays in force.",
 		}, []string{metricnames.LabelResult}),
+		relay: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricnames.RelayBursts,
+			Help: "Bursts tunnels moved, by relay: copy (through one of the --relay-copy-buffers) or splice (--relay=splice, or every copy buffer held). Splice bursts under --relay=copy mean more busy tunnels than buffers.",
+		}, []string{metricnames.LabelRelay}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.bytes, m.active, m.conns, m.connMax, m.dial, m.reloads} {
+	for _, c := range []prometheus.Collector{m.requests, m.bytes, m.active, m.conns, m.connMax, m.dial, m.reloads, m.relay} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -130,7 +141,14 @@ func NewPromMetrics(reg prometheus.Registerer) (*PromMetrics, error) {
 	// Pre-create the reload series so "no failures yet" reads as 0, not absent.
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
+	m.relay.WithLabelValues(string(RelayCopy))
+	m.relay.WithLabelValues(string(RelaySplice))
 	return m, nil
+}
+
+// RelayCounters implements Metrics.
+func (m *PromMetrics) RelayCounters() (copied, spliced Counter) {
+	return m.relay.WithLabelValues(string(RelayCopy)), m.relay.WithLabelValues(string(RelaySplice))
 }
 
 // Request implements Metrics.

@@ -30,6 +30,8 @@ func relay(client, upstream net.Conn, idle time.Duration, sentC, recvC Counter, 
 type mover struct {
 	pipes *pipePool
 	bufs  *bufPool // nil: splice only
+	// copied and spliced count pumpTCP's bursts by relay.
+	copied, spliced Counter
 }
 
 // pump moves src to dst. On Linux between two TCP sockets it splices through

@@ -185,8 +185,10 @@ func pumpTCP(dst, src *net.TCPConn, last *atomic.Int64, idle time.Duration, c Co
 		if buf != nil {
 			moved, werr = dst.Write((*buf)[:n])
 			m.bufs.put(buf)
+			m.copied.Add(1)
 		} else {
 			moved, werr = drainPipe(dstRC, p, n)
+			m.spliced.Add(1)
 		}
 		total += int64(moved)
 		c.Add(float64(moved))

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/budnet/budnet/internal/egress/allowlist"
 	"github.com/budnet/budnet/internal/egress/verdict"
 )
@@ -80,7 +83,11 @@ func TestRelayModes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := baseSpec(port, testGuardDenied())
 			spec.Rules[0].Hosts = append(spec.Rules[0].Hosts, "relay.example")
-			env := startProxy(t, proxyOpts{spec: spec, resolver: res, cfg: Config{Relay: tc.relay, CopyBuffers: tc.buffers}})
+			m, err := NewPromMetrics(prometheus.NewRegistry())
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := startProxy(t, proxyOpts{spec: spec, resolver: res, metrics: m, cfg: Config{Relay: tc.relay, CopyBuffers: tc.buffers}})
 			var wg sync.WaitGroup
 			errs := make(chan error, 4)
 			for i := range 4 {
@@ -111,6 +118,12 @@ func TestRelayModes(t *testing.T) {
 				if line[AuditDecision] != verdict.Allow.String() || line[AuditSent] != float64(upload) || line[AuditReceived] != float64(sha256.Size+download) {
 					t.Errorf("audit line %v: want %d bytes sent, %d received", line, upload, sha256.Size+download)
 				}
+			}
+			// budnet_egress_relay_bursts_total says which relay moved the bytes.
+			copied := testutil.ToFloat64(m.relay.WithLabelValues(string(RelayCopy)))
+			spliced := testutil.ToFloat64(m.relay.WithLabelValues(string(RelaySplice)))
+			if tc.relay == RelaySplice && (copied != 0 || spliced == 0) || tc.relay != RelaySplice && copied == 0 || tc.buffers == 64 && spliced != 0 {
+				t.Errorf("relay bursts: %v copied, %v spliced", copied, spliced)
 			}
 			if bp := env.srv.relay.bufs; bp != nil {
 				made := tc.buffers - int(bp.left.Load())

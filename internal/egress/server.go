@@ -118,6 +118,7 @@ func NewServer(cfg Config, policy *Policy, deps Deps) (*Server, error) {
 	if s.metrics == nil {
 		s.metrics = NopMetrics{}
 	}
+	s.relay.copied, s.relay.spliced = s.metrics.RelayCounters()
 	if s.resolver == nil {
 		s.resolver = net.DefaultResolver
 	}

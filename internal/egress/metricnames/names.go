@@ -13,6 +13,7 @@ const (
 	ConnLimit     = "budnet_egress_connection_limit"      // gauge: --max-connections, for ratios in alerts
 	DialDuration  = "budnet_egress_dial_duration_seconds" // histogram
 	Reloads       = "budnet_egress_reloads_total"         // counter: result
+	RelayBursts   = "budnet_egress_relay_bursts_total"    // counter: relay; a burst is one read (or splice) of what a tunnel's source holds and its write onward
 
 	LabelSource      = "source"      // workload name, or "unidentified"
 	LabelDestination = "destination" // matched allowlist pattern, or "unlisted"
@@ -20,6 +21,7 @@ const (
 	LabelReason      = "reason"      // verdict.Reason names
 	LabelDirection   = "direction"   // sent (to the destination) or received (from it)
 	LabelResult      = "result"      // success or failure
+	LabelRelay       = "relay"       // copy or splice: how a burst moved (--relay)
 
 	// Values used where a label has no natural value. Destinations are the
 	// model's patterns, never raw request hosts, so a caller probing random

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -735,8 +736,22 @@ func (e *edgeProof) check(t *testing.T) {
 // whether the client had the first event while the stream was open.
 func streamThrough(t *testing.T, c *http.Client, host, id, wait string, b *backend) bool {
 	t.Helper()
+	// The request body goes chunked (a reader of unknown length), not with
+	// a Content-Length: with a Content-Length, Traefik's transport (Go
+	// net/http) reads the client's body once more after the declared
+	// length is on the wire, to check for excess; if the backend has
+	// answered and Traefik's server has written the response head first,
+	// that server has closed the client's body, the extra read fails and
+	// the transport closes the backend connection mid-stream (golang/go
+	// #40747; the client sees "unexpected EOF" after the first event, and
+	// Traefik logs "ReverseProxy read error during body copy: use of
+	// closed network connection" at DEBUG). It happened in 1 of 30 runs on
+	// a loaded machine. A chunked body ends only after that
+	// read, so the property under test, events delivered as written, is
+	// judged without the race; docs/generate.md records the race.
+	prompt := io.NopCloser(strings.NewReader(`{"model":"llama-3-8b","stream":true}`))
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost,
-		"https://"+host+"/v1/stream?id="+id+"&wait="+wait, strings.NewReader(`{"model":"llama-3-8b","stream":true}`))
+		"https://"+host+"/v1/stream?id="+id+"&wait="+wait, prompt)
 	if err != nil {
 		t.Fatal(err)
 	}

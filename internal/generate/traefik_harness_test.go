@@ -94,7 +94,7 @@ func startTraefik(t *testing.T, env *kubetest.Env, providers string, web, websec
   checkNewVersion: false
   sendAnonymousUsage: false
 log:
-  level: INFO
+  level: %s
 entryPoints:
   web:
     address: "127.0.0.1:%d"
@@ -105,7 +105,7 @@ entryPoints:
 api:
   insecure: true
 providers:
-%s`, tp.web, tp.websecure, tp.api, providers)
+%s`, traefikLogLevel(), tp.web, tp.websecure, tp.api, providers)
 	config := filepath.Join(dir, "traefik.yaml")
 	if err := os.WriteFile(config, []byte(static), 0o600); err != nil {
 		t.Fatal(err)
@@ -122,6 +122,13 @@ providers:
 		_ = cmd.Wait()
 		if t.Failed() {
 			t.Logf("traefik log:\n%s", tp.log.tail(8000))
+			// Errors may have scrolled out of the tail; proxy errors are
+			// logged at DEBUG only (BUDNET_TRAEFIK_LOG=DEBUG).
+			for l := range strings.Lines(tp.log.tail(1 << 30)) {
+				if strings.Contains(l, " ERR ") || strings.Contains(l, "ReverseProxy") {
+					t.Logf("traefik: %s", strings.TrimSpace(l))
+				}
+			}
 		}
 	})
 	return tp
@@ -354,6 +361,12 @@ func (b *backend) stream(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "wait: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	// An inference server reads the whole request (the prompt) before it
+	// streams the completion.
+	if _, err := io.Copy(io.Discard, r.Body); err != nil {
+		http.Error(w, "read the request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
 	ack := b.ackChan(id)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
@@ -453,4 +466,13 @@ func do(t *testing.T, c *http.Client, method, url string, body io.Reader, header
 		t.Fatalf("%s %s: read body: %v", method, url, err)
 	}
 	return resp, strings.TrimSpace(string(data))
+}
+
+// traefikLogLevel is Traefik's log level in the tests: INFO, or
+// BUDNET_TRAEFIK_LOG (DEBUG shows the reverse proxy's copy errors).
+func traefikLogLevel() string {
+	if l := os.Getenv("BUDNET_TRAEFIK_LOG"); l != "" {
+		return l
+	}
+	return "INFO"
 }

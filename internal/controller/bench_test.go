@@ -11,19 +11,27 @@ import (
 	"github.com/budnet/budnet/internal/platform"
 )
 
+// unhardenedExample is the unhardened Bud example's objects and the Bud
+// model: the fixture of the evaluator tests and benchmarks.
+func unhardenedExample(tb testing.TB) ([]*unstructured.Unstructured, *platform.Platform) {
+	tb.Helper()
+	_, data := example.Unhardened()
+	objs, err := kubetest.ParseObjects(data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	model, err := platform.Default()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return objs, model
+}
+
 // BenchmarkFullRecompute is one evaluation (inventory from live objects,
 // matrix, comparison with the Bud model, every check) of the unhardened
 // Bud example: what each debounced change costs today.
 func BenchmarkFullRecompute(b *testing.B) {
-	_, data := example.Unhardened()
-	objs, err := kubetest.ParseObjects(data)
-	if err != nil {
-		b.Fatal(err)
-	}
-	model, err := platform.Default()
-	if err != nil {
-		b.Fatal(err)
-	}
+	objs, model := unhardenedExample(b)
 	d := Delta{Objects: objs, Detail: "example", Platform: model}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -40,15 +48,7 @@ func BenchmarkFullRecompute(b *testing.B) {
 // controller pays with --evaluator=incremental. The engine is built before
 // the timer starts, as the controller builds it on its first evaluation.
 func BenchmarkIncrementalDelta(b *testing.B) {
-	_, data := example.Unhardened()
-	objs, err := kubetest.ParseObjects(data)
-	if err != nil {
-		b.Fatal(err)
-	}
-	model, err := platform.Default()
-	if err != nil {
-		b.Fatal(err)
-	}
+	objs, model := unhardenedExample(b)
 	at := -1
 	for i, o := range objs {
 		if o.GetKind() == "Deployment" {

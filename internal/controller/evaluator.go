@@ -8,7 +8,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
@@ -70,13 +69,9 @@ type FullRecompute struct{}
 // Apply implements Evaluator.
 func (FullRecompute) Apply(ctx context.Context, d Delta) (*State, error) {
 	start := time.Now()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	opts := manifest.Options{AllowEmpty: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	inv, err := manifest.InventoryFromObjects(d.Objects, d.Detail, d.Warnings, opts)
+	inv, err := inventoryOf(ctx, d)
 	if err != nil {
-		return nil, fmt.Errorf("building the inventory from %d watched objects: %w", len(d.Objects), err)
+		return nil, err
 	}
 	st, err := evaluateInventory(inv, d.Platform)
 	if err != nil {
@@ -86,6 +81,20 @@ func (FullRecompute) Apply(ctx context.Context, d Delta) (*State, error) {
 	st.EnginePath = PathFull
 	st.Duration = time.Since(start)
 	return st, nil
+}
+
+// inventoryOf decodes the watched objects of d, as both evaluators read
+// them, unless ctx has ended.
+func inventoryOf(ctx context.Context, d Delta) (*manifest.Inventory, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	opts := manifest.Options{AllowEmpty: true, Logger: slog.New(slog.DiscardHandler)}
+	inv, err := manifest.InventoryFromObjects(d.Objects, d.Detail, d.Warnings, opts)
+	if err != nil {
+		return nil, fmt.Errorf("building the inventory from %d watched objects: %w", len(d.Objects), err)
+	}
+	return inv, nil
 }
 
 // evaluateInventory runs the reach comparison and every check over inv.

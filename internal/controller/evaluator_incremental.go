@@ -3,17 +3,13 @@ package controller
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"reflect"
 	"slices"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/budnet/budnet/internal/audit"
-	"github.com/budnet/budnet/internal/manifest"
 	"github.com/budnet/budnet/internal/netpol"
 	"github.com/budnet/budnet/internal/reach"
 )
@@ -57,13 +53,9 @@ type Incremental struct {
 // Apply implements Evaluator.
 func (e *Incremental) Apply(ctx context.Context, d Delta) (*State, error) {
 	start := time.Now()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	opts := manifest.Options{AllowEmpty: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	inv, err := manifest.InventoryFromObjects(d.Objects, d.Detail, d.Warnings, opts)
+	inv, err := inventoryOf(ctx, d)
 	if err != nil {
-		return nil, fmt.Errorf("building the inventory from %d watched objects: %w", len(d.Objects), err)
+		return nil, err
 	}
 	in := reach.Build(inv, reach.BuildOptions{})
 	path, applied, err := e.update(in.Cluster)
@@ -85,7 +77,7 @@ func (e *Incremental) Apply(ctx context.Context, d Delta) (*State, error) {
 
 func (e *Incremental) log() *slog.Logger {
 	if e.Log == nil {
-		return slog.New(slog.NewTextHandler(io.Discard, nil))
+		return slog.New(slog.DiscardHandler)
 	}
 	return e.Log
 }
@@ -119,59 +111,46 @@ func (e *Incremental) update(c netpol.Cluster) (string, int, error) {
 	return PathRebuild, 0, nil
 }
 
-// clusterIndex is a netpol.Cluster keyed by each object's identity, the
-// identities netpol.Incremental keys its own stores by.
+// clusterIndex is a netpol.Cluster keyed by each object's identity
+// (netpol.ObjectKey, the identities netpol.Incremental keys its own stores
+// by).
 type clusterIndex struct {
 	namespaces map[string]*netpol.Namespace
 	pods       map[string]*netpol.Pod
-	objects    map[string]any // policies of every kind, "Kind/ns/name"
+	objects    map[string]any // policies of every kind
 }
 
 func indexCluster(c netpol.Cluster) clusterIndex {
 	ix := clusterIndex{namespaces: map[string]*netpol.Namespace{}, pods: map[string]*netpol.Pod{}, objects: map[string]any{}}
 	for i := range c.Namespaces {
-		ix.namespaces[c.Namespaces[i].Name] = &c.Namespaces[i]
+		ns := &c.Namespaces[i]
+		ix.namespaces[keyOf(ns)] = ns
 	}
 	for i := range c.Pods {
-		ix.pods[c.Pods[i].Namespace+"/"+c.Pods[i].Name] = &c.Pods[i]
+		p := &c.Pods[i]
+		ix.pods[keyOf(p)] = p
 	}
-	nsOr := func(ns string) string {
-		if ns == "" {
-			return metav1.NamespaceDefault
-		}
-		return ns
-	}
-	for _, p := range c.Policies {
-		if p != nil {
-			ix.objects["NetworkPolicy/"+nsOr(p.Namespace)+"/"+p.Name] = p
-		}
-	}
-	for _, p := range c.AdminNetworkPolicies {
-		if p != nil {
-			ix.objects["AdminNetworkPolicy//"+p.Name] = p
-		}
-	}
-	for _, p := range c.BaselineAdminNetworkPolicies {
-		if p != nil {
-			ix.objects["BaselineAdminNetworkPolicy//"+p.Name] = p
-		}
-	}
-	for _, p := range c.ClusterNetworkPolicies {
-		if p != nil {
-			ix.objects["ClusterNetworkPolicy//"+p.Name] = p
-		}
-	}
-	for _, p := range c.CiliumNetworkPolicies {
-		if p == nil {
-			continue
-		}
-		ns := ""
-		if !p.Clusterwide() {
-			ns = nsOr(p.Namespace)
-		}
-		ix.objects[p.Kind+"/"+ns+"/"+p.Name] = p
-	}
+	putPolicies(ix.objects, c.Policies)
+	putPolicies(ix.objects, c.AdminNetworkPolicies)
+	putPolicies(ix.objects, c.BaselineAdminNetworkPolicies)
+	putPolicies(ix.objects, c.ClusterNetworkPolicies)
+	putPolicies(ix.objects, c.CiliumNetworkPolicies)
 	return ix
+}
+
+// keyOf is netpol.ObjectKey for an object of a kind it keys.
+func keyOf(obj any) string {
+	k, _ := netpol.ObjectKey(obj)
+	return k
+}
+
+// putPolicies adds the non-nil policies of one kind to m by identity.
+func putPolicies[P any](m map[string]any, policies []*P) {
+	for _, p := range policies {
+		if k, ok := netpol.ObjectKey(p); ok {
+			m[k] = p
+		}
+	}
 }
 
 // deltas are the changes from ix to now, in an order the engine accepts

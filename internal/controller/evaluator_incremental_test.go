@@ -11,9 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/budnet/budnet/internal/audit"
-	"github.com/budnet/budnet/internal/example"
-	"github.com/budnet/budnet/internal/kubetest"
-	"github.com/budnet/budnet/internal/platform"
 )
 
 // TestIncrementalMatchesFullRecompute is the differential: over a random
@@ -26,15 +23,7 @@ import (
 // that the incremental path was taken (a rebuild on every call would agree
 // trivially) and that a refused change was recovered from by a rebuild.
 func TestIncrementalMatchesFullRecompute(t *testing.T) {
-	_, data := example.Unhardened()
-	base, err := kubetest.ParseObjects(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	model, err := platform.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
+	base, model := unhardenedExample(t)
 	rng := rand.New(rand.NewPCG(17, 2))
 	objs := base
 	var removed []*unstructured.Unstructured

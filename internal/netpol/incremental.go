@@ -310,6 +310,56 @@ func NewIncremental(c Cluster, opts Options) (*Incremental, error) {
 	return x, nil
 }
 
+// ObjectKey is the identity the incremental engine keys a delta's object
+// by, as "Kind/namespace/name": the namespace empty for cluster-scoped
+// kinds and "default" for a namespaced policy without one, so two objects
+// with one key are one object to Apply. ok is false for a nil object or a
+// type Apply does not take. A caller that diffs clusters into deltas keys
+// them here rather than deriving the identities again.
+func ObjectKey(obj any) (key string, ok bool) {
+	var k objKey
+	switch o := obj.(type) {
+	case *Namespace:
+		if o == nil {
+			return "", false
+		}
+		k = objKey{kind: "Namespace", name: o.Name}
+	case *Pod:
+		if o == nil {
+			return "", false
+		}
+		k = podKey(o)
+	case *networkingv1.NetworkPolicy:
+		if o == nil {
+			return "", false
+		}
+		k = npKey(o)
+	case *CiliumNetworkPolicy:
+		if o == nil {
+			return "", false
+		}
+		k = cilKey(o)
+	case *AdminNetworkPolicy:
+		if o == nil {
+			return "", false
+		}
+		k = objKey{kind: KindAdminNetworkPolicy, name: o.Name}
+	case *BaselineAdminNetworkPolicy:
+		if o == nil {
+			return "", false
+		}
+		k = objKey{kind: KindBaselineAdminNetworkPolicy, name: o.Name}
+	case *ClusterNetworkPolicy:
+		if o == nil {
+			return "", false
+		}
+		k = objKey{kind: KindClusterNetworkPolicy, name: o.Name}
+	default:
+		return "", false
+	}
+	return k.kind + "/" + k.ns + "/" + k.name, true
+}
+
 func podKey(p *Pod) objKey { return objKey{kind: "Pod", ns: p.Namespace, name: p.Name} }
 
 func npKey(p *networkingv1.NetworkPolicy) objKey {

@@ -279,3 +279,33 @@ func TestIncrementalLargeProfile(t *testing.T) {
 	}
 	t.Logf("200 deltas, %d changed connections, 0 disagreements", changes)
 }
+
+// TestObjectKey: the identities a caller diffing clusters into deltas keys
+// objects by. A namespaced policy without a namespace is the one in
+// "default"; a nil object or a type Apply does not take has no key.
+func TestObjectKey(t *testing.T) {
+	var nilPod *netpol.Pod
+	for _, tc := range []struct {
+		obj  any
+		want string
+		ok   bool
+	}{
+		{&netpol.Namespace{Name: "bud"}, "Namespace//bud", true},
+		{&netpol.Pod{Namespace: "bud", Name: "api-0"}, "Pod/bud/api-0", true},
+		{&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "deny"}}, "NetworkPolicy/default/deny", true},
+		{&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "bud", Name: "deny"}}, "NetworkPolicy/bud/deny", true},
+		{&netpol.AdminNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "a"}}, "AdminNetworkPolicy//a", true},
+		{&netpol.BaselineAdminNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, "BaselineAdminNetworkPolicy//default", true},
+		{&netpol.ClusterNetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "c"}}, "ClusterNetworkPolicy//c", true},
+		{&netpol.CiliumNetworkPolicy{TypeMeta: metav1.TypeMeta{Kind: netpol.KindCiliumNetworkPolicy}, ObjectMeta: metav1.ObjectMeta{Name: "l7"}}, "CiliumNetworkPolicy/default/l7", true},
+		{&netpol.CiliumNetworkPolicy{TypeMeta: metav1.TypeMeta{Kind: netpol.KindCiliumClusterwideNetworkPolicy}, ObjectMeta: metav1.ObjectMeta{Namespace: "ignored", Name: "cw"}}, "CiliumClusterwideNetworkPolicy//cw", true},
+		{nilPod, "", false},
+		{nil, "", false},
+		{"Pod/bud/api-0", "", false},
+	} {
+		got, ok := netpol.ObjectKey(tc.obj)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("ObjectKey(%#v) = %q, %v; want %q, %v", tc.obj, got, ok, tc.want, tc.ok)
+		}
+	}
+}
